@@ -1,0 +1,1 @@
+"""The thin trio layer: listeners, upstream connections, the pump, the log writer."""
