@@ -1,0 +1,211 @@
+"""Run sockspy as a subprocess with a unix front and a tcp front, the way a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+READY_TIMEOUT_S = 15.0
+STOP_TIMEOUT_S = 20.0
+
+FRONTS = ("unix", "tcp")
+
+
+def free_tcp_port() -> int:
+    # Racy in theory (the port is free when we look), fine on a test machine.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class ProxyProcess:
+    """A running ``python -m sockspy serve`` and where to reach it."""
+
+    procs: list[subprocess.Popen[bytes]]
+    rundir: Path  # short dir for the unix socket (sun_path is 108 bytes)
+    logdir: Path  # audit log and stderr, kept by pytest for post-mortems
+    unix_path: Path
+    tcp_port: int
+    argv: list[str]
+    stopped: bool = field(default=False)
+    clean_exit_codes: tuple[int, ...] = (0,)
+
+    @property
+    def unix_host(self) -> str:
+        return f"unix://{self.unix_path}"
+
+    @property
+    def tcp_host(self) -> str:
+        return f"tcp://127.0.0.1:{self.tcp_port}"
+
+    def host(self, front: str) -> str:
+        """The DOCKER_HOST value for ``front`` ("unix" or "tcp")."""
+        return {"unix": self.unix_host, "tcp": self.tcp_host}[front]
+
+    @property
+    def audit_path(self) -> Path:
+        return self.logdir / "audit.jsonl"
+
+    @property
+    def stderr_path(self) -> Path:
+        return self.logdir / "stderr.log"
+
+    def audit_records(self) -> list[dict[str, Any]]:
+        """Every JSON line written to the audit log so far (a torn last line is skipped)."""
+        try:
+            text = self.audit_path.read_text()
+        except FileNotFoundError:
+            return []
+        records = []
+        lines = text.split("\n")
+        for i, line in enumerate(lines):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                if i == len(lines) - 1:
+                    continue  # still being written
+                raise AssertionError(f"audit log line {i + 1} is not JSON: {line!r}") from None
+        return records
+
+    def exchanges(self) -> list[dict[str, Any]]:
+        return [r for r in self.audit_records() if r.get("event") == "exchange"]
+
+    def stderr_tail(self, chars: int = 4000) -> str:
+        try:
+            return self.stderr_path.read_text(errors="replace")[-chars:]
+        except FileNotFoundError:
+            return ""
+
+    def stop(self) -> None:
+        """SIGTERM, then require a clean exit 0 within STOP_TIMEOUT_S."""
+        if self.stopped:
+            return
+        self.stopped = True
+        codes = []
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                codes.append(proc.wait(timeout=STOP_TIMEOUT_S))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                codes.append(None)
+        shutil.rmtree(self.rundir, ignore_errors=True)
+        if any(code not in self.clean_exit_codes for code in codes):
+            raise AssertionError(
+                f"proxy did not exit 0 on SIGTERM (exit codes {codes}); "
+                f"argv {self.argv}\nstderr tail:\n{self.stderr_tail()}"
+            )
+
+
+def start_proxy(upstream: str, logdir: Path, extra_args: Sequence[str] = ()) -> ProxyProcess:
+    """Start sockspy in front of ``upstream``; return once both fronts accept connections."""
+    logdir.mkdir(parents=True, exist_ok=True)
+    rundir = Path(tempfile.mkdtemp(prefix="ssp", dir="/tmp"))
+    unix_path = rundir / "front.sock"
+    port = free_tcp_port()
+    audit = logdir / "audit.jsonl"
+    argv = [
+        sys.executable, "-m", "sockspy", "serve",
+        "-H", f"unix://{unix_path}",
+        "-H", f"tcp://127.0.0.1:{port}",
+        "--upstream", upstream,
+        "--log-format", "json",
+        "--log-file", str(audit),
+        *extra_args,
+    ]  # fmt: skip
+    standin = os.environ.get("SOCKSPY_E2E_STANDIN") == "socat"
+    with open(logdir / "stderr.log", "wb") as err:
+        if standin:
+            argv = ["socat"]
+            procs = _start_socat_standin(upstream, unix_path, port, err)
+        else:
+            procs = [
+                subprocess.Popen(
+                    argv, stdin=subprocess.DEVNULL, stdout=err, stderr=subprocess.STDOUT
+                )
+            ]
+    proxy = ProxyProcess(procs, rundir, logdir, unix_path, port, argv)
+    if standin:
+        proxy.clean_exit_codes = (0, 128 + signal.SIGTERM)
+    try:
+        _wait_until_ready(proxy)
+    except BaseException:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        shutil.rmtree(rundir, ignore_errors=True)
+        raise
+    return proxy
+
+
+def _start_socat_standin(
+    upstream: str, unix_path: Path, port: int, err: Any
+) -> list[subprocess.Popen[bytes]]:
+    # TEMPORARY: lets the suite be proven against the real daemon before sockspy runs.
+    target = "UNIX-CONNECT:" + upstream.removeprefix("unix://")
+    return [
+        subprocess.Popen(
+            ["socat", "-t", "600", f"UNIX-LISTEN:{unix_path},fork", target], stdout=err, stderr=err
+        ),
+        subprocess.Popen(
+            ["socat", "-t", "600", f"TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork", target],
+            stdout=err,
+            stderr=err,
+        ),
+    ]
+
+
+def _wait_until_ready(proxy: ProxyProcess) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        for proc in proxy.procs:
+            if proc.poll() is not None:
+                raise AssertionError(
+                    f"proxy exited with {proc.returncode} before it was ready; "
+                    f"argv {proxy.argv}\nstderr:\n{proxy.stderr_tail()}"
+                )
+        if _accepts_unix(proxy.unix_path) and _accepts_tcp(proxy.tcp_port):
+            return
+        time.sleep(0.05)
+    raise AssertionError(
+        f"proxy fronts did not accept connections within {READY_TIMEOUT_S:.0f} s; "
+        f"argv {proxy.argv}\nstderr:\n{proxy.stderr_tail()}"
+    )
+
+
+def _accepts_unix(path: Path) -> bool:
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(1.0)
+            sock.connect(str(path))
+    except OSError:
+        return False
+    return True
+
+
+def _accepts_tcp(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1.0):
+            pass
+    except OSError:
+        return False
+    return True
