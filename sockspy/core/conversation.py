@@ -1,0 +1,552 @@
+"""One client connection, as a sans-IO state machine.
+
+Theory of operation
+-------------------
+The I/O layer feeds bytes in (`client_data`, `upstream_data`) and end-of-stream
+(`client_eof`, `upstream_eof`); the conversation answers by appending to two ordered
+outboxes, `to_upstream` and `to_client` (bytes, or `EOF` for a half-close), and to
+`records` (audit records). It never re-serializes: every byte it puts in an outbox is a
+byte it was given, except the responses sockspy makes itself (denials and errors).
+
+Requests (client -> daemon), one at a time:
+
+    HEAD ──> [BUFFER_BODY] ──> DECIDING ──allow──> FORWARD_BODY ──> HEAD
+                                   │                     └─(Upgrade)─> AWAIT_UPGRADE
+                                   └────deny───> DISCARD_BODY ──> HEAD
+
+`DECIDING` stops all parsing: the I/O layer sees `pending_decision`, asks the gate, and
+calls `decided()`. So nothing of request N+1 is even parsed, let alone forwarded, before
+request N is decided. A request with an `Upgrade` header stops parsing until its
+response: after a real `101` the connection becomes a tunnel and the held bytes are
+released to the daemon; after anything else parsing resumes (dockerd ignores Upgrade
+there). Bytes that make no sense end in `CLOSED`: a 400 is queued and nothing more of that
+connection is parsed.
+
+Responses (daemon -> client) come back in request order. `_queue` holds the exchanges
+that still owe the client a response, forwarded ones and local ones (denials and errors
+made by sockspy) alike. A local response is released only when it reaches the front of
+the queue, so a denial never overtakes the response to an earlier request.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Final
+
+from sockspy.core import audit, hijack
+from sockspy.core.decision import Decision, Gate
+from sockspy.core.errors import error_response
+from sockspy.core.exchange import Exchange
+from sockspy.core.framing import BodyReader, FixedLength, FramingError, NoBody, reader_for
+from sockspy.core.head import ProtocolError, find_head_end, parse_request_head, parse_response_head
+from sockspy.core.identity import Client
+from sockspy.core.request import Request, classify_request
+
+# A body a rule reads is held in memory until decided; larger ones are refused (413).
+MAX_INSPECTED_BODY = 1024 * 1024
+
+
+class _Eof:
+    """Outbox marker: shut down the write side of that stream (half-close)."""
+
+    def __repr__(self) -> str:
+        return "EOF"
+
+
+EOF: Final = _Eof()
+Outbox = deque[bytes | _Eof]
+
+
+class State(enum.Enum):
+    HEAD = "head"
+    BUFFER_BODY = "buffer_body"
+    DECIDING = "deciding"
+    FORWARD_BODY = "forward_body"
+    DISCARD_BODY = "discard_body"
+    AWAIT_UPGRADE = "await_upgrade"
+    TUNNEL = "tunnel"
+    CLOSED = "closed"
+
+
+class Conversation:
+    def __init__(
+        self,
+        conn_id: int,
+        client: Client,
+        gate: Gate,
+        clock: Callable[[], float] = time.monotonic,
+        max_inspected_body: int = MAX_INSPECTED_BODY,
+    ) -> None:
+        self.conn_id = conn_id
+        self.client = client
+        self.gate = gate
+        self.clock = clock
+        self.max_inspected_body = max_inspected_body
+        self.to_upstream: Outbox = deque()
+        self.to_client: Outbox = deque()
+        self.records: list[audit.Record] = []
+        self.state = State.HEAD
+        self.pending_decision: Request | None = None
+        self.finished = False  # nothing more will be exchanged: close both sides
+        self.close_reason = "open"
+        self.started = clock()
+        self.client_bytes = 0
+        self.daemon_bytes = 0
+
+        self._buf = b""  # client bytes not yet consumed
+        self._requests = 0
+        self._current: Exchange | None = None  # the request being read
+        self._head_bytes = b""
+        self._body_reader: BodyReader | None = None
+        self._held_body: list[bytes] = []  # raw body bytes kept while a rule reads them
+        self._queue: deque[Exchange] = deque()  # exchanges owing the client a response
+
+        self._ubuf = b""  # daemon bytes not yet consumed
+        self._response_reader: BodyReader | None = None
+        self._upgrade_exchange: Exchange | None = None  # forwarded with Upgrade, unanswered
+        self._tunnel_exchange: Exchange | None = None
+        self._tunnel_started = 0.0
+        self.tunnel_client_to_daemon = 0  # held bytes released at the switch
+        self.tunnel_daemon_to_client = 0  # bytes that came with the 101
+
+    # -- properties the I/O layer polls ---------------------------------------------
+
+    @property
+    def tunnel(self) -> bool:
+        return self.state is State.TUNNEL
+
+    @property
+    def client_paused(self) -> bool:
+        """Do not read the client now (a decision or an upgrade response is awaited)."""
+        return self.state in (State.DECIDING, State.AWAIT_UPGRADE)
+
+    @property
+    def idle(self) -> bool:
+        """Between exchanges on a keep-alive connection: safe to close."""
+        return (
+            self.state is State.HEAD
+            and not self._buf
+            and not self._queue
+            and self._current is None
+            and not self.finished
+        )
+
+    @property
+    def awaiting_response(self) -> bool:
+        return any(ex.local_response is None for ex in self._queue)
+
+    # -- client side ----------------------------------------------------------------
+
+    def client_data(self, data: bytes) -> None:
+        self.client_bytes += len(data)
+        if self.state is State.TUNNEL:
+            self.to_upstream.append(data)
+            return
+        if self.state is State.CLOSED or self.finished:
+            return
+        self._buf = self._buf + data if self._buf else data
+        self._advance_client()
+
+    def client_eof(self) -> None:
+        """The client shut down its write side (or went away)."""
+        if self.finished or self.state is State.TUNNEL:
+            return
+        if self._current is not None and self.state is not State.FORWARD_BODY:
+            # A request that was never forwarded: nothing to wait for.
+            self._drop_current("client closed before the request was complete")
+        if self.awaiting_response:
+            # Pass the half-close on and keep relaying responses until the daemon closes.
+            self.state = State.CLOSED
+            self.to_upstream.append(EOF)
+            return
+        self._finish("client closed")
+
+    def decided(self, decision: Decision) -> None:
+        request = self.pending_decision
+        exchange = self._current
+        assert request is not None and exchange is not None and self.state is State.DECIDING
+        self.pending_decision = None
+        exchange.decision = decision
+        exchange.verdict = decision.label
+        if decision.allowed:
+            self._forward(exchange)
+        else:
+            message = f"sockspy: denied by rule {decision.rule}: {decision.reason}"
+            exchange.reason = decision.reason
+            self._answer_locally(exchange, decision.status, message)
+            if exchange.request_done:
+                self._end_request()
+            else:
+                self.state = State.DISCARD_BODY
+        self._advance_client()
+
+    def _advance_client(self) -> None:
+        while self._buf and not self.finished:
+            state = self.state
+            if state is State.HEAD:
+                if not self._read_head():
+                    return
+            elif state in (State.BUFFER_BODY, State.FORWARD_BODY, State.DISCARD_BODY):
+                self._read_body()
+                if self.state is state:
+                    return
+            else:  # DECIDING, AWAIT_UPGRADE, TUNNEL, CLOSED: hold the bytes
+                return
+
+    def _read_head(self) -> bool:
+        """Parse one head from the buffer; False when more bytes are needed."""
+        try:
+            end = find_head_end(self._buf)
+        except ProtocolError as exc:
+            self._reject(self._new_exchange(), exc)
+            return False
+        if end is None:
+            return False
+        head_bytes, self._buf = self._buf[:end], self._buf[end:]
+        exchange = self._new_exchange()
+        first_line = head_bytes.split(b"\r\n", 1)[0].decode("latin-1")
+        exchange.raw_method, _, rest = first_line.partition(" ")
+        exchange.raw_target = rest.rpartition(" ")[0] or rest
+        try:
+            head = parse_request_head(head_bytes)
+            exchange.head = head
+            request = classify_request(head)
+            exchange.request = request
+            if request.method != request.method.upper():
+                raise ProtocolError(400, f"method {request.method!r} is not in upper case")
+        except ProtocolError as exc:
+            self._reject(exchange, exc)
+            return False
+        self._head_bytes = head_bytes
+        self._current = exchange
+        wants_body = self.gate.wants_body(request, self.client) or hijack.needs_body(request)
+        if wants_body and isinstance(head.framing, FixedLength):
+            if head.framing.length > self.max_inspected_body:
+                limit = self.max_inspected_body
+                self._reject(exchange, ProtocolError(413, f"request body over {limit} bytes"))
+                return False
+        if wants_body and not isinstance(head.framing, NoBody):
+            self._body_reader = reader_for(head.framing, collect=True)
+            self.state = State.BUFFER_BODY
+        else:
+            self._body_reader = reader_for(head.framing)
+            exchange.request_done = self._body_reader.done
+            self._ask(request.with_body(b"") if wants_body else request)
+        return True
+
+    def _read_body(self) -> None:
+        reader = self._body_reader
+        exchange = self._current
+        assert reader is not None and exchange is not None
+        try:
+            end = reader.feed(self._buf)
+        except FramingError as exc:
+            self._reject(exchange, ProtocolError(400, f"bad request body: {exc}"))
+            return
+        chunk, self._buf = self._buf[:end], self._buf[end:]
+        exchange.request_body_bytes = reader.size
+        if self.state is State.FORWARD_BODY:
+            if chunk:
+                self.to_upstream.append(chunk)
+        elif self.state is State.BUFFER_BODY:
+            self._held_body.append(chunk)
+            if reader.size > self.max_inspected_body:
+                limit = self.max_inspected_body
+                self._reject(exchange, ProtocolError(413, f"request body over {limit} bytes"))
+                return
+        if not reader.done:
+            return
+        exchange.request_done = True
+        if self.state is State.BUFFER_BODY:
+            assert exchange.request is not None
+            collected = getattr(reader, "collected", None)
+            self._ask(exchange.request.with_body(bytes(collected or b"")))
+        else:
+            self._end_request()
+
+    def _ask(self, request: Request) -> None:
+        """Stop and wait for the gate, unless the core itself must refuse."""
+        exchange = self._current
+        assert exchange is not None
+        exchange.request = request
+        reason = hijack.refusal(request)
+        if reason is not None:
+            self._reject(exchange, ProtocolError(400, reason))
+            return
+        self.pending_decision = request
+        self.state = State.DECIDING
+
+    def _forward(self, exchange: Exchange) -> None:
+        self.to_upstream.append(self._head_bytes)
+        self.to_upstream.extend(self._held_body)
+        self._held_body.clear()
+        self._queue.append(exchange)
+        if exchange.request_done:
+            self._end_request()
+        else:
+            self.state = State.FORWARD_BODY
+
+    def _end_request(self) -> None:
+        """The current request is fully read (forwarded or discarded)."""
+        exchange = self._current
+        assert exchange is not None and exchange.head is not None
+        self._current = None
+        self._body_reader = None
+        self._held_body.clear()
+        exchange.request_done = True
+        forwarded = exchange.local_response is None
+        if forwarded and exchange.head.upgrade and not exchange.response_done:
+            self.state = State.AWAIT_UPGRADE
+            self._upgrade_exchange = exchange
+        elif not exchange.head.keep_alive:
+            self.state = State.CLOSED  # the daemon closes after this one; so do we
+        else:
+            self.state = State.HEAD
+        self._maybe_record(exchange)
+
+    def _new_exchange(self) -> Exchange:
+        self._requests += 1
+        return Exchange(number=self._requests, started=self.clock())
+
+    def _reject(self, exchange: Exchange, error: ProtocolError) -> None:
+        """Answer a request sockspy cannot read safely, and stop reading this client."""
+        exchange.verdict = "reject"
+        exchange.reason = error.message
+        if exchange in self._queue:
+            # Part of it already went to the daemon: no clean answer is possible any more.
+            exchange.request_done = exchange.response_done = True
+            self._current = None
+            self._record(exchange)
+            self._finish(f"refused mid-request: {error.message}")
+            return
+        exchange.request_done = True
+        self._answer_locally(exchange, error.status, f"sockspy: {error.message}", close=True)
+        self._current = None
+        self._held_body.clear()
+        self.pending_decision = None
+        self.state = State.CLOSED
+        self._buf = b""
+
+    def _drop_current(self, reason: str) -> None:
+        exchange = self._current
+        assert exchange is not None
+        exchange.reason = reason
+        exchange.request_done = exchange.response_done = True
+        if exchange not in self._queue:
+            self._record(exchange)
+        self._current = None
+        self.pending_decision = None
+
+    def _answer_locally(
+        self, exchange: Exchange, status: int, message: str, close: bool = False
+    ) -> None:
+        exchange.status = status
+        exchange.local_response = error_response(status, message, close=close)
+        exchange.close_after = close
+        self._queue.append(exchange)
+        self._release_local_responses()
+
+    def _release_local_responses(self) -> None:
+        while self._queue and self._queue[0].local_response is not None:
+            exchange = self._queue.popleft()
+            assert exchange.local_response is not None
+            self.to_client.append(exchange.local_response)
+            exchange.response_done = True
+            self._maybe_record(exchange)
+            if exchange.close_after:
+                self._finish(f"refused: {exchange.reason}")
+                return
+
+    # -- daemon side ----------------------------------------------------------------
+
+    def upstream_data(self, data: bytes) -> None:
+        self.daemon_bytes += len(data)
+        if self.state is State.TUNNEL:
+            self.to_client.append(data)
+            return
+        if self.finished:
+            return
+        self._ubuf = self._ubuf + data if self._ubuf else data
+        while self._ubuf and not self.finished and self.state is not State.TUNNEL:
+            if self._response_reader is None:
+                if not self._read_response_head():
+                    return
+            elif not self._read_response_body():
+                return
+
+    def upstream_eof(self) -> None:
+        """The daemon closed its side: finish what it framed by close, then close the client."""
+        if self.finished or self.state is State.TUNNEL:
+            return
+        reader = self._response_reader
+        if reader is not None and reader.end_of_stream():
+            self._complete_response()
+        for exchange in self._queue:
+            if exchange.local_response is None and not exchange.response_done:
+                exchange.reason = exchange.reason or "daemon closed the connection"
+                exchange.response_done = exchange.request_done = True
+                self._record(exchange)
+        self._finish("daemon closed")
+
+    def upstream_unreachable(self, address: str, reason: str) -> None:
+        """The daemon could not be reached: answer 502 to every forwarded request."""
+        self.to_upstream.clear()
+        message = f"sockspy: cannot reach the Docker daemon at {address}: {reason}"
+        forwarded = [ex for ex in self._queue if ex.local_response is None]
+        for exchange in forwarded:
+            exchange.status = 502
+            exchange.reason = "daemon unreachable"
+            exchange.local_response = error_response(502, message, close=True)
+            exchange.close_after = exchange.request_done = True
+        self.state = State.CLOSED
+        self._current = None
+        self._release_local_responses()
+        if not forwarded:
+            self._finish("daemon unreachable")
+
+    def _expected_exchange(self) -> Exchange:
+        if not self._queue or self._queue[0].local_response is not None:
+            raise ProtocolError(502, "the daemon sent bytes nobody asked for")
+        return self._queue[0]
+
+    def _read_response_head(self) -> bool:
+        try:
+            end = find_head_end(self._ubuf)
+            if end is None:
+                return False
+            exchange = self._expected_exchange()
+            assert exchange.head is not None
+            head_bytes, self._ubuf = self._ubuf[:end], self._ubuf[end:]
+            head = parse_response_head(head_bytes, exchange.head.method, exchange.head.upgrade)
+        except ProtocolError as exc:
+            self._daemon_error(exc.message)
+            return False
+        self.to_client.append(head_bytes)
+        if head.status == 101:
+            self._start_tunnel(exchange)
+            return False
+        if head.informational:
+            return True  # 100 Continue and friends: the final response follows
+        exchange.status = head.status
+        self._response_reader = reader_for(head.framing)
+        if self._response_reader.done:
+            self._complete_response()
+        return True
+
+    def _read_response_body(self) -> bool:
+        reader = self._response_reader
+        assert reader is not None
+        try:
+            end = reader.feed(self._ubuf)
+        except FramingError as exc:
+            self._daemon_error(f"bad response body: {exc}")
+            return False
+        if end:
+            chunk, self._ubuf = self._ubuf[:end], self._ubuf[end:]
+            self.to_client.append(chunk)
+        self._queue[0].response_body_bytes = reader.size
+        if reader.done:
+            self._complete_response()
+        return True
+
+    def _complete_response(self) -> None:
+        exchange = self._queue.popleft()
+        self._response_reader = None
+        exchange.response_done = True
+        self._maybe_record(exchange)
+        if exchange is self._upgrade_exchange:
+            self._upgrade_exchange = None
+            if self.state is State.AWAIT_UPGRADE:
+                self.state = State.HEAD  # no 101: dockerd ignored the Upgrade; parse on
+        self._release_local_responses()
+        if not self.finished:
+            self._advance_client()
+        if self.state is State.CLOSED and not self._queue and not self.finished:
+            self._finish("request asked to close")
+
+    def _start_tunnel(self, exchange: Exchange) -> None:
+        self._queue.popleft()
+        exchange.status = 101
+        exchange.upgraded = exchange.response_done = exchange.request_done = True
+        self._maybe_record(exchange)
+        self.state = State.TUNNEL
+        self._tunnel_exchange = exchange
+        self._tunnel_started = self.clock()
+        if self._ubuf:
+            self.to_client.append(self._ubuf)
+            self.tunnel_daemon_to_client = len(self._ubuf)
+            self._ubuf = b""
+        if self._buf:  # client bytes that came before the 101: the daemon gets them now
+            self.to_upstream.append(self._buf)
+            self.tunnel_client_to_daemon = len(self._buf)
+            self._buf = b""
+
+    def tunnel_closed(self, client_to_daemon: int, daemon_to_client: int) -> None:
+        """The I/O layer pumped the tunnel to its end; record the session."""
+        exchange = self._tunnel_exchange
+        assert exchange is not None
+        self.client_bytes += client_to_daemon
+        self.daemon_bytes += daemon_to_client
+        self.records.append(
+            audit.session_record(
+                self.conn_id,
+                exchange,
+                self.tunnel_client_to_daemon + client_to_daemon,
+                self.tunnel_daemon_to_client + daemon_to_client,
+                self._tunnel_started,
+                self.clock(),
+            )
+        )
+        self._finish("session ended")
+
+    def _daemon_error(self, message: str) -> None:
+        for exchange in self._queue:
+            if exchange.local_response is None:
+                exchange.reason = message
+                exchange.response_done = exchange.request_done = True
+                self._record(exchange)
+        self._queue.clear()
+        self._finish(f"daemon protocol error: {message}")
+
+    # -- endings and records ------------------------------------------------------
+
+    def _finish(self, reason: str) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        self.close_reason = reason
+        if self._current is not None and not self._current.recorded:
+            self._drop_current(reason)
+        self.to_client.append(EOF)
+
+    def connection_closed(self, reason: str | None = None) -> audit.Record:
+        """The one record every connection ends with."""
+        if reason is not None and not self.finished:
+            self.close_reason = reason
+        for exchange in list(self._queue):
+            if not exchange.recorded:
+                exchange.reason = exchange.reason or self.close_reason
+                self._record(exchange)
+        return audit.connection_record(
+            self.conn_id,
+            self.client,
+            self._requests,
+            self.client_bytes,
+            self.daemon_bytes,
+            self.started,
+            self.clock(),
+            self.close_reason,
+        )
+
+    def _maybe_record(self, exchange: Exchange) -> None:
+        if exchange.request_done and exchange.response_done and not exchange.recorded:
+            self._record(exchange)
+
+    def _record(self, exchange: Exchange) -> None:
+        exchange.recorded = True
+        self.records.append(
+            audit.exchange_record(self.conn_id, self.client, exchange, self.clock())
+        )

@@ -1,0 +1,48 @@
+"""A request as the rest of sockspy sees it: parsed head, target, endpoint, body."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from sockspy.core.head import RequestHead
+from sockspy.core.routes import Route, classify, split_version
+from sockspy.core.target import Target, parse_target
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    head: RequestHead
+    target: Target
+    api_version: str | None
+    route: Route | None  # None: dockerd has no handler for it (it would answer 404/405)
+    params: tuple[tuple[str, str], ...]
+    body: bytes | None = None  # the de-chunked body, only when a rule has to read it
+
+    @property
+    def method(self) -> str:
+        return self.head.method
+
+    @property
+    def endpoint(self) -> str:
+        return self.route.endpoint if self.route is not None else "unknown"
+
+    @property
+    def hijacks(self) -> bool:
+        return self.route is not None and self.route.hijacks
+
+    def with_body(self, body: bytes) -> Request:
+        return replace(self, body=body)
+
+
+def classify_request(head: RequestHead) -> Request:
+    """Name the endpoint dockerd would run for this head. Raises ProtocolError."""
+    target = parse_target(head.target)
+    api_version, route_path = split_version(target.decoded_path)
+    match = classify(head.method, route_path)
+    return Request(
+        head=head,
+        target=target,
+        api_version=api_version,
+        route=match.route if match else None,
+        params=tuple(match.params.items()) if match else (),
+    )

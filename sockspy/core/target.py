@@ -1,0 +1,60 @@
+"""The request target, read the way dockerd's router reads it.
+
+Go's net/http percent-decodes the path before gorilla/mux routes it, so an encoded
+letter or an encoded "/" reaches the real handler. sockspy therefore names endpoints
+from the decoded path, and refuses targets whose meaning could differ between the two:
+absolute-form and asterisk-form targets, fragments (Go keeps "#..." in the path),
+invalid percent-escapes, and paths that are not canonical (dockerd answers those with a
+301 and runs no handler, so nothing legitimate is lost by refusing them).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sockspy.core.head import ProtocolError
+
+_PERCENT = re.compile(rb"%([0-9A-Fa-f]{2})")
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    raw: str
+    path: str  # as sent, before "?"
+    query: str  # as sent, after "?" ("" when absent)
+    decoded_path: str
+
+
+def percent_decode(text: str) -> str:
+    """Strict percent-decoding to UTF-8; a stray "%" or invalid UTF-8 is refused."""
+    raw = text.encode("ascii")
+    if b"%" not in raw:
+        return text
+    decoded = _PERCENT.sub(lambda m: bytes([int(m.group(1), 16)]), raw)
+    if raw.count(b"%") != len(_PERCENT.findall(raw)):
+        raise ProtocolError(400, "invalid percent-encoding in the request path")
+    try:
+        return decoded.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ProtocolError(400, "percent-encoded path is not valid UTF-8") from None
+
+
+def parse_target(raw: str) -> Target:
+    if not raw.startswith("/"):
+        raise ProtocolError(400, "only origin-form request targets (/path) are accepted")
+    if "#" in raw:
+        raise ProtocolError(400, "a fragment (#) in the request target")
+    path, _, query = raw.partition("?")
+    decoded = percent_decode(path)
+    if "\x00" in decoded or not _is_canonical(decoded):
+        raise ProtocolError(400, "non-canonical request path")
+    return Target(raw=raw, path=path, query=query, decoded_path=decoded)
+
+
+def _is_canonical(path: str) -> bool:
+    """What Go's path.Clean leaves unchanged (dockerd redirects every other path)."""
+    if "//" in path:
+        return False
+    segments = path.split("/")[1:]
+    return not any(segment in (".", "..") for segment in segments)

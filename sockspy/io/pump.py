@@ -1,0 +1,289 @@
+"""The pump: drives one client connection's `Conversation` with real sockets.
+
+Two tasks per connection. The client task reads the client, feeds the conversation and
+asks the gate when the conversation holds a request for decision. The daemon task
+(started when the first allowed request opens the upstream connection) reads the daemon
+and feeds the conversation too. Either task may flush either outbox; each outbox has its
+own lock and is drained strictly in order, so no byte is reordered whichever task
+happens to send it.
+
+After a real `101`, both tasks leave the conversation and relay raw bytes, passing a
+half-close on in each direction, until both directions have ended.
+
+This class is the error boundary of a connection: whatever goes wrong in it closes this
+connection with one audit record, and nothing escapes to the server.
+"""
+
+from __future__ import annotations
+
+import traceback
+from contextlib import suppress
+from typing import Any
+
+import trio
+
+from sockspy.core.address import UpstreamAddress
+from sockspy.core.conversation import EOF, Conversation, Outbox
+from sockspy.core.decision import Decision, Gate, deny
+from sockspy.core.identity import Client
+from sockspy.io.logsink import AuditLog
+from sockspy.io.upstream import UpstreamError, connect
+
+# 64 KiB: big enough for throughput, small enough to stay below malloc's mmap threshold.
+RECEIVE_SIZE = 64 * 1024
+# After sockspy decides to close, read (and drop) what the client still sends for a
+# moment, so the kernel does not answer it with a reset that destroys our last response.
+LINGER_SECONDS = 1.0
+_STREAM_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
+
+
+class Pump:
+    def __init__(
+        self,
+        conn_id: int,
+        stream: trio.SocketStream,
+        client: Client,
+        gate: Gate,
+        upstream_address: UpstreamAddress,
+        log: AuditLog,
+    ) -> None:
+        self.conv = Conversation(conn_id, client, gate)
+        self.client_stream = stream
+        self.gate = gate
+        self.upstream_address = upstream_address
+        self.upstream: trio.SocketStream | None = None
+        self.log = log
+        self.draining = False  # the server is shutting down: close once idle
+        self._client_lock = trio.Lock()
+        self._upstream_lock = trio.Lock()
+        self._changed = trio.Event()
+        self._client_eof = False
+        self._abort_reason: str | None = None
+        self._scope = trio.CancelScope()
+        self._nursery: trio.Nursery | None = None
+        self._tunnel_up = 0
+        self._tunnel_down = 0
+        self._tunnel_ends: set[str] = set()
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    async def run(self) -> None:
+        try:
+            with self._scope:
+                async with trio.open_nursery() as nursery:
+                    self._nursery = nursery
+                    nursery.start_soon(self._read_client)
+        except Exception as exc:  # the connection boundary: log, close, serve on
+            self._abort_reason = f"internal error: {exc!r}"
+            self.log.emit(
+                {
+                    "event": "internal_error",
+                    "conn_id": self.conv.conn_id,
+                    "error": repr(exc),
+                    "traceback": traceback.format_exc(),
+                },
+                "error",
+            )
+        finally:
+            with trio.CancelScope(shield=True):
+                await self._close_streams()
+            self._emit_records()
+            self.log.emit(self.conv.connection_closed(self._abort_reason))
+
+    def stop(self, reason: str) -> None:
+        """Close this connection now (server shutdown past its grace period)."""
+        if self._abort_reason is None:
+            self._abort_reason = reason
+        self._scope.cancel()
+
+    def drain(self) -> None:
+        """The server stops: close now if idle, else as soon as the exchange ends."""
+        self.draining = True
+        if self.conv.idle:
+            self.stop("server shutdown")
+
+    async def _close_streams(self) -> None:
+        if self.upstream is not None:
+            with suppress(*_STREAM_ERRORS):
+                await self.upstream.aclose()
+        if self._abort_reason is None and not self._client_eof:
+            await self._linger()
+        with suppress(*_STREAM_ERRORS):
+            await self.client_stream.aclose()
+
+    async def _linger(self) -> None:
+        with suppress(*_STREAM_ERRORS):
+            await self.client_stream.send_eof()
+            with trio.move_on_after(LINGER_SECONDS):
+                while await self.client_stream.receive_some(RECEIVE_SIZE):
+                    pass
+
+    def _abort(self, reason: str) -> None:
+        if self._abort_reason is None:
+            self._abort_reason = reason
+        self._scope.cancel()
+
+    # -- the two readers --------------------------------------------------------------
+
+    async def _read_client(self) -> None:
+        conv = self.conv
+        while not conv.finished:
+            if conv.pending_decision is not None:
+                conv.decided(self._decide())
+                await self._flush()
+            elif conv.tunnel:
+                await self._tunnel_client_to_daemon()
+                return
+            elif conv.client_paused or self._client_eof:
+                await self._wait_for_change()
+            else:
+                data = await self._receive(self.client_stream)
+                if data:
+                    conv.client_data(data)
+                else:
+                    self._client_eof = True
+                    conv.client_eof()
+                await self._flush()
+
+    async def _read_daemon(self, upstream: trio.SocketStream) -> None:
+        conv = self.conv
+        while not conv.finished:
+            if conv.tunnel:
+                await self._tunnel_daemon_to_client(upstream)
+                return
+            data = await self._receive(upstream)
+            if data:
+                conv.upstream_data(data)
+            else:
+                conv.upstream_eof()
+            await self._flush()
+
+    def _decide(self) -> Decision:
+        request = self.conv.pending_decision
+        assert request is not None
+        try:
+            return self.gate.decide(request, self.conv.client)
+        except Exception as exc:  # a broken rule denies; it never lets a request through
+            return deny("internal", f"policy evaluation failed: {exc!r}", status=500)
+
+    @staticmethod
+    async def _receive(stream: trio.SocketStream) -> bytes:
+        """The next bytes, or b"" at end of stream (a reset counts as an end)."""
+        try:
+            return await stream.receive_some(RECEIVE_SIZE)
+        except _STREAM_ERRORS:
+            return b""
+
+    async def _wait_for_change(self) -> None:
+        await self._changed.wait()
+
+    def _wake(self) -> None:
+        self._changed.set()
+        self._changed = trio.Event()
+
+    # -- flushing the outboxes ----------------------------------------------------------
+
+    async def _flush(self) -> None:
+        await self._flush_upstream()
+        await self._flush_client()
+        self._emit_records()
+        self._wake()
+        conv = self.conv
+        if conv.finished and not conv.to_client:
+            self._scope.cancel()
+        elif self.draining and conv.idle:
+            self.stop("server shutdown")
+
+    async def _flush_upstream(self) -> None:
+        conv = self.conv
+        async with self._upstream_lock:
+            while conv.to_upstream:
+                item = conv.to_upstream[0]
+                if self.upstream is None:
+                    if item is EOF:
+                        conv.to_upstream.popleft()
+                        continue
+                    if not await self._open_upstream():
+                        return
+                await self._send(self.upstream, conv.to_upstream, "daemon")
+
+    async def _flush_client(self) -> None:
+        async with self._client_lock:
+            await self._send(self.client_stream, self.conv.to_client, "client")
+
+    async def _send(self, stream: trio.SocketStream | None, outbox: Outbox, peer: str) -> None:
+        assert stream is not None
+        while outbox:
+            item = outbox.popleft()
+            try:
+                if item is EOF:
+                    await stream.send_eof()
+                else:
+                    assert isinstance(item, bytes)
+                    await stream.send_all(item)
+            except _STREAM_ERRORS as exc:
+                self._abort(f"{peer} write failed: {exc!r}")
+                await trio.lowlevel.checkpoint()
+
+    async def _open_upstream(self) -> bool:
+        try:
+            self.upstream = await connect(self.upstream_address)
+        except UpstreamError as exc:
+            self.conv.upstream_unreachable(str(self.upstream_address), str(exc))
+            return False
+        assert self._nursery is not None
+        self._nursery.start_soon(self._read_daemon, self.upstream)
+        return True
+
+    def _emit_records(self) -> None:
+        records = self.conv.records
+        for record in records:
+            self.log.emit(record)
+        records.clear()
+
+    # -- hijacked sessions ----------------------------------------------------------
+
+    async def _tunnel_client_to_daemon(self) -> None:
+        await self._flush()
+        if not self._client_eof:
+            assert self.upstream is not None
+            await self._relay(self.client_stream, self.upstream, "up")
+        self._tunnel_end("up")
+
+    async def _tunnel_daemon_to_client(self, upstream: trio.SocketStream) -> None:
+        await self._flush()
+        await self._relay(upstream, self.client_stream, "down")
+        self._tunnel_end("down")
+
+    async def _relay(self, source: trio.SocketStream, sink: trio.SocketStream, way: str) -> None:
+        """Copy raw bytes until `source` ends, then pass the half-close on to `sink`."""
+        while True:
+            data = await self._receive(source)
+            if not data:
+                if way == "up":
+                    self._client_eof = True
+                break
+            try:
+                await sink.send_all(data)
+            except _STREAM_ERRORS:
+                self._tunnel_end("up")
+                self._tunnel_end("down")
+                return
+            if way == "up":
+                self._tunnel_up += len(data)
+            else:
+                self._tunnel_down += len(data)
+        with suppress(*_STREAM_ERRORS):
+            await sink.send_eof()
+
+    def _tunnel_end(self, way: str) -> None:
+        if way in self._tunnel_ends:
+            return
+        self._tunnel_ends.add(way)
+        if len(self._tunnel_ends) == 2:
+            self.conv.tunnel_closed(self._tunnel_up, self._tunnel_down)
+            self._emit_records()
+            self._scope.cancel()
+
+    def status(self) -> dict[str, Any]:
+        return {"conn_id": self.conv.conn_id, "state": self.conv.state.value}

@@ -1,0 +1,25 @@
+"""Connections to the real daemon socket."""
+
+from __future__ import annotations
+
+import trio
+
+from sockspy.core.address import TcpAddress, UpstreamAddress
+
+CONNECT_TIMEOUT = 10.0
+
+
+class UpstreamError(Exception):
+    """The daemon could not be reached; the message is the reason, for the 502 body."""
+
+
+async def connect(address: UpstreamAddress) -> trio.SocketStream:
+    try:
+        with trio.fail_after(CONNECT_TIMEOUT):
+            if isinstance(address, TcpAddress):
+                return await trio.open_tcp_stream(address.host, address.port)
+            return await trio.open_unix_socket(address.path)
+    except trio.TooSlowError:
+        raise UpstreamError(f"no answer within {CONNECT_TIMEOUT:g} s") from None
+    except OSError as exc:
+        raise UpstreamError(exc.strerror or str(exc)) from None
