@@ -21,7 +21,7 @@ from sockspy.core.address import (
 from sockspy.core.decision import AllowAll, DenyEndpoints, Gate
 from sockspy.io.listeners import ListenError
 from sockspy.io.logsink import AuditLog, LogFormat
-from sockspy.io.server import Server, ServeConfig
+from sockspy.io.server import ServeConfig, Server
 
 DEFAULT_LISTEN = "tcp://127.0.0.1:2375"
 DEFAULT_UPSTREAM = "unix:///var/run/docker.sock"
@@ -51,37 +51,58 @@ def build_parser() -> argparse.ArgumentParser:
         description="Proxy front sockets to the Docker daemon, auditing every exchange.",
     )
     serve.add_argument(
-        "-H", "--listen", action="append", metavar="ADDR", default=None,
+        "-H",
+        "--listen",
+        action="append",
+        metavar="ADDR",
+        default=None,
         help="front socket: unix:///path, tcp://host:port, fd:// or fd://N; repeatable "
         f"(default: {DEFAULT_LISTEN})",
     )
     serve.add_argument(
-        "--upstream", metavar="ADDR", default=None,
+        "--upstream",
+        metavar="ADDR",
+        default=None,
         help="the daemon socket: unix:///path or tcp://host:port "
         f"(default: $DOCKER_HOST, else {DEFAULT_UPSTREAM})",
     )
     serve.add_argument(
-        "--socket-mode", type=_mode, default=0o660, metavar="MODE",
+        "--socket-mode",
+        type=_mode,
+        default=0o660,
+        metavar="MODE",
         help="file mode of unix front sockets (default: 0660)",
     )
     serve.add_argument(
-        "--socket-group", metavar="GROUP", default=None,
+        "--socket-group",
+        metavar="GROUP",
+        default=None,
         help="group (name or gid) that owns unix front sockets (default: sockspy's group)",
     )
     serve.add_argument(
-        "--log-format", choices=("json", "console"), default=None,
+        "--log-format",
+        choices=("json", "console"),
+        default=None,
         help="audit log format (default: console on a terminal, else json)",
     )
     serve.add_argument(
-        "--log-file", metavar="PATH", default=None,
+        "--log-file",
+        metavar="PATH",
+        default=None,
         help="append the audit log to PATH instead of writing it to stdout",
     )
     serve.add_argument(
-        "--grace-period", type=float, default=10.0, metavar="SECONDS",
+        "--grace-period",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
         help="on SIGINT/SIGTERM, let open exchanges and streams run this long (default: 10)",
     )
     serve.add_argument(
-        "--deny-endpoint", action="append", default=[], metavar="ENDPOINT",
+        "--deny-endpoint",
+        action="append",
+        default=[],
+        metavar="ENDPOINT",
         help="deny an endpoint by name (e.g. container.create) with 403; repeatable",
     )
     return parser
@@ -89,7 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _serve(args: argparse.Namespace) -> int:
     try:
-        listen: list[ListenAddress] = [parse_listen_address(a) for a in args.listen or [DEFAULT_LISTEN]]
+        listen: list[ListenAddress] = [
+            parse_listen_address(a) for a in args.listen or [DEFAULT_LISTEN]
+        ]
         upstream = parse_upstream_address(
             args.upstream or os.environ.get("DOCKER_HOST") or DEFAULT_UPSTREAM
         )

@@ -223,11 +223,10 @@ class Conversation:
         self._head_bytes = head_bytes
         self._current = exchange
         wants_body = self.gate.wants_body(request, self.client) or hijack.needs_body(request)
-        if wants_body and isinstance(head.framing, FixedLength):
-            if head.framing.length > self.max_inspected_body:
-                limit = self.max_inspected_body
-                self._reject(exchange, ProtocolError(413, f"request body over {limit} bytes"))
-                return False
+        limit = self.max_inspected_body
+        if wants_body and isinstance(head.framing, FixedLength) and head.framing.length > limit:
+            self._reject(exchange, ProtocolError(413, f"request body over {limit} bytes"))
+            return False
         if wants_body and not isinstance(head.framing, NoBody):
             self._body_reader = reader_for(head.framing, collect=True)
             self.state = State.BUFFER_BODY
@@ -370,7 +369,7 @@ class Conversation:
         if self.finished:
             return
         self._ubuf = self._ubuf + data if self._ubuf else data
-        while self._ubuf and not self.finished and self.state is not State.TUNNEL:
+        while self._ubuf and not self.finished and not self.tunnel:
             if self._response_reader is None:
                 if not self._read_response_head():
                     return

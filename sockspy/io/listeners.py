@@ -118,9 +118,7 @@ def _resolve_group(group: str) -> int:
 
 async def _open_tcp(address: TcpAddress) -> list[Front]:
     try:
-        listeners = await trio.open_tcp_listeners(
-            address.port, host=address.host, backlog=BACKLOG
-        )
+        listeners = await trio.open_tcp_listeners(address.port, host=address.host, backlog=BACKLOG)
     except OSError as exc:
         raise ListenError(f"cannot listen on {address}: {exc.strerror or exc}") from None
     fronts = []

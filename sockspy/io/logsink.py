@@ -8,10 +8,12 @@ dropped and counted rather than blocking; the writer reports the count as an
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import sys
 import threading
 import time
+from collections.abc import MutableMapping
 from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
@@ -23,7 +25,7 @@ QUEUE_SIZE = 65536
 _STOP = object()
 
 
-def _shape(_logger: Any, method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _shape(_logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> dict[str, Any]:
     """Put timestamp, level and event first; the timestamp is when the record was made."""
     emitted = event_dict.pop("_emitted")
     stamp = datetime.fromtimestamp(emitted, UTC).isoformat(timespec="microseconds")
@@ -65,10 +67,8 @@ class AuditLog:
 
     def close(self, timeout: float = 10.0) -> None:
         """Write what is queued, then stop the writer."""
-        try:
+        with contextlib.suppress(queue.Full):
             self._queue.put((time.time(), "info", _STOP), timeout=timeout)
-        except queue.Full:
-            pass
         self._thread.join(timeout)
 
     def _run(self) -> None:
@@ -76,11 +76,15 @@ class AuditLog:
             emitted, level, record = self._queue.get()
             if self.dropped != self._reported_drops:
                 dropped = self.dropped
-                self._write(time.time(), "warning", {
-                    "event": "audit_dropped",
-                    "dropped": dropped - self._reported_drops,
-                    "dropped_total": dropped,
-                })
+                self._write(
+                    time.time(),
+                    "warning",
+                    {
+                        "event": "audit_dropped",
+                        "dropped": dropped - self._reported_drops,
+                        "dropped_total": dropped,
+                    },
+                )
                 self._reported_drops = dropped
             if record is _STOP:
                 return

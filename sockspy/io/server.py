@@ -46,7 +46,9 @@ class Server:
         self._accepting = trio.CancelScope()
         self._all_closed = trio.Event()
 
-    async def run(self, *, task_status: trio.TaskStatus[list[Front]] = trio.TASK_STATUS_IGNORED) -> None:
+    async def run(
+        self, *, task_status: trio.TaskStatus[list[Front]] = trio.TASK_STATUS_IGNORED
+    ) -> None:
         config = self.config
         fronts = await open_fronts(config.listen, config.socket_mode, config.socket_group)
         try:
@@ -68,9 +70,14 @@ class Server:
 
     async def _wait_for_signal(self, signals: AsyncIterator[int], acceptors: trio.Nursery) -> None:
         async for signum in signals:
-            self.log.emit({"event": "stopping", "signal": signal.Signals(signum).name,
-                           "open_connections": len(self.pumps),
-                           "grace_period_s": self.config.grace_period})
+            self.log.emit(
+                {
+                    "event": "stopping",
+                    "signal": signal.Signals(signum).name,
+                    "open_connections": len(self.pumps),
+                    "grace_period_s": self.config.grace_period,
+                }
+            )
             acceptors.cancel_scope.cancel()
             return
 
@@ -102,16 +109,24 @@ class Server:
             except OSError as exc:
                 if exc.errno not in _ACCEPT_RETRY:
                     raise
-                self.log.emit({"event": "accept_failed", "address": front.name,
-                               "error": exc.strerror}, "warning")
+                self.log.emit(
+                    {"event": "accept_failed", "address": front.name, "error": exc.strerror},
+                    "warning",
+                )
                 await trio.sleep(0.1)
                 continue
             handlers.start_soon(self._handle, stream, front)
 
     async def _handle(self, stream: trio.SocketStream, front: Front) -> None:
         conn_id = next(self._ids)
-        pump = Pump(conn_id, stream, identify(stream, front.name), self.config.gate,
-                    self.config.upstream, self.log)
+        pump = Pump(
+            conn_id,
+            stream,
+            identify(stream, front.name),
+            self.config.gate,
+            self.config.upstream,
+            self.log,
+        )
         self.pumps.add(pump)
         try:
             await pump.run()

@@ -190,8 +190,7 @@ def test_detached_exec_start_without_upgrade_is_allowed() -> None:
 def test_exec_start_without_upgrade_is_judged_by_go_rules_for_duplicate_keys() -> None:
     body = b'{"Detach":true,"detach":false}'  # Go: the last key wins, so not detached
     request = (
-        b"POST /v1.41/exec/abc/start HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
-        % len(body)
+        b"POST /v1.41/exec/abc/start HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body)
     ) + body
     conv = new()
     conv.client_data(request)
@@ -201,7 +200,10 @@ def test_exec_start_without_upgrade_is_judged_by_go_rules_for_duplicate_keys() -
 
 def test_malformed_request_gets_a_json_400_and_nothing_is_forwarded() -> None:
     conv = new()
-    conv.client_data(b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n")
+    conv.client_data(
+        b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"1\r\nx\r\n0\r\n\r\n"
+    )
     assert not conv.to_upstream
     out = list(conv.to_client)
     assert out[0].startswith(b"HTTP/1.1 400")  # type: ignore[union-attr]
@@ -211,8 +213,14 @@ def test_malformed_request_gets_a_json_400_and_nothing_is_forwarded() -> None:
 
 
 def test_non_canonical_and_absolute_targets_are_refused() -> None:
-    for target in [b"/v1.41//containers/json", b"/v1.41/containers/../_ping",
-                   b"http://docker/v1.41/_ping", b"/_ping#x", b"/v1.41/%2e%2e/_ping", b"/%zz"]:
+    for target in [
+        b"/v1.41//containers/json",
+        b"/v1.41/containers/../_ping",
+        b"http://docker/v1.41/_ping",
+        b"/_ping#x",
+        b"/v1.41/%2e%2e/_ping",
+        b"/%zz",
+    ]:
         conv = new()
         conv.client_data(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
         assert not conv.to_upstream, target

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -17,7 +19,7 @@ from sockspy.core.framing import (
 def feed_in_pieces(reader: ChunkedReader | LengthReader, data: bytes, cuts: list[int]) -> int:
     """Feed `data` split at `cuts`; return where the body ended in `data`."""
     offsets = sorted({c % (len(data) + 1) for c in cuts} | {0, len(data)})
-    for start, end in zip(offsets, offsets[1:], strict=False):
+    for start, end in itertools.pairwise(offsets):
         piece = data[start:end]
         consumed = reader.feed(piece)
         if reader.done:
@@ -47,7 +49,9 @@ def test_chunked_body_end_does_not_depend_on_how_reads_split_it(cuts: list[int])
 
 
 @given(st.lists(st.binary(min_size=1, max_size=300), max_size=8), st.lists(st.integers(0, 5000)))
-def test_chunked_reader_finds_the_end_of_any_well_formed_body(chunks: list[bytes], cuts: list[int]) -> None:
+def test_chunked_reader_finds_the_end_of_any_well_formed_body(
+    chunks: list[bytes], cuts: list[int]
+) -> None:
     body = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
     reader = ChunkedReader(collect=True)
     assert feed_in_pieces(reader, body + b"tail", cuts) == len(body)

@@ -22,7 +22,9 @@ def test_incomplete_head_waits_for_more_bytes() -> None:
     assert find_head_end(b"GET /_ping HTTP/1.1\r\nHost: x\r\n") is None
 
 
-@pytest.mark.parametrize("data", [b"GET / HTTP/1.1\nHost: x\n\n", b"GET / HTTP/1.1\r\nHost: x\n\r\n"])
+@pytest.mark.parametrize(
+    "data", [b"GET / HTTP/1.1\nHost: x\n\n", b"GET / HTTP/1.1\r\nHost: x\n\r\n"]
+)
 def test_head_ending_in_bare_lf_is_refused(data: bytes) -> None:
     with pytest.raises(ProtocolError) as info:
         find_head_end(data)
@@ -60,7 +62,8 @@ def test_request_framing_follows_rfc_9112(head: bytes, framing: object) -> None:
         b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 3\r\n\r\n",
         b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: +3\r\n\r\n",
         b"POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
-        b"POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"POST /x HTTP/1.1\r\nHost: x\r\n"
+        b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
         b"GET /x HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n  folded\r\n\r\n",
         b"GET /x HTTP/1.1\r\nHost: x\nX-A: 1\r\n\r\n",
         b"GET /x HTTP/1.1\r\n\r\n",  # HTTP/1.1 without Host

@@ -45,21 +45,34 @@ def listening_socket() -> Iterator[tuple[socket.socket, str]]:
         shutil.rmtree(rundir, ignore_errors=True)
 
 
-def _serve_inherited(sock: socket.socket, upstream: str, log: Path, listen: str,
-                     systemd_env: bool) -> subprocess.Popen[bytes]:
-    args = ["serve", "-H", listen, "--upstream", upstream, "--log-format", "json",
-            "--log-file", str(log)]
+def _serve_inherited(
+    sock: socket.socket, upstream: str, log: Path, listen: str, systemd_env: bool
+) -> subprocess.Popen[bytes]:
+    args = [
+        "serve",
+        "-H",
+        listen,
+        "--upstream",
+        upstream,
+        "--log-format",
+        "json",
+        "--log-file",
+        str(log),
+    ]
     if systemd_env:
         cmd = [sys.executable, "-c", _LAUNCHER, str(sock.fileno()), *args]
     else:
         cmd = [sys.executable, "-m", "sockspy", *args]
-    return subprocess.Popen(cmd, pass_fds=(sock.fileno(),), stdin=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        cmd, pass_fds=(sock.fileno(),), stdin=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
 
 
 @pytest.mark.parametrize("systemd_env", [True, False], ids=["fd://", "fd://N"])
 def test_inherited_listening_socket_serves_the_docker_cli(
-    docker_daemon: DockerDaemon, listening_socket: tuple[socket.socket, str], tmp_path: Path,
+    docker_daemon: DockerDaemon,
+    listening_socket: tuple[socket.socket, str],
+    tmp_path: Path,
     systemd_env: bool,
 ) -> None:
     sock, path = listening_socket
@@ -68,8 +81,7 @@ def test_inherited_listening_socket_serves_the_docker_cli(
     proc = _serve_inherited(sock, docker_daemon.host, log, listen, systemd_env)
     try:
         # The socket already listens: the CLI may connect before sockspy even runs.
-        result = docker(f"unix://{path}", "version", "--format", "{{.Server.Version}}",
-                        timeout=60)
+        result = docker(f"unix://{path}", "version", "--format", "{{.Server.Version}}", timeout=60)
         assert result.stdout.strip()
     finally:
         proc.send_signal(signal.SIGTERM)

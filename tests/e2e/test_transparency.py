@@ -31,8 +31,17 @@ def test_daemon_gets_exactly_the_client_bytes_and_the_client_exactly_the_daemon_
         docker(host, "version")
         docker(host, "ps", "-a")
         docker(host, "images")
-        ran = docker(host, "run", "--rm", "-i", test_image, "sh", "-c", "cat; echo done",
-                     input=b"through the tunnel\n" * 1000)
+        ran = docker(
+            host,
+            "run",
+            "--rm",
+            "-i",
+            test_image,
+            "sh",
+            "-c",
+            "cat; echo done",
+            input=b"through the tunnel\n" * 1000,
+        )
         assert ran.stdout == b"through the tunnel\n" * 1000 + b"done\n"
         docker(host, "inspect", test_image)
     finally:

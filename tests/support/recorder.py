@@ -6,6 +6,7 @@ two recorders show whether sockspy changed, dropped or reordered anything.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -44,27 +45,30 @@ class Recorder:
             with self._lock:
                 self.recordings.append(recording)
             done = threading.Barrier(2, action=lambda c=client, u=upstream: (c.close(), u.close()))
-            for src, dst, buf in ((client, upstream, recording.up), (upstream, client, recording.down)):
-                thread = threading.Thread(target=self._relay, args=(src, dst, buf, done), daemon=True)
+            for src, dst, buf in (
+                (client, upstream, recording.up),
+                (upstream, client, recording.down),
+            ):
+                thread = threading.Thread(
+                    target=self._relay, args=(src, dst, buf, done), daemon=True
+                )
                 thread.start()
                 self._threads.append(thread)
 
     @staticmethod
-    def _relay(src: socket.socket, dst: socket.socket, buf: bytearray, done: threading.Barrier) -> None:
+    def _relay(
+        src: socket.socket, dst: socket.socket, buf: bytearray, done: threading.Barrier
+    ) -> None:
         try:
             while data := src.recv(65536):
                 buf += data
                 dst.sendall(data)
         except OSError:
             pass
-        try:
+        with contextlib.suppress(OSError):
             dst.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
-        try:
+        with contextlib.suppress(threading.BrokenBarrierError):
             done.wait(timeout=120)
-        except threading.BrokenBarrierError:
-            pass
 
     def close(self, timeout: float = 30.0) -> None:
         self._server.close()
