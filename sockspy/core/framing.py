@@ -169,8 +169,10 @@ class ChunkedReader(BodyReader):
 
     def _start_chunk(self, line: bytes) -> None:
         size_text = line.split(b";", 1)[0]
-        if not size_text or len(size_text) > 16 or not all(
-            c in b"0123456789abcdefABCDEF" for c in size_text
+        if (
+            not size_text
+            or len(size_text) > 16
+            or not all(c in b"0123456789abcdefABCDEF" for c in size_text)
         ):
             raise FramingError(f"bad chunk size {size_text[:20]!r}")
         self._chunk_left = int(size_text, 16)
