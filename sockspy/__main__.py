@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from typing import TextIO
@@ -138,12 +139,25 @@ def _serve(args: argparse.Namespace) -> int:
         socket_group=args.socket_group,
         grace_period=args.grace_period,
     )
+    server = Server(config)
+
+    def late_signal(signum: int, frame: object) -> None:
+        # Outside the server's own signal receiver: before it opens (stop at once) or
+        # after it closed (a repeat of the signal being handled: ignore it).
+        if not server.stopping:
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, late_signal)
+    signal.signal(signal.SIGINT, late_signal)
     try:
-        trio.run(Server(config).run)
+        trio.run(server.run)
     except ListenError as exc:
         log.close()
         print(f"sockspy: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        log.close()
+        return 130
     log.close()
     if stream is not sys.stdout:
         stream.close()

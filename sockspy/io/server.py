@@ -45,6 +45,7 @@ class Server:
         self._ids = itertools.count(1)
         self._accepting = trio.CancelScope()
         self._all_closed = trio.Event()
+        self.stopping = False
 
     async def run(
         self, *, task_status: trio.TaskStatus[list[Front]] = trio.TASK_STATUS_IGNORED
@@ -70,6 +71,7 @@ class Server:
 
     async def _wait_for_signal(self, signals: AsyncIterator[int], acceptors: trio.Nursery) -> None:
         async for signum in signals:
+            self.stopping = True
             self.log.emit(
                 {
                     "event": "stopping",
