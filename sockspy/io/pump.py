@@ -184,8 +184,12 @@ class Pump:
     # -- flushing the outboxes ----------------------------------------------------------
 
     async def _flush(self) -> None:
-        await self._flush_upstream()
-        await self._flush_client()
+        # Locks are taken only when there is something to send: each acquisition is a
+        # trip through the scheduler, and most flushes have one direction empty.
+        if self.conv.to_upstream:
+            await self._flush_upstream()
+        if self.conv.to_client:
+            await self._flush_client()
         self._emit_records()
         self._wake()
         conv = self.conv
