@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import socket
@@ -34,14 +33,13 @@ def free_tcp_port() -> int:
 class ProxyProcess:
     """A running ``python -m sockspy serve`` and where to reach it."""
 
-    procs: list[subprocess.Popen[bytes]]
+    proc: subprocess.Popen[bytes]
     rundir: Path  # short dir for the unix socket (sun_path is 108 bytes)
     logdir: Path  # audit log and stderr, kept by pytest for post-mortems
     unix_path: Path
     tcp_port: int
     argv: list[str]
     stopped: bool = field(default=False)
-    clean_exit_codes: tuple[int, ...] = (0,)
 
     @property
     def unix_host(self) -> str:
@@ -96,21 +94,18 @@ class ProxyProcess:
         if self.stopped:
             return
         self.stopped = True
-        codes = []
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                codes.append(proc.wait(timeout=STOP_TIMEOUT_S))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-                codes.append(None)
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            code: int | str = self.proc.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            code = f"still running {STOP_TIMEOUT_S:.0f} s after SIGTERM, killed"
         shutil.rmtree(self.rundir, ignore_errors=True)
-        if any(code not in self.clean_exit_codes for code in codes):
+        if code != 0:
             raise AssertionError(
-                f"proxy did not exit 0 on SIGTERM (exit codes {codes}); "
+                f"proxy did not exit 0 on SIGTERM ({code}); "
                 f"argv {self.argv}\nstderr tail:\n{self.stderr_tail()}"
             )
 
@@ -131,58 +126,30 @@ def start_proxy(upstream: str, logdir: Path, extra_args: Sequence[str] = ()) -> 
         "--log-file", str(audit),
         *extra_args,
     ]  # fmt: skip
-    standin = os.environ.get("SOCKSPY_E2E_STANDIN") == "socat"
     with open(logdir / "stderr.log", "wb") as err:
-        if standin:
-            argv = ["socat"]
-            procs = _start_socat_standin(upstream, unix_path, port, err)
-        else:
-            procs = [
-                subprocess.Popen(
-                    argv, stdin=subprocess.DEVNULL, stdout=err, stderr=subprocess.STDOUT
-                )
-            ]
-    proxy = ProxyProcess(procs, rundir, logdir, unix_path, port, argv)
-    if standin:
-        proxy.clean_exit_codes = (0, 128 + signal.SIGTERM)
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=err, stderr=subprocess.STDOUT
+        )
+    proxy = ProxyProcess(proc, rundir, logdir, unix_path, port, argv)
     try:
         _wait_until_ready(proxy)
     except BaseException:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
         shutil.rmtree(rundir, ignore_errors=True)
         raise
     return proxy
 
 
-def _start_socat_standin(
-    upstream: str, unix_path: Path, port: int, err: Any
-) -> list[subprocess.Popen[bytes]]:
-    # TEMPORARY: lets the suite be proven against the real daemon before sockspy runs.
-    target = "UNIX-CONNECT:" + upstream.removeprefix("unix://")
-    return [
-        subprocess.Popen(
-            ["socat", "-t", "600", f"UNIX-LISTEN:{unix_path},fork", target], stdout=err, stderr=err
-        ),
-        subprocess.Popen(
-            ["socat", "-t", "600", f"TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork", target],
-            stdout=err,
-            stderr=err,
-        ),
-    ]
-
-
 def _wait_until_ready(proxy: ProxyProcess) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
-        for proc in proxy.procs:
-            if proc.poll() is not None:
-                raise AssertionError(
-                    f"proxy exited with {proc.returncode} before it was ready; "
-                    f"argv {proxy.argv}\nstderr:\n{proxy.stderr_tail()}"
-                )
+        if proxy.proc.poll() is not None:
+            raise AssertionError(
+                f"proxy exited with {proxy.proc.returncode} before it was ready; "
+                f"argv {proxy.argv}\nstderr:\n{proxy.stderr_tail()}"
+            )
         if _accepts_unix(proxy.unix_path) and _accepts_tcp(proxy.tcp_port):
             return
         time.sleep(0.05)
