@@ -33,6 +33,8 @@ def exchange_record(conn_id: int, client: Client, exchange: Exchange, now: float
         "endpoint": request.endpoint if request else "unknown",
         "decision": exchange.verdict,
         "rule": decision.rule if decision else None,
+        "profile": decision.profile if decision else None,
+        "code": decision.code if decision else exchange.code,
         "reason": exchange.reason,
         "status": exchange.status,
         "request_body_bytes": exchange.request_body_bytes,

@@ -7,9 +7,9 @@ says yes, the body is buffered (up to a limit) and handed over in `Request.body`
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from sockspy.core.identity import Client
 from sockspy.core.request import Request
@@ -17,21 +17,48 @@ from sockspy.core.request import Request
 
 @dataclass(frozen=True, slots=True)
 class Decision:
+    """What the gate says about one request.
+
+    `allowed` is what happens to the bytes. `verdict` is what the audit record says:
+    "allow", "deny", or "would_deny" (a rule denied it, but the policy runs in `warn` or
+    `audit` mode, so it was forwarded). `code` is a stable reason code for machines,
+    `reason` the sentence for people.
+    """
+
     allowed: bool
     rule: str | None = None
     reason: str | None = None
     status: int = 403
+    code: str | None = None
+    profile: str | None = None
+    verdict: str | None = None
 
     @property
     def label(self) -> str:
+        if self.verdict is not None:
+            return self.verdict
         return "allow" if self.allowed else "deny"
 
 
 ALLOW = Decision(allowed=True)
 
 
-def deny(rule: str, reason: str, status: int = 403) -> Decision:
-    return Decision(allowed=False, rule=rule, reason=reason, status=status)
+def deny(rule: str, reason: str, status: int = 403, code: str | None = None) -> Decision:
+    return Decision(allowed=False, rule=rule, reason=reason, status=status, code=code)
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What the I/O layer looked up for the gate before it decides.
+
+    `containers` maps each name or id the gate asked for (`containers_to_inspect`) to the
+    daemon's `GET /containers/{id}/json` answer, or None when there is no such container.
+    """
+
+    containers: Mapping[str, Mapping[str, Any] | None] = field(default_factory=dict)
+
+
+NO_FACTS = Facts()
 
 
 class Gate(Protocol):
@@ -39,7 +66,11 @@ class Gate(Protocol):
         """Whether `decide` needs the request body to decide."""
         ...
 
-    def decide(self, request: Request, client: Client) -> Decision: ...
+    def containers_to_inspect(self, request: Request, client: Client) -> tuple[str, ...]:
+        """Existing containers whose configuration `decide` needs (looked up first)."""
+        ...
+
+    def decide(self, request: Request, client: Client, facts: Facts) -> Decision: ...
 
 
 class AllowAll:
@@ -48,7 +79,10 @@ class AllowAll:
     def wants_body(self, request: Request, client: Client) -> bool:
         return False
 
-    def decide(self, request: Request, client: Client) -> Decision:
+    def containers_to_inspect(self, request: Request, client: Client) -> tuple[str, ...]:
+        return ()
+
+    def decide(self, request: Request, client: Client, facts: Facts) -> Decision:
         return ALLOW
 
 
@@ -63,7 +97,10 @@ class DenyEndpoints:
     def wants_body(self, request: Request, client: Client) -> bool:
         return False
 
-    def decide(self, request: Request, client: Client) -> Decision:
+    def containers_to_inspect(self, request: Request, client: Client) -> tuple[str, ...]:
+        return ()
+
+    def decide(self, request: Request, client: Client, facts: Facts) -> Decision:
         if request.endpoint in self.endpoints:
             return deny(self.rule, f"{request.endpoint} is denied")
         return ALLOW

@@ -26,6 +26,7 @@ class Exchange:
     decision: Decision | None = None
     verdict: str | None = None  # "allow", "deny" or "reject"
     reason: str | None = None
+    code: str | None = None  # stable reason code of a refusal made by the core
     status: int | None = None
     request_body_bytes: int = 0
     response_body_bytes: int = 0

@@ -22,12 +22,18 @@ class Client:
     peer: PeerCred | None = None  # unix fronts
     ip: str | None = None  # tcp fronts
     port: int | None = None
+    exe: str | None = None  # the peer's executable (/proc/<pid>/exe), unix fronts
+    container_id: str | None = None  # the peer's container (from /proc/<pid>/cgroup), if any
 
     def fields(self) -> dict[str, object]:
         """Flat audit-record fields: peer_uid/gid/pid for unix, client_ip/port for tcp."""
         out: dict[str, object] = {"front": self.front}
         if self.peer is not None:
             out.update(peer_uid=self.peer.uid, peer_gid=self.peer.gid, peer_pid=self.peer.pid)
+        if self.exe is not None:
+            out["peer_exe"] = self.exe
+        if self.container_id is not None:
+            out["peer_container"] = self.container_id
         if self.ip is not None:
             out.update(client_ip=self.ip, client_port=self.port)
         return out

@@ -30,6 +30,28 @@ class Request:
     def hijacks(self) -> bool:
         return self.route is not None and self.route.hijacks
 
+    @property
+    def query(self) -> tuple[tuple[str, str], ...]:
+        """The decoded query parameters, in order, repeats kept."""
+        return self.target.params
+
+    def query_get(self, name: str) -> str | None:
+        """The value dockerd reads for `name`: Go's Values.Get takes the first one."""
+        for key, value in self.target.params:
+            if key == name:
+                return value
+        return None
+
+    def query_count(self, name: str) -> int:
+        return sum(1 for key, _ in self.target.params if key == name)
+
+    def header(self, name: bytes) -> bytes | None:
+        """The first value of a header (`name` in lower case)."""
+        for key, value in self.head.headers:
+            if key == name:
+                return value
+        return None
+
     def with_body(self, body: bytes) -> Request:
         return replace(self, body=body)
 

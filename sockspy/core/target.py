@@ -24,20 +24,21 @@ class Target:
     path: str  # as sent, before "?"
     query: str  # as sent, after "?" ("" when absent)
     decoded_path: str
+    params: tuple[tuple[str, str], ...] = ()  # the decoded query, in order, repeats kept
 
 
-def percent_decode(text: str) -> str:
+def percent_decode(text: str, what: str = "path") -> str:
     """Strict percent-decoding to UTF-8; a stray "%" or invalid UTF-8 is refused."""
     raw = text.encode("ascii")
     if b"%" not in raw:
         return text
     decoded = _PERCENT.sub(lambda m: bytes([int(m.group(1), 16)]), raw)
     if raw.count(b"%") != len(_PERCENT.findall(raw)):
-        raise ProtocolError(400, "invalid percent-encoding in the request path")
+        raise ProtocolError(400, f"invalid percent-encoding in the request {what}")
     try:
         return decoded.decode("utf-8")
     except UnicodeDecodeError:
-        raise ProtocolError(400, "percent-encoded path is not valid UTF-8") from None
+        raise ProtocolError(400, f"percent-encoded {what} is not valid UTF-8") from None
 
 
 def parse_target(raw: str) -> Target:
@@ -49,7 +50,29 @@ def parse_target(raw: str) -> Target:
     decoded = percent_decode(path)
     if "\x00" in decoded or not _is_canonical(decoded):
         raise ProtocolError(400, "non-canonical request path")
-    return Target(raw=raw, path=path, query=query, decoded_path=decoded)
+    return Target(raw=raw, path=path, query=query, decoded_path=decoded, params=parse_query(query))
+
+
+def parse_query(query: str) -> tuple[tuple[str, str], ...]:
+    """Go's url.ParseQuery, minus its leniency: what Go would drop or report is refused.
+
+    Pairs split on "&"; "+" is a space; a key without "=" has the value "". Go (1.17+)
+    rejects ";" separators and stray "%", skipping the pair while dockerd reads the rest:
+    sockspy refuses the request instead of guessing which pairs survived.
+    """
+    params = []
+    for pair in query.split("&"):
+        if not pair:
+            continue
+        if ";" in pair:
+            raise ProtocolError(400, "';' in the query string")
+        key, _, value = pair.partition("=")
+        params.append((_query_unescape(key), _query_unescape(value)))
+    return tuple(params)
+
+
+def _query_unescape(text: str) -> str:
+    return percent_decode(text.replace("+", " "), what="query")
 
 
 def _is_canonical(path: str) -> bool:

@@ -24,8 +24,9 @@ import trio
 
 from sockspy.core.address import UpstreamAddress
 from sockspy.core.conversation import EOF, Conversation, Outbox
-from sockspy.core.decision import Decision, Gate, deny
+from sockspy.core.decision import NO_FACTS, Decision, Facts, Gate, deny
 from sockspy.core.identity import Client
+from sockspy.io.inspector import ContainerInspector, InspectError
 from sockspy.io.logsink import AuditLog
 from sockspy.io.upstream import UpstreamError, connect
 
@@ -46,12 +47,14 @@ class Pump:
         gate: Gate,
         upstream_address: UpstreamAddress,
         log: AuditLog,
+        inspector: ContainerInspector | None = None,
     ) -> None:
         self.conv = Conversation(conn_id, client, gate)
         self.client_stream = stream
         self.gate = gate
         self.upstream_address = upstream_address
         self.upstream: trio.SocketStream | None = None
+        self.inspector = inspector or ContainerInspector(upstream_address)
         self.log = log
         self.draining = False  # the server is shutting down: close once idle
         self._client_lock = trio.Lock()
@@ -129,7 +132,7 @@ class Pump:
         conv = self.conv
         while not conv.finished:
             if conv.pending_decision is not None:
-                conv.decided(self._decide())
+                conv.decided(await self._decide())
                 await self._flush()
             elif conv.tunnel:
                 await self._tunnel_client_to_daemon()
@@ -158,13 +161,24 @@ class Pump:
                 conv.upstream_eof()
             await self._flush()
 
-    def _decide(self) -> Decision:
+    async def _decide(self) -> Decision:
         request = self.conv.pending_decision
+        client = self.conv.client
         assert request is not None
         try:
-            return self.gate.decide(request, self.conv.client)
+            names = self.gate.containers_to_inspect(request, client)
+            facts = NO_FACTS
+            if names:
+                found = {name: await self.inspector.inspect(name) for name in names}
+                facts = Facts(containers=found)
+            return self.gate.decide(request, client, facts)
+        except InspectError as exc:
+            return deny("internal", str(exc), status=502, code="inspect_failed")
+        except UpstreamError as exc:
+            return deny("internal", f"cannot reach the daemon to inspect: {exc}", 502,
+                        code="inspect_failed")  # fmt: skip
         except Exception as exc:  # a broken rule denies; it never lets a request through
-            return deny("internal", f"policy evaluation failed: {exc!r}", status=500)
+            return deny("internal", f"policy evaluation failed: {exc!r}", 500, code="internal")
 
     @staticmethod
     async def _receive(stream: trio.SocketStream) -> bytes:

@@ -17,6 +17,7 @@ import trio
 
 from sockspy.core.address import ListenAddress, UpstreamAddress
 from sockspy.core.decision import Gate
+from sockspy.io.inspector import ContainerInspector
 from sockspy.io.listeners import Front, close_fronts, open_fronts
 from sockspy.io.logsink import AuditLog
 from sockspy.io.peer import identify
@@ -43,6 +44,7 @@ class Server:
         self.log = config.log
         self.pumps: set[Pump] = set()
         self._ids = itertools.count(1)
+        self.inspector = ContainerInspector(config.upstream)
         self._accepting = trio.CancelScope()
         self._all_closed = trio.Event()
         self.stopping = False
@@ -128,6 +130,7 @@ class Server:
             self.config.gate,
             self.config.upstream,
             self.log,
+            self.inspector,
         )
         self.pumps.add(pump)
         try:
