@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+# A container's cgroup path ends in its 64-hex id: /docker/<id>, docker-<id>.scope
+# (systemd driver), cri-containerd-<id>.scope, /kubepods/.../<id>.
+_CONTAINER_ID = re.compile(r"(?<![0-9a-f])([0-9a-f]{64})(?:\.scope)?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,3 +42,13 @@ class Client:
         if self.ip is not None:
             out.update(client_ip=self.ip, client_port=self.port)
         return out
+
+
+def container_id_from_cgroup(text: str) -> str | None:
+    """The container id in a /proc/<pid>/cgroup file, or None for a host process."""
+    for line in text.splitlines():
+        path = line.split(":", 2)[-1]
+        match = _CONTAINER_ID.search(path)
+        if match:
+            return match.group(1)
+    return None
