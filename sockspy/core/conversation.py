@@ -216,7 +216,9 @@ class Conversation:
             request = classify_request(head)
             exchange.request = request
             if request.method != request.method.upper():
-                raise ProtocolError(400, f"method {request.method!r} is not in upper case")
+                raise ProtocolError(
+                    400, f"method {request.method!r} is not in upper case", "non_canonical_method"
+                )
         except ProtocolError as exc:
             self._reject(exchange, exc)
             return False
@@ -243,7 +245,9 @@ class Conversation:
         try:
             end = reader.feed(self._buf)
         except FramingError as exc:
-            self._reject(exchange, ProtocolError(400, f"bad request body: {exc}"))
+            self._reject(
+                exchange, ProtocolError(400, f"bad request body: {exc}", "ambiguous_framing")
+            )
             return
         chunk, self._buf = self._buf[:end], self._buf[end:]
         exchange.request_body_bytes = reader.size
@@ -273,7 +277,7 @@ class Conversation:
         exchange.request = request
         reason = hijack.refusal(request)
         if reason is not None:
-            self._reject(exchange, ProtocolError(400, reason))
+            self._reject(exchange, ProtocolError(400, reason, "hijack_without_upgrade"))
             return
         self.pending_decision = request
         self.state = State.DECIDING
@@ -314,6 +318,7 @@ class Conversation:
         """Answer a request sockspy cannot read safely, and stop reading this client."""
         exchange.verdict = "reject"
         exchange.reason = error.message
+        exchange.code = error.code
         if exchange in self._queue:
             # Part of it already went to the daemon: no clean answer is possible any more.
             exchange.request_done = exchange.response_done = True

@@ -30,13 +30,27 @@ MAX_HEAD_BYTES = 1024 * 1024
 Headers = tuple[tuple[bytes, bytes], ...]
 
 
-class ProtocolError(Exception):
-    """Input that cannot be parsed exactly as dockerd would; answer `status` and close."""
+_DEFAULT_CODES = {
+    400: "malformed_request",
+    413: "body_too_large",
+    431: "head_too_large",
+    501: "unsupported_framing",
+    502: "daemon_protocol_error",
+    505: "unsupported_http_version",
+}
 
-    def __init__(self, status: int, message: str) -> None:
+
+class ProtocolError(Exception):
+    """Input that cannot be parsed exactly as dockerd would; answer `status` and close.
+
+    `code` is the stable reason code of the audit record.
+    """
+
+    def __init__(self, status: int, message: str, code: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.code = code or _DEFAULT_CODES.get(status, "malformed_request")
 
 
 def find_head_end(buf: bytes | bytearray, limit: int = MAX_HEAD_BYTES) -> int | None:
@@ -48,10 +62,10 @@ def find_head_end(buf: bytes | bytearray, limit: int = MAX_HEAD_BYTES) -> int | 
         return end + 4
     # h11 and Go also end a head at "\n\n" or "\n\r\n"; refuse instead of waiting.
     if b"\n\n" in buf:
-        raise ProtocolError(400, "bare LF in message head")
+        raise ProtocolError(400, "bare LF in message head", "ambiguous_framing")
     lf_crlf = buf.find(b"\n\r\n")
     if lf_crlf == 0 or (lf_crlf > 0 and buf[lf_crlf - 1] != 0x0D):
-        raise ProtocolError(400, "bare LF in message head")
+        raise ProtocolError(400, "bare LF in message head", "ambiguous_framing")
     if len(buf) > limit:
         raise ProtocolError(431, f"request head larger than {limit} bytes")
     return None
@@ -59,9 +73,9 @@ def find_head_end(buf: bytes | bytearray, limit: int = MAX_HEAD_BYTES) -> int | 
 
 def _check_line_endings(head: bytes) -> None:
     if head.count(b"\n") != head.count(b"\r\n"):
-        raise ProtocolError(400, "bare LF in message head")
+        raise ProtocolError(400, "bare LF in message head", "ambiguous_framing")
     if b"\r\n " in head or b"\r\n\t" in head:
-        raise ProtocolError(400, "obsolete line folding in message head")
+        raise ProtocolError(400, "obsolete line folding in message head", "ambiguous_framing")
 
 
 def _header_values(headers: Headers, name: bytes) -> list[bytes]:
@@ -137,18 +151,18 @@ def _request_framing(headers: Headers, http_version: str) -> BodyFraming:
     lengths = _header_values(headers, b"content-length")
     encodings = _header_values(headers, b"transfer-encoding")
     if encodings and http_version == "1.0":
-        raise ProtocolError(400, "Transfer-Encoding on an HTTP/1.0 request")
+        raise ProtocolError(400, "Transfer-Encoding on an HTTP/1.0 request", "ambiguous_framing")
     if encodings and lengths:
-        raise ProtocolError(400, "both Content-Length and Transfer-Encoding")
+        raise ProtocolError(400, "both Content-Length and Transfer-Encoding", "ambiguous_framing")
     if len(encodings) > 1 or len(lengths) > 1:
-        raise ProtocolError(400, "repeated framing header")
+        raise ProtocolError(400, "repeated framing header", "ambiguous_framing")
     if encodings:
         if encodings[0].strip().lower() != b"chunked":
             raise ProtocolError(501, "only Transfer-Encoding: chunked is supported")
         return Chunked()
     if lengths:
         if not lengths[0].isdigit() or len(lengths[0]) > 18:
-            raise ProtocolError(400, "bad Content-Length")
+            raise ProtocolError(400, "bad Content-Length", "ambiguous_framing")
         length = int(lengths[0])
         return FixedLength(length) if length else NoBody()
     return NoBody()

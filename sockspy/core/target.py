@@ -34,22 +34,28 @@ def percent_decode(text: str, what: str = "path") -> str:
         return text
     decoded = _PERCENT.sub(lambda m: bytes([int(m.group(1), 16)]), raw)
     if raw.count(b"%") != len(_PERCENT.findall(raw)):
-        raise ProtocolError(400, f"invalid percent-encoding in the request {what}")
+        raise ProtocolError(
+            400, f"invalid percent-encoding in the request {what}", "non_canonical_target"
+        )
     try:
         return decoded.decode("utf-8")
     except UnicodeDecodeError:
-        raise ProtocolError(400, f"percent-encoded {what} is not valid UTF-8") from None
+        raise ProtocolError(
+            400, f"percent-encoded {what} is not valid UTF-8", "non_canonical_target"
+        ) from None
 
 
 def parse_target(raw: str) -> Target:
     if not raw.startswith("/"):
-        raise ProtocolError(400, "only origin-form request targets (/path) are accepted")
+        raise ProtocolError(
+            400, "only origin-form request targets (/path) are accepted", "non_canonical_target"
+        )
     if "#" in raw:
-        raise ProtocolError(400, "a fragment (#) in the request target")
+        raise ProtocolError(400, "a fragment (#) in the request target", "non_canonical_target")
     path, _, query = raw.partition("?")
     decoded = percent_decode(path)
     if "\x00" in decoded or not _is_canonical(decoded):
-        raise ProtocolError(400, "non-canonical request path")
+        raise ProtocolError(400, "non-canonical request path", "non_canonical_target")
     return Target(raw=raw, path=path, query=query, decoded_path=decoded, params=parse_query(query))
 
 
@@ -65,7 +71,7 @@ def parse_query(query: str) -> tuple[tuple[str, str], ...]:
         if not pair:
             continue
         if ";" in pair:
-            raise ProtocolError(400, "';' in the query string")
+            raise ProtocolError(400, "';' in the query string", "non_canonical_target")
         key, _, value = pair.partition("=")
         params.append((_query_unescape(key), _query_unescape(value)))
     return tuple(params)

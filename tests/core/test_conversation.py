@@ -173,6 +173,7 @@ def test_attach_without_upgrade_is_refused_before_the_daemon_sees_it() -> None:
     assert b"Upgrade" in out
     assert conv.finished
     assert exchanges(conv)[0]["decision"] == "reject"
+    assert exchanges(conv)[0]["code"] == "hijack_without_upgrade"
 
 
 def test_detached_exec_start_without_upgrade_is_allowed() -> None:
@@ -210,6 +211,7 @@ def test_malformed_request_gets_a_json_400_and_nothing_is_forwarded() -> None:
     assert b"Connection: close" in out[0]  # type: ignore[operator]
     assert out[-1] is EOF
     assert conv.finished
+    assert exchanges(conv)[0]["code"] == "ambiguous_framing"
 
 
 def test_non_canonical_and_absolute_targets_are_refused() -> None:
