@@ -87,20 +87,26 @@ class AllowAll:
 
 
 class DenyEndpoints:
-    """Deny a fixed set of endpoint names (`--deny-endpoint`), allow the rest."""
+    """Deny a fixed set of endpoint names (`--deny-endpoint`), ask `inner` about the rest.
+
+    The denial is enforced whatever the inner policy's mode: it is an explicit order.
+    """
 
     rule = "deny-endpoint"
 
-    def __init__(self, endpoints: Iterable[str]) -> None:
+    def __init__(self, endpoints: Iterable[str], inner: Gate | None = None) -> None:
         self.endpoints = frozenset(endpoints)
+        self.inner: Gate = inner if inner is not None else AllowAll()
 
     def wants_body(self, request: Request, client: Client) -> bool:
-        return False
+        return request.endpoint not in self.endpoints and self.inner.wants_body(request, client)
 
     def containers_to_inspect(self, request: Request, client: Client) -> tuple[str, ...]:
-        return ()
+        if request.endpoint in self.endpoints:
+            return ()
+        return self.inner.containers_to_inspect(request, client)
 
     def decide(self, request: Request, client: Client, facts: Facts) -> Decision:
         if request.endpoint in self.endpoints:
-            return deny(self.rule, f"{request.endpoint} is denied")
-        return ALLOW
+            return deny(self.rule, f"{request.endpoint} is denied", code="endpoint_denied")
+        return self.inner.decide(request, client, facts)

@@ -23,7 +23,7 @@ from typing import Any
 import trio
 
 from sockspy.core.address import UpstreamAddress
-from sockspy.core.conversation import EOF, Conversation, Outbox
+from sockspy.core.conversation import EOF, MAX_INSPECTED_BODY, Conversation, Outbox
 from sockspy.core.decision import NO_FACTS, Decision, Facts, Gate, deny
 from sockspy.core.identity import Client
 from sockspy.io.inspector import ContainerInspector, InspectError
@@ -48,8 +48,9 @@ class Pump:
         upstream_address: UpstreamAddress,
         log: AuditLog,
         inspector: ContainerInspector | None = None,
+        max_body_bytes: int = MAX_INSPECTED_BODY,
     ) -> None:
-        self.conv = Conversation(conn_id, client, gate)
+        self.conv = Conversation(conn_id, client, gate, max_inspected_body=max_body_bytes)
         self.client_stream = stream
         self.gate = gate
         self.upstream_address = upstream_address

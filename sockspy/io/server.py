@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import trio
 
 from sockspy.core.address import ListenAddress, UpstreamAddress
+from sockspy.core.conversation import MAX_INSPECTED_BODY
 from sockspy.core.decision import Gate
 from sockspy.io.inspector import ContainerInspector
 from sockspy.io.listeners import Front, close_fronts, open_fronts
@@ -35,6 +36,7 @@ class ServeConfig:
     socket_mode: int = 0o660
     socket_group: str | None = None
     grace_period: float = 10.0
+    max_body_bytes: int = MAX_INSPECTED_BODY
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -131,6 +133,7 @@ class Server:
             self.config.upstream,
             self.log,
             self.inspector,
+            max_body_bytes=self.config.max_body_bytes,
         )
         self.pumps.add(pump)
         try:
