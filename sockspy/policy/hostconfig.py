@@ -1,0 +1,297 @@
+"""The HostConfig predicates: one small function per kind of host access.
+
+Each predicate reads one HostConfig (a request's, decoded by `gojson`, or a container's
+as ``GET /containers/{id}/json`` reports it) and yields a message per problem. The table
+`HOST_CONFIG_CHECKS` names each predicate's finding code; `HOST_CONFIG_CODES` documents
+the codes. Values are compared as dockerd 20.10 and later compare them, or more broadly
+where that can only report more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from sockspy.policy.bindpaths import bind_source, go_clean, is_allowed
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """Whose HostConfig is read, and what the policy allows there."""
+
+    prefix: str  # for messages: "HostConfig.", "top-level ", "container 'web': HostConfig."
+    allowed_bind_paths: tuple[str, ...] = ()
+    allowed_log_drivers: tuple[str, ...] = ()
+    allowed_capabilities: frozenset[str] = frozenset()  # normalized: "NET_ADMIN"
+    allowed_devices: frozenset[str] = frozenset()  # cleaned host paths
+    stored: bool = False  # a container's stored HostConfig (inspect), not a request's
+
+
+HostConfig = Mapping[str, Any]
+Check = Callable[[HostConfig, Where], Iterator[str]]
+
+
+# -- Privileges ----------------------------------------------------------------------------
+
+
+def _privileged(hc: HostConfig, where: Where) -> Iterator[str]:
+    if hc.get("Privileged") is True:
+        yield f"{where.prefix}Privileged is true"
+
+
+# The capabilities every container gets (oci/caps/defaults.go): adding one is a no-op, and
+# "--cap-drop ALL --cap-add CHOWN ..." is common hardening, so those are not reported.
+DEFAULT_CAPABILITIES = frozenset(
+    {
+        "CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID", "SETUID",
+        "SETFCAP", "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE",
+    }
+)  # fmt: skip
+
+
+def normalize_capability(name: str) -> str:
+    """oci/caps NormalizeLegacyCapabilities: upper case (Go's per-rune ToUpper), no "CAP_"."""
+    upper = "".join(c.upper() if len(c.upper()) == 1 else c for c in name)
+    return upper.removeprefix("CAP_")
+
+
+def capability_messages(caps: Iterable[str], field: str, where: Where) -> Iterator[str]:
+    for cap in caps:
+        normalized = normalize_capability(cap)
+        if normalized not in DEFAULT_CAPABILITIES | where.allowed_capabilities:
+            yield f"{where.prefix}{field} has {cap!r}"
+
+
+def _cap_add(hc: HostConfig, where: Where) -> Iterator[str]:
+    yield from capability_messages(hc.get("CapAdd") or [], "CapAdd", where)
+
+
+def _security_opt(hc: HostConfig, where: Where) -> Iterator[str]:
+    for opt in hc.get("SecurityOpt") or []:
+        if not _confining(opt):
+            yield f"{where.prefix}SecurityOpt has {opt!r}"
+
+
+_TRUE = ("1", "t", "T", "TRUE", "true", "True")  # Go's strconv.ParseBool
+
+
+def _confining(opt: str) -> bool:
+    """Whether a security option can only add confinement.
+
+    daemon/daemon_unix.go parseSecurityOpt: "no-new-privileges" alone is true; otherwise
+    the option splits at the first "=", else at the first ":". Every seccomp and
+    apparmor choice but the default ones, every label but a level, "disable",
+    no-new-privileges=false, systempaths=unconfined, writable-cgroups (newer daemons)
+    and unknown keys are reported.
+    """
+    if opt == "no-new-privileges":
+        return True
+    separator = "=" if "=" in opt else ":"
+    key, _, value = opt.partition(separator)
+    return (
+        (key == "no-new-privileges" and value in _TRUE)
+        or (key == "label" and value.startswith("level:"))
+        or (key == "seccomp" and value == "builtin")
+        or (key == "apparmor" and value == "docker-default")
+    )
+
+
+# oci/defaults.go: dockerd fills these in when the request's list is null. A non-null list
+# replaces them, so an empty one unmasks /proc and /sys. 20.10 stores BASELINE; newer
+# daemons add the rest, which a request must therefore keep too.
+BASELINE_MASKED = frozenset(
+    {
+        "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+        "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+        "/sys/firmware",
+    }
+)  # fmt: skip
+NEWER_MASKED = frozenset({"/sys/devices/virtual/powercap", "/proc/interrupts"})
+BASELINE_READONLY = frozenset(
+    {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
+)
+
+
+def _masked_paths(hc: HostConfig, where: Where) -> Iterator[str]:
+    masked = BASELINE_MASKED if where.stored else BASELINE_MASKED | NEWER_MASKED
+    for field, required in (("MaskedPaths", masked), ("ReadonlyPaths", BASELINE_READONLY)):
+        paths = hc.get(field)
+        missing = sorted(required - set(paths or ())) if paths is not None else []
+        if missing:
+            more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+            yield f"{where.prefix}{field} leaves out {missing[0]}{more}"
+
+
+# -- Namespaces and cgroups ----------------------------------------------------------------
+
+
+def _namespace(field: str) -> Check:
+    """A mode field that may name the host's namespace or another container's."""
+
+    def check(hc: HostConfig, where: Where) -> Iterator[str]:
+        mode = str(hc.get(field) or "")
+        if mode.lower() == "host" or mode.lower().startswith("container:"):
+            yield f"{where.prefix}{field} is {mode!r}"
+
+    return check
+
+
+def _cgroupns_mode(hc: HostConfig, where: Where) -> Iterator[str]:
+    # On cgroup v1 hosts dockerd stores "host" for every container (its default there),
+    # so only a request that asks for it is reported.
+    if not where.stored:
+        yield from _namespace("CgroupnsMode")(hc, where)
+
+
+def _cgroup_parent(hc: HostConfig, where: Where) -> Iterator[str]:
+    if hc.get("CgroupParent"):
+        yield f"{where.prefix}CgroupParent is {hc['CgroupParent']!r}"
+
+
+# -- Devices -------------------------------------------------------------------------------
+
+
+def _devices(hc: HostConfig, where: Where) -> Iterator[str]:
+    for i, device in enumerate(hc.get("Devices") or []):
+        path = go_clean(str((device or {}).get("PathOnHost", "")))
+        if path not in where.allowed_devices:
+            yield f"{where.prefix}Devices[{i}] maps host device {path!r}"
+
+
+def _device_cgroup_rules(hc: HostConfig, where: Where) -> Iterator[str]:
+    for rule in hc.get("DeviceCgroupRules") or []:
+        yield f"{where.prefix}DeviceCgroupRules has {rule!r}"
+
+
+def _device_requests(hc: HostConfig, where: Where) -> Iterator[str]:
+    for i, request in enumerate(hc.get("DeviceRequests") or []):
+        driver = (request or {}).get("Driver", "")
+        yield f"{where.prefix}DeviceRequests[{i}] asks driver {driver!r} for devices"
+
+
+# -- Mounts --------------------------------------------------------------------------------
+
+# Mount types that never take a host path; any other type is read as a bind (dockerd
+# refuses unknown types, so that only reports more). A mount with BindOptions is a bind.
+_NO_HOST_PATH = frozenset({"volume", "tmpfs", "npipe", "image", "cluster"})
+
+
+def bind_mount_sources(hc: HostConfig) -> Iterator[tuple[str, str]]:
+    """(field, host path as written) for every bind in Binds and Mounts."""
+    for i, spec in enumerate(hc.get("Binds") or []):
+        source = bind_source(str(spec or ""))
+        if source is not None:
+            yield f"Binds[{i}]", source
+    for i, mount in enumerate(hc.get("Mounts") or []):
+        mount = mount or {}
+        if mount.get("BindOptions") is not None or mount.get("Type") not in _NO_HOST_PATH:
+            yield f"Mounts[{i}]", str(mount.get("Source", ""))
+
+
+def _bind_mount(hc: HostConfig, where: Where) -> Iterator[str]:
+    for field, source in bind_mount_sources(hc):
+        if not is_allowed(source, where.allowed_bind_paths):
+            yield f"{where.prefix}{field} mounts host path {go_clean(source)!r}"
+
+
+def local_volume_options(driver: str, options: Mapping[str, str] | None) -> str | None:
+    """Why a volume of `driver` with `options` reaches the host, or None.
+
+    The local driver (volume/local) mounts ``device`` with ``type`` and ``o`` on the
+    host: ``type=none,o=bind,device=/etc`` is a bind mount of /etc, ``device=/dev/sda1``
+    a host disk, ``type=nfs`` a mount made from the host's network. Only ``size`` is
+    harmless. An empty driver name is the default, local driver.
+    """
+    if driver.lower() not in ("", "local"):
+        return None
+    risky = sorted(key for key in options or {} if key != "size")
+    if not risky:
+        return None
+    shown = ", ".join(f"{key}={(options or {})[key]}" for key in risky)
+    return f"local volume driver options {shown}"
+
+
+def _local_volume_options(hc: HostConfig, where: Where) -> Iterator[str]:
+    for i, mount in enumerate(hc.get("Mounts") or []):
+        mount = mount or {}
+        if mount.get("Type") != "volume":
+            continue
+        driver = (mount.get("VolumeOptions") or {}).get("DriverConfig") or {}
+        message = local_volume_options(str(driver.get("Name", "")), driver.get("Options"))
+        if message is not None:
+            yield f"{where.prefix}Mounts[{i}] has {message}"
+
+
+def mount_findings(mounts: list[Any] | None, where: Where) -> Iterator[tuple[str, str]]:
+    """Findings of a Mounts list alone (a swarm ContainerSpec's)."""
+    checks = (("bind_mount", _bind_mount), ("local_volume_options", _local_volume_options))
+    for code, check in checks:
+        for message in check({"Mounts": mounts}, where):
+            yield code, message
+
+
+# -- Logging -------------------------------------------------------------------------------
+
+
+def _log_driver(hc: HostConfig, where: Where) -> Iterator[str]:
+    # A log driver runs inside dockerd, on the host: syslog, gelf, fluentd, splunk... reach
+    # the network from the host's namespace. A stored container's driver is not the
+    # business of a later exec or attach, so only requests are checked; and only a
+    # LogConfig the request carries (an update has none; "" is the daemon's default).
+    if where.stored or "LogConfig" not in hc:
+        return
+    kind = (hc["LogConfig"] or {}).get("Type", "")
+    if kind not in where.allowed_log_drivers:
+        yield f"{where.prefix}LogConfig.Type is {kind!r}"
+
+
+HOST_CONFIG_CHECKS: tuple[tuple[str, Check], ...] = (
+    ("privileged", _privileged),
+    ("cap_add", _cap_add),
+    ("devices", _devices),
+    ("device_cgroup_rules", _device_cgroup_rules),
+    ("device_requests", _device_requests),
+    ("security_opt", _security_opt),
+    ("masked_paths", _masked_paths),
+    ("pid_mode", _namespace("PidMode")),
+    ("network_mode", _namespace("NetworkMode")),
+    ("ipc_mode", _namespace("IpcMode")),
+    ("uts_mode", _namespace("UTSMode")),
+    ("userns_mode", _namespace("UsernsMode")),
+    ("cgroupns_mode", _cgroupns_mode),
+    ("cgroup_parent", _cgroup_parent),
+    ("bind_mount", _bind_mount),
+    ("local_volume_options", _local_volume_options),
+    ("log_driver", _log_driver),
+)
+
+HOST_CONFIG_CODES: Mapping[str, str] = MappingProxyType(
+    {
+        "privileged": "Privileged: every capability and device, no confinement",
+        "cap_add": "CapAdd (a service's CapabilityAdd) beyond defaults and allowed_capabilities",
+        "devices": "Devices maps host devices not in allowed_devices",
+        "device_cgroup_rules": "DeviceCgroupRules open host devices to the container",
+        "device_requests": "DeviceRequests hand host devices (GPUs...) to the container",
+        "security_opt": "SecurityOpt loosens confinement (seccomp, apparmor, label...)",
+        "masked_paths": "MaskedPaths/ReadonlyPaths leave out defaults ([] unmasks /proc, /sys)",
+        "pid_mode": "PidMode shares the host's or another container's PID namespace",
+        "network_mode": "NetworkMode shares the host's or another container's network namespace",
+        "ipc_mode": "IpcMode shares the host's or another container's IPC namespace",
+        "uts_mode": "UTSMode shares the host's UTS namespace",
+        "userns_mode": "UsernsMode host: no user-namespace remapping",
+        "cgroupns_mode": "CgroupnsMode host: the host's cgroup namespace",
+        "cgroup_parent": "CgroupParent puts the container in a host cgroup of the client's choice",
+        "bind_mount": "a host path outside allowed_bind_paths is mounted (Binds, bind Mounts)",
+        "local_volume_options": "a local-driver volume with options (o=bind, device=, type=)",
+        "log_driver": "a log driver (it runs on the host) not in allowed_log_drivers",
+    }
+)
+
+
+def host_config_findings(hc: HostConfig, where: Where) -> Iterator[tuple[str, str]]:
+    """(code, message) for every predicate that fires on `hc`, in table order."""
+    for code, check in HOST_CONFIG_CHECKS:
+        for message in check(hc, where):
+            yield code, message

@@ -1,0 +1,500 @@
+"""Host-access findings: one minimal request per code, and real CLI requests that have none."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sockspy.core.gojson import BodyDecodeError
+from sockspy.core.head import parse_request_head
+from sockspy.core.request import Request, classify_request
+from sockspy.policy.bindpaths import bind_source, go_clean, is_allowed
+from sockspy.policy.hostaccess import (
+    FINDING_CODES,
+    Finding,
+    HostAccessOptions,
+    body_endpoints,
+    containers_referenced,
+    findings,
+)
+from sockspy.policy.schemas import CONTAINER_CREATE, effective_host_config
+
+BODIES = Path(__file__).parent / "bodies"
+DEFAULTS = HostAccessOptions()
+Containers = Mapping[str, Mapping[str, Any] | None]
+EXEC = {"Cmd": ["sh"]}
+
+
+def request(method: str, target: str, body: object = None) -> Request:
+    """The Request the core builds; a dict or list body is sent as JSON, bytes as they are."""
+    raw = json.dumps(body).encode() if isinstance(body, dict | list) else body
+    head = parse_request_head(f"{method} {target} HTTP/1.1\r\nHost: docker\r\n\r\n".encode())
+    parsed = classify_request(head)
+    return parsed if raw is None else parsed.with_body(raw)
+
+
+def codes(
+    req: Request, containers: Containers | None = None, options: HostAccessOptions = DEFAULTS
+) -> set[str]:
+    return {f.code for f in findings(req, options, containers or {})}
+
+
+def create(host_config: dict[str, Any]) -> Request:
+    return request("POST", "/v1.41/containers/create", {"Image": "bb", "HostConfig": host_config})
+
+
+def service(task: dict[str, Any]) -> Request:
+    return request("POST", "/v1.41/services/create", {"Name": "s", "TaskTemplate": task})
+
+
+def exec_in_web(config: dict[str, Any]) -> Request:
+    return request("POST", "/v1.41/containers/web/exec", {**EXEC, **config})
+
+
+def stored(**host_config: Any) -> dict[str, Any]:
+    return {"HostConfig": host_config, "Mounts": []}
+
+
+BIND_VOLUME = {
+    "Type": "volume",
+    "Source": "v",
+    "Target": "/v",
+    "VolumeOptions": {"DriverConfig": {"Options": {"type": "none", "o": "bind", "device": "/"}}},
+}
+
+# code -> (request, inspect answers). Each request is the smallest that should raise it.
+ONE_PER_CODE: dict[str, tuple[Request, Containers]] = {
+    "privileged": (create({"Privileged": True}), {}),
+    "cap_add": (create({"CapAdd": ["cap_sys_admin"]}), {}),
+    "devices": (create({"Devices": [{"PathOnHost": "/dev/sda", "PathInContainer": "/d"}]}), {}),
+    "device_cgroup_rules": (create({"DeviceCgroupRules": ["c *:* rwm"]}), {}),
+    "device_requests": (create({"DeviceRequests": [{"Driver": "nvidia", "Count": -1}]}), {}),
+    "security_opt": (create({"SecurityOpt": ["seccomp=unconfined"]}), {}),
+    "masked_paths": (create({"MaskedPaths": []}), {}),
+    "pid_mode": (create({"PidMode": "host"}), {}),
+    "network_mode": (create({"NetworkMode": "host"}), {}),
+    "ipc_mode": (create({"IpcMode": "host"}), {}),
+    "uts_mode": (create({"UTSMode": "host"}), {}),
+    "userns_mode": (create({"UsernsMode": "host"}), {}),
+    "cgroupns_mode": (create({"CgroupnsMode": "host"}), {}),
+    "cgroup_parent": (create({"CgroupParent": "/"}), {}),
+    "bind_mount": (create({"Binds": ["/etc:/host-etc:ro"]}), {}),
+    "local_volume_options": (create({"Mounts": [BIND_VOLUME]}), {}),
+    "log_driver": (create({"LogConfig": {"Type": "syslog"}}), {}),
+    "volumes_from": (create({"VolumesFrom": ["src:ro"]}), {"src": stored(Binds=["/:/h"])}),
+    "container_unknown": (request("POST", "/v1.41/containers/web/exec", EXEC), {}),
+    "target_privileged": (
+        request("POST", "/v1.41/containers/web/exec", EXEC),
+        {"web": stored(Privileged=True)},
+    ),
+    "target_bind_mount": (
+        request("GET", "/v1.41/containers/web/archive?path=/h"),
+        {"web": stored(Binds=["/var/run/docker.sock:/h"])},
+    ),
+    "target_host_access": (
+        request("POST", "/v1.41/containers/web/attach?stream=1"),
+        {"web": stored(PidMode="host")},
+    ),
+    "exec_privileged": (exec_in_web({"Privileged": True}), {"web": None}),
+    "exec_user": (exec_in_web({"User": "0"}), {"web": None}),
+    "build_network_mode": (request("POST", "/v1.41/build?networkmode=host"), {}),
+    "build_cgroup_parent": (request("POST", "/v1.41/build?cgroupparent=/"), {}),
+    "service_privileges": (
+        service({"ContainerSpec": {"Privileges": {"Seccomp": {"Mode": "unconfined"}}}}),
+        {},
+    ),
+    "service_host_network": (service({"ContainerSpec": {}, "Networks": [{"Target": "host"}]}), {}),
+    "service_plugin": (service({"Runtime": "plugin", "PluginSpec": {"name": "p"}}), {}),
+    "plugin_privileges": (
+        request("POST", "/v1.41/plugins/pull?remote=p", [{"Name": "network", "Value": ["host"]}]),
+        {},
+    ),
+    "plugin_set": (request("POST", "/v1.41/plugins/p/set", ["mnt.source=/etc"]), {}),
+    "swarm_init": (request("POST", "/v1.41/swarm/init", {"ListenAddr": "0.0.0.0:2377"}), {}),
+    "swarm_join": (request("POST", "/v1.41/swarm/join", {"RemoteAddrs": ["10.0.0.1:2377"]}), {}),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("code", sorted(ONE_PER_CODE))
+def test_each_code_has_a_minimal_request_that_raises_only_it(code: str) -> None:
+    req, containers = ONE_PER_CODE[code]
+    assert codes(req, containers) == {code}
+
+
+def test_every_documented_code_is_exercised_and_snake_case() -> None:
+    assert set(FINDING_CODES) == set(ONE_PER_CODE)
+    for code, description in FINDING_CODES.items():
+        assert re.fullmatch(r"[a-z]+(_[a-z]+)*", code), code
+        assert description and "\n" not in description
+
+
+# -- What real clients send: no findings ---------------------------------------------------
+
+CLI_REQUESTS = [
+    ("POST", "/v1.41/containers/create?name=x", "cli28_run_rm_i_cat.json"),  # run --rm -i bb cat
+    ("POST", "/v1.41/containers/create?name=x", "cli28_run_d_volume.json"),  # run -d -v myvol:/data
+    ("POST", "/v1.41/containers/create?name=x", "cli28_create_hardened.json"),  # cap-drop ALL...
+    ("POST", "/v1.41/containers/web/exec", "cli28_exec.json"),  # exec web true
+    ("POST", "/v1.41/containers/web/exec", "cli28_exec_i.json"),  # exec -i web cat
+    ("POST", "/v1.41/containers/web/update", "cli28_update.json"),  # update --cpus --memory...
+    ("POST", "/v1.41/volumes/create", "cli28_volume_create.json"),  # volume create x
+]
+
+
+# How dockerd 20.10 inspects a container run with a named volume (docker run -v myvol:/data).
+WEB = json.loads((BODIES / "dockerd2010_inspect_volume_container.json").read_text())
+
+
+@pytest.mark.parametrize(("method", "target", "name"), CLI_REQUESTS)
+def test_docker_cli_28_everyday_requests_have_no_findings(
+    method: str, target: str, name: str
+) -> None:
+    req = request(method, target, (BODIES / name).read_bytes())
+    assert findings(req, DEFAULTS, {"web": WEB}) == []
+
+
+@pytest.mark.parametrize(
+    ("method", "target", "body"),
+    [
+        ("POST", "/v1.41/containers/web/start", None),
+        ("POST", "/v1.41/containers/web/attach?stream=1&stdin=1", None),
+        ("GET", "/v1.41/containers/web/export", None),
+        ("GET", "/v1.41/containers/web/archive?path=/data", None),
+        ("PUT", "/v1.41/containers/web/archive?path=/", b"tar bytes"),
+    ],
+)
+def test_requests_on_an_ordinary_container_have_no_findings(
+    method: str, target: str, body: bytes | None
+) -> None:
+    assert findings(request(method, target, body), DEFAULTS, {"web": WEB}) == []
+
+
+# -- Request bodies decoded as dockerd decodes them ---------------------------------------
+
+
+def test_legacy_top_level_host_config_is_checked_beside_the_inner_one() -> None:
+    legacy = request("POST", "/v1.41/containers/create", b'{"Image":"bb","Privileged":true}')
+    assert codes(legacy) == {"privileged"}
+    # dockerd 20.10 ignores legacy fields when "HostConfig" is present; both are checked.
+    both = b'{"Image":"bb","Binds":["/:/h"],"HostConfig":{"CapAdd":["SYS_ADMIN"]}}'
+    assert codes(request("POST", "/v1.41/containers/create", both)) == {"bind_mount", "cap_add"}
+    nulled = b'{"Image":"bb","HostConfig":{"Privileged":true},"hostconfig":null}'
+    assert codes(request("POST", "/v1.41/containers/create", nulled)) == set()
+
+
+def test_go_slice_reuse_cannot_hide_a_bind_mount() -> None:
+    body = (
+        b'{"Image":"bb","HostConfig":{"Mounts":[{"Type":"bind","Source":"/","Target":"/x"}],'
+        b'"Mounts":[{"Target":"/y"}]}}'
+    )
+    found = findings(request("POST", "/v1.41/containers/create", body), DEFAULTS, {})
+    assert found == [Finding("bind_mount", "HostConfig.Mounts[0] mounts host path '/'")]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"Image":"bb"} trailing',
+        b'{"Image":"bb","HostConfig":{"Privileged":"yes"}}',
+        b'{"Image":"\xff"}',
+        b"",
+    ],
+)
+def test_bodies_dockerd_would_read_otherwise_raise(body: bytes) -> None:
+    with pytest.raises(BodyDecodeError):
+        findings(request("POST", "/v1.41/containers/create", body), DEFAULTS, {})
+
+
+def test_effective_host_config_is_getHostConfig() -> None:
+    from sockspy.core.gojson import decode_into
+
+    def effective(body: bytes) -> dict[str, Any] | None:
+        return effective_host_config(decode_into(body, CONTAINER_CREATE))
+
+    assert effective(b'{"Image":"bb"}') is None
+    assert effective(b'{"Privileged":true}') == {"Privileged": True, "NetworkMode": "default"}
+    assert effective(b'{"Privileged":true,"Memory":5,"HostConfig":{"NetworkMode":"none"}}') == {
+        "NetworkMode": "none",
+        "Memory": 5,
+    }
+    assert effective(b'{"Cpuset":"0","HostConfig":{}}') == {
+        "CpusetCpus": "0",
+        "NetworkMode": "default",
+    }
+
+
+# -- The allow-lists and how values are compared --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("spec", "allowed"),
+    [
+        ("/srv/ci:/w", True),
+        ("/srv/ci/job/../cache:/w:ro", True),
+        ("//srv//ci/:/w", True),
+        ("/srv/ci/../../etc:/w", False),
+        ("/srv/cix:/w", False),
+        ("/srv:/w", False),
+        ("/:/w", False),
+        ("rel/ci:/w", False),  # dockerd refuses it as a volume name; reported all the same
+        ("myvolume:/w", True),  # a named volume
+        ("/data", True),  # an anonymous volume at /data
+    ],
+)
+def test_binds_outside_the_allowed_paths_are_reported(spec: str, allowed: bool) -> None:
+    options = HostAccessOptions(allowed_bind_paths=("/srv/ci",))
+    assert codes(create({"Binds": [spec]}), options=options) == (
+        set() if allowed else {"bind_mount"}
+    )
+
+
+def test_bind_path_helpers_follow_go() -> None:
+    assert go_clean("//etc/../") == "/"
+    assert go_clean("a/../../b/./c/") == "../b/c"
+    assert go_clean("") == "."
+    assert bind_source("/a:/b:ro") == "/a"
+    assert bind_source("vol:/b") is None
+    assert bind_source(":/b") is None
+    assert is_allowed("/", ["/"]) and not is_allowed("x", ["/"])
+
+
+@pytest.mark.parametrize(
+    ("mount", "reported"),
+    [
+        ({"Type": "bind", "Source": "/etc", "Target": "/e"}, True),
+        ({"Type": "Bind", "Source": "/etc", "Target": "/e"}, True),  # refused by dockerd
+        ({"Type": "volume", "Source": "v", "Target": "/v", "BindOptions": {}}, True),
+        ({"Type": "tmpfs", "Target": "/t"}, False),
+        ({"Type": "volume", "Source": "v", "Target": "/v"}, False),
+        (
+            {"Type": "volume", "Target": "/v",
+             "VolumeOptions": {"DriverConfig": {"Name": "local", "Options": {"size": "1G"}}}},
+            False,
+        ),
+        (
+            {"Type": "volume", "Target": "/v",
+             "VolumeOptions": {"DriverConfig": {"Name": "rexray", "Options": {"o": "bind"}}}},
+            False,
+        ),
+    ],
+)  # fmt: skip
+def test_mount_types(mount: dict[str, Any], reported: bool) -> None:
+    assert bool(codes(create({"Mounts": [mount]}))) is reported
+
+
+def test_capabilities_fold_case_and_prefix_and_skip_the_defaults() -> None:
+    options = HostAccessOptions(allowed_capabilities=("NET_ADMIN",))
+    for cap in ("NET_ADMIN", "net_admin", "CAP_net_admin", "CAP_CHOWN", "kill"):
+        assert codes(create({"CapAdd": [cap]}), options=options) == set(), cap
+    for cap in ("ALL", "all", "SYS_ADMIN", "CAP_SYS_PTRACE", "\u017fys_admin"):
+        assert codes(create({"CapAdd": cap}), options=options) == {"cap_add"}, cap
+
+
+def test_devices_and_log_drivers_follow_their_allow_lists() -> None:
+    options = HostAccessOptions(allowed_devices=("/dev/fuse",), allowed_log_drivers=("local",))
+    fuse = {"PathOnHost": "/dev//fuse", "PathInContainer": "/dev/fuse"}
+    assert codes(create({"Devices": [fuse]}), options=options) == set()
+    assert codes(create({"LogConfig": {"Type": "local"}}), options=options) == set()
+    assert codes(create({"LogConfig": {"Type": ""}}), options=options) == {"log_driver"}
+    update = request("POST", "/v1.41/containers/web/update", {"Memory": 1})  # no LogConfig
+    assert codes(update, options=options) == set()
+    assert codes(create({"LogConfig": {"Type": "JSON-FILE"}})) == {"log_driver"}
+
+
+@pytest.mark.parametrize(
+    ("opt", "reported"),
+    [
+        ("no-new-privileges", False),
+        ("no-new-privileges=true", False),
+        ("no-new-privileges:1", False),
+        ("label=level:s0:c100,c200", False),
+        ("seccomp=builtin", False),
+        ("apparmor=docker-default", False),
+        ("no-new-privileges=false", True),
+        ("seccomp:unconfined", True),
+        ('seccomp={"defaultAction":"SCMP_ACT_ALLOW"}', True),
+        ("apparmor=unconfined", True),
+        ("label=disable", True),
+        ("label:disable", True),
+        ("disable", True),
+        ("label=type:spc_t", True),
+        ("systempaths=unconfined", True),
+        ("writable-cgroups=true", True),
+    ],
+)
+def test_security_options(opt: str, reported: bool) -> None:
+    assert codes(create({"SecurityOpt": [opt]})) == ({"security_opt"} if reported else set())
+
+
+@pytest.mark.parametrize(
+    ("mode", "reported"),
+    [
+        ("host", True),
+        ("HOST", True),
+        ("container:db", True),
+        ("", False),
+        ("private", False),
+        ("shareable", False),
+        ("bridge", False),
+    ],
+)
+def test_namespace_modes(mode: str, reported: bool) -> None:
+    assert codes(create({"IpcMode": mode})) == ({"ipc_mode"} if reported else set())
+
+
+def test_masked_paths_must_keep_every_default() -> None:
+    baseline = WEB["HostConfig"]["MaskedPaths"]  # what dockerd 20.10 stores
+    assert codes(create({"MaskedPaths": [*baseline, "/proc/extra"]})) == {"masked_paths"}
+    newer = [*baseline, "/sys/devices/virtual/powercap", "/proc/interrupts"]
+    assert codes(create({"MaskedPaths": newer, "ReadonlyPaths": None})) == set()
+    assert codes(create({"ReadonlyPaths": ["/proc/sys"]})) == {"masked_paths"}
+
+
+@pytest.mark.parametrize(
+    ("user", "root"),
+    [("", False), ("app", False), ("1000", False), ("1000:0", False), ("0", True),
+     ("root", True), ("root:root", True), ("00", True), ("+0", True), ("0:1000", True)],
+)  # fmt: skip
+def test_exec_user_root(user: str, root: bool) -> None:
+    req = request("POST", "/v1.41/containers/web/exec", {**EXEC, "User": user})
+    assert codes(req, {"web": None}) == ({"exec_user"} if root else set())
+
+
+# -- Existing containers --------------------------------------------------------------------
+
+
+def test_start_body_below_api_1_24_is_a_host_config() -> None:
+    for body in ({"Binds": ["/:/h"]}, {"HostConfig": {"Binds": ["/:/h"]}}):
+        req = request("POST", "/v1.23/containers/web/start", body)
+        assert codes(req, {"web": WEB}) == {"bind_mount"}
+
+
+def test_start_body_volumes_from_is_looked_up() -> None:
+    req = request("POST", "/v1.23/containers/web/start", {"VolumesFrom": ["src:rw"]})
+    assert containers_referenced(req, DEFAULTS) == ("web", "src")
+    assert codes(req, {"web": WEB, "src": stored(Binds=["/:/h"])}) == {"volumes_from"}
+
+
+def test_volumes_from_a_container_with_inherited_binds() -> None:
+    # A container that took its binds by VolumesFrom shows them in its top-level Mounts only.
+    src = {"HostConfig": {"VolumesFrom": ["a"]}, "Mounts": [{"Type": "bind", "Source": "/etc"}]}
+    req = create({"VolumesFrom": ["src"]})
+    assert codes(req, {"src": src}) == {"volumes_from"}
+    assert codes(req, {"src": None}) == set()  # no such container: dockerd refuses the create
+    assert codes(req, {}) == {"container_unknown"}
+
+
+def test_reading_a_container_only_cares_about_its_host_mounts() -> None:
+    privileged = {"web": stored(Privileged=True, Binds=["/srv/ci/x:/x"])}
+    options = HostAccessOptions(allowed_bind_paths=("/srv/ci",))
+    assert codes(request("GET", "/v1.41/containers/web/export"), privileged, options) == set()
+    put = request("PUT", "/v1.41/containers/web/archive?path=/", b"tar")
+    assert codes(put, privileged, options) == {"target_privileged"}
+
+
+def test_stored_defaults_are_not_reported() -> None:
+    # cgroup v1 hosts store CgroupnsMode "host" for every container; exec or attach on
+    # one is no more than the container already has.
+    web = stored(CgroupnsMode="host", IpcMode="private", LogConfig={"Type": "syslog"})
+    assert codes(request("POST", "/v1.41/containers/web/exec", EXEC), {"web": web}) == set()
+
+
+def test_containers_referenced() -> None:
+    assert containers_referenced(create({"VolumesFrom": ["a:ro", "b", "a"]}), DEFAULTS) == (
+        "a",
+        "b",
+    )
+    legacy = request("POST", "/v1.41/containers/create", {"VolumesFrom": ["c"]})
+    assert containers_referenced(legacy, DEFAULTS) == ("c",)
+    for method, target in [
+        ("GET", "/v1.41/containers/web/archive"),
+        ("HEAD", "/v1.41/containers/web/archive"),
+        ("PUT", "/v1.41/containers/web/archive"),
+        ("GET", "/v1.41/containers/web/export"),
+        ("POST", "/v1.41/containers/web/attach"),
+        ("GET", "/v1.41/containers/web/attach/ws"),
+        ("POST", "/v1.41/containers/web/start"),
+    ]:
+        assert containers_referenced(request(method, target), DEFAULTS) == ("web",), target
+    assert containers_referenced(request("POST", "/v1.41/containers/a/b/exec", EXEC), DEFAULTS) == (
+        "a/b",
+    )
+    assert containers_referenced(request("GET", "/v1.41/containers/web/logs"), DEFAULTS) == ()
+
+
+# -- Other endpoints ------------------------------------------------------------------------
+
+
+def test_volume_create_with_local_mount_options() -> None:
+    bind = {
+        "Name": "v",
+        "Driver": "local",
+        "DriverOpts": {"type": "none", "o": "bind", "device": "/"},
+    }
+    assert codes(request("POST", "/v1.41/volumes/create", bind)) == {"local_volume_options"}
+    plain = {"Name": "v", "DriverOpts": {"device": "/dev/sda1", "type": "ext4"}}
+    assert codes(request("POST", "/v1.41/volumes/create", plain)) == {"local_volume_options"}
+    other = {"Name": "v", "Driver": "rexray", "DriverOpts": {"size": "1"}}
+    assert codes(request("POST", "/v1.41/volumes/create", other)) == set()
+
+
+def test_update_reports_device_fields() -> None:
+    body = {"Devices": [{"PathOnHost": "/dev/mem"}], "DeviceCgroupRules": ["a *:* rwm"]}
+    req = request("POST", "/v1.41/containers/web/update", body)
+    assert codes(req) == {"devices", "device_cgroup_rules"}
+
+
+def test_service_specs() -> None:
+    spec = {
+        "ContainerSpec": {
+            "Image": "bb",
+            "Mounts": [{"Type": "bind", "Source": "/", "Target": "/h"}],
+            "CapabilityAdd": ["CAP_SYS_ADMIN"],
+            "Privileges": {"SELinuxContext": {"Disable": True}, "AppArmor": {"Mode": "disabled"}},
+        },
+        "LogDriver": {"Name": "gelf"},
+    }
+    assert codes(service(spec)) == {"bind_mount", "cap_add", "service_privileges", "log_driver"}
+    plain = {"ContainerSpec": {"Image": "bb", "Privileges": {"NoNewPrivileges": True}}}
+    assert codes(service(plain)) == set()
+    update = request("POST", "/v1.41/services/s/update?version=3", {"TaskTemplate": spec})
+    assert "bind_mount" in codes(update)
+
+
+def test_plugin_bodies() -> None:
+    assert codes(request("POST", "/v1.41/plugins/pull?remote=p", [])) == set()
+    assert codes(request("POST", "/v1.41/plugins/p/upgrade?remote=p", [{"Name": "mount"}])) == {
+        "plugin_privileges"
+    }
+    assert codes(request("POST", "/v1.41/plugins/p/set", [])) == set()
+
+
+def test_build_query_parameters() -> None:
+    assert codes(request("POST", "/v1.41/build?networkmode=container:abc")) == {
+        "build_network_mode"
+    }
+    assert codes(request("POST", "/v1.41/build?networkmode=default&cgroupparent=")) == set()
+    with pytest.raises(BodyDecodeError, match="repeated"):
+        findings(request("POST", "/v1.41/build?networkmode=bridge&networkmode=host"), DEFAULTS, {})
+
+
+def test_body_endpoints() -> None:
+    assert body_endpoints() == {
+        "container.create",
+        "container.update",
+        "container.start",
+        "exec.create",
+        "volume.create",
+        "service.create",
+        "service.update",
+        "plugin.pull",
+        "plugin.upgrade",
+        "plugin.set",
+        "swarm.init",
+        "swarm.join",
+    }
