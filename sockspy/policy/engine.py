@@ -1,0 +1,332 @@
+"""The policy engine: a `Gate` that decides each request by the first rule that matches.
+
+Theory of operation
+-------------------
+A `Policy` is compiled once (`PolicyGate.__init__`): endpoint globs are expanded against
+the route table into sets of names, path globs into one anchored regex per rule, and the
+rules are indexed by endpoint, so a request only walks the rules that can name its
+endpoint. Per request, `decide`:
+
+1. picks the client's profile (first match; cached per connection identity);
+2. applies the canonical refusals (`sockspy.policy.canonical`): API version below the
+   floor, form bodies, a buffered body over `max_body_bytes`. These are 400s (413) in
+   every mode;
+3. walks the candidate rules in order. Cheap conditions first (profile, method, path,
+   query); a rule that reads a query parameter refuses a request that repeats it. Host
+   access findings are computed at most once, and only when a rule that reads them is
+   reached; a body Go would decode otherwise than Python is refused (``undecodable_body``);
+4. the first rule whose conditions all hold decides; none is a denial by the rule
+   "default".
+
+In `warn` and `audit` mode a denial by a rule (the default included) is forwarded and
+recorded as ``would_deny``; canonical refusals never are.
+
+The core asks `wants_body` before `decide`: the engine wants a body only for an endpoint
+whose body the host-access checks read (`hostaccess.body_endpoints()`), and only if a
+rule that reads findings could apply to this client and method. Likewise
+`containers_to_inspect`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from fnmatch import translate
+from typing import Any, Protocol
+
+from sockspy.core.decision import Decision, Facts
+from sockspy.core.framing import NoBody
+from sockspy.core.gojson import BodyDecodeError
+from sockspy.core.identity import Client
+from sockspy.core.request import Request
+from sockspy.core.routes import split_version
+from sockspy.policy import canonical, hostaccess
+from sockspy.policy.hostaccess import Finding, HostAccessOptions
+from sockspy.policy.load import ENDPOINTS, endpoints_matching
+from sockspy.policy.model import ANY_FINDING, DEFAULT_PROFILE, DEFAULT_RULE, Policy, Profile, Rule
+
+UNROUTED = "unknown"  # Request.endpoint of a request dockerd has no handler for
+_PROFILE_CACHE_SIZE = 4096
+
+
+class FindingSource(Protocol):
+    """What the engine needs from the host-access checks (the `hostaccess` module)."""
+
+    def body_endpoints(self) -> frozenset[str]: ...
+
+    def containers_referenced(
+        self, request: Request, options: HostAccessOptions
+    ) -> tuple[str, ...]: ...
+
+    def findings(
+        self,
+        request: Request,
+        options: HostAccessOptions,
+        containers: Mapping[str, Mapping[str, Any] | None],
+    ) -> list[Finding]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """A rule made cheap to test. None means "no condition"."""
+
+    rule: Rule
+    profiles: frozenset[str] | None
+    methods: frozenset[str] | None
+    endpoints: frozenset[str] | None
+    path: re.Pattern[str] | None
+    query: tuple[tuple[str, str], ...]
+    query_true: tuple[str, ...]
+    query_false: tuple[str, ...]
+    reads: tuple[str, ...]  # query parameter names, checked for repeats
+    if_findings: frozenset[str] | None
+    unless_findings: frozenset[str] | None
+
+    @classmethod
+    def of(cls, rule: Rule) -> _Compiled:
+        path = None
+        if rule.paths:
+            path = re.compile("|".join(f"(?:{translate(glob)})" for glob in rule.paths))
+        return cls(
+            rule=rule,
+            profiles=frozenset(rule.profiles) or None,
+            methods=frozenset(rule.methods) or None,
+            endpoints=endpoints_matching(rule.endpoints) if rule.endpoints else None,
+            path=path,
+            query=rule.query,
+            query_true=rule.query_true,
+            query_false=rule.query_false,
+            reads=rule.query_names,
+            if_findings=frozenset(rule.if_findings) or None,
+            unless_findings=frozenset(rule.unless_findings) or None,
+        )
+
+    def applies_to(self, profile: str, method: str) -> bool:
+        return (self.profiles is None or profile in self.profiles) and (
+            self.methods is None or method in self.methods
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """A decision and how it was reached (for `sockspy explain` and tests)."""
+
+    decision: Decision
+    profile: str
+    rule: Rule | None  # the rule that decided; None for canonical refusals and the default
+    findings: tuple[Finding, ...] | None  # None: no rule reached needed them
+
+
+class PolicyGate:
+    """The `Gate` of a `Policy` (see `sockspy.core.decision.Gate`)."""
+
+    def __init__(self, policy: Policy, findings: FindingSource | None = None) -> None:
+        self.policy = policy
+        self.source: FindingSource = findings if findings is not None else hostaccess
+        self.enforcing = policy.mode == "enforce"
+        floor = canonical.parse_version(policy.min_api_version)
+        if floor is None:
+            raise ValueError(f"min_api_version {policy.min_api_version!r} is not a version")
+        self.floor = floor
+        self._body_endpoints = self.source.body_endpoints()
+        compiled = [_Compiled.of(rule) for rule in policy.rules]
+        # Rules that can match each endpoint, in policy order. A request dockerd does not
+        # route only meets rules that name no endpoint.
+        self._by_endpoint: dict[str, tuple[_Compiled, ...]] = {
+            endpoint: tuple(c for c in compiled if c.endpoints is None or endpoint in c.endpoints)
+            for endpoint in ENDPOINTS
+        }
+        self._by_endpoint[UNROUTED] = tuple(c for c in compiled if c.endpoints is None)
+        self._profiles = policy.profiles
+        self._profile_cache: dict[Client, str] = {}
+        self._findings_cache: dict[tuple[str, str, str], bool] = {}
+
+    # -- who is asking ------------------------------------------------------------------------
+
+    def profile_for(self, client: Client) -> str:
+        cached = self._profile_cache.get(client)
+        if cached is not None:
+            return cached
+        name = next((p.name for p in self._profiles if _profile_matches(p, client)), None)
+        name = name or DEFAULT_PROFILE
+        if len(self._profile_cache) >= _PROFILE_CACHE_SIZE:
+            self._profile_cache.clear()
+        self._profile_cache[client] = name
+        return name
+
+    # -- the Gate protocol ----------------------------------------------------------------------
+
+    def wants_body(self, request: Request, client: Client) -> bool:
+        return request.endpoint in self._body_endpoints and self._reads_findings(request, client)
+
+    def containers_to_inspect(self, request: Request, client: Client) -> tuple[str, ...]:
+        if not self._reads_findings(request, client):
+            return ()
+        try:
+            return self.source.containers_referenced(request, self.policy.host_access)
+        except BodyDecodeError:
+            return ()  # `decide` meets the same body and refuses it (undecodable_body)
+
+    def decide(self, request: Request, client: Client, facts: Facts) -> Decision:
+        return self.evaluate(request, client, facts).decision
+
+    # -- evaluation ---------------------------------------------------------------------------
+
+    def _reads_findings(self, request: Request, client: Client) -> bool:
+        """Whether a rule that reads findings could apply to this request."""
+        profile = self.profile_for(client)
+        key = (profile, request.method, request.endpoint)
+        known = self._findings_cache.get(key)
+        if known is None:
+            candidates = self._by_endpoint.get(request.endpoint, self._by_endpoint[UNROUTED])
+            known = any(
+                c.rule.reads_findings and c.applies_to(profile, request.method) for c in candidates
+            )
+            # Routed requests have a known method: the cache stays as small as the policy.
+            # Any method string can reach an unrouted path; those are not cached.
+            if request.route is not None:
+                self._findings_cache[key] = known
+        return known
+
+    def evaluate(self, request: Request, client: Client, facts: Facts) -> Evaluation:
+        profile = self.profile_for(client)
+        refusal = canonical.version_refusal(request, self.floor) or canonical.form_body_refusal(
+            request
+        )
+        if refusal is not None:
+            return Evaluation(canonical.refuse(*refusal, profile=profile), profile, None, None)
+        body = request.body
+        if body is not None and len(body) > self.policy.max_body_bytes:
+            reason = f"request body over {self.policy.max_body_bytes} bytes"
+            decision = canonical.refuse("body_too_large", reason, profile, status=413)
+            return Evaluation(decision, profile, None, None)
+
+        method = request.method
+        route_path: str | None = None
+        found: tuple[Finding, ...] | None = None
+        for rule in self._by_endpoint.get(request.endpoint, self._by_endpoint[UNROUTED]):
+            if rule.profiles is not None and profile not in rule.profiles:
+                continue
+            if rule.methods is not None and method not in rule.methods:
+                continue
+            if rule.path is not None:
+                if route_path is None:
+                    route_path = split_version(request.target.decoded_path)[1]
+                if rule.path.fullmatch(route_path) is None:
+                    continue
+            if rule.reads:
+                repeated = canonical.repeated_parameter(request, rule.reads)
+                if repeated is not None:
+                    reason = f"query parameter {repeated!r} is repeated ({rule.rule.name} reads it)"
+                    decision = canonical.refuse("repeated_query_parameter", reason, profile)
+                    return Evaluation(decision, profile, None, found)
+                if not _query_matches(rule, request):
+                    continue
+            matched: list[Finding] = []
+            if rule.if_findings is not None or rule.unless_findings is not None:
+                if found is None:
+                    try:
+                        found = self._findings(request, facts)
+                    except BodyDecodeError as exc:
+                        decision = canonical.refuse("undecodable_body", str(exc), profile)
+                        return Evaluation(decision, profile, None, None)
+                if rule.unless_findings is not None and _select(found, rule.unless_findings):
+                    continue
+                if rule.if_findings is not None:
+                    matched = _select(found, rule.if_findings)
+                    if not matched:
+                        continue
+            decision = self._decision(rule.rule, request, profile, matched)
+            return Evaluation(decision, profile, rule.rule, found)
+        return Evaluation(self._default(request, profile), profile, None, found)
+
+    def _findings(self, request: Request, facts: Facts) -> tuple[Finding, ...]:
+        if (
+            request.body is None
+            and request.endpoint in self._body_endpoints
+            and not isinstance(request.head.framing, NoBody)
+        ):
+            raise BodyDecodeError("the request body was not buffered for inspection")
+        options = self.policy.host_access
+        return tuple(self.source.findings(request, options, facts.containers))
+
+    def _decision(
+        self, rule: Rule, request: Request, profile: str, matched: Sequence[Finding]
+    ) -> Decision:
+        if rule.action == "allow":
+            return Decision(allowed=True, rule=rule.name, profile=profile, verdict="allow")
+        details = "; ".join(f.message for f in matched)
+        if rule.message:
+            reason = f"{rule.message} ({details})" if details else rule.message
+        elif details:
+            reason = details
+        else:
+            reason = f"{_describe(request)} is denied"
+            if rule.profiles:
+                reason += f" for profile {profile}"
+        return self._deny(rule.name, reason, "host_access" if matched else "rule_deny", profile)
+
+    def _default(self, request: Request, profile: str) -> Decision:
+        reason = f"no rule allows {_describe(request)} for profile {profile}"
+        return self._deny(DEFAULT_RULE, reason, "default_deny", profile)
+
+    def _deny(self, rule: str, reason: str, code: str, profile: str) -> Decision:
+        if self.enforcing:
+            return Decision(False, rule, reason, 403, code, profile, "deny")
+        return Decision(True, rule, reason, 403, code, profile, "would_deny")
+
+
+def _describe(request: Request) -> str:
+    if request.route is not None:
+        return request.endpoint
+    path = split_version(request.target.decoded_path)[1]
+    return f"{request.method} {path} (not an API endpoint)"
+
+
+def _select(found: tuple[Finding, ...], codes: frozenset[str]) -> list[Finding]:
+    if ANY_FINDING in codes:
+        return list(found)
+    return [f for f in found if f.code in codes]
+
+
+def _query_matches(rule: _Compiled, request: Request) -> bool:
+    for name, expected in rule.query:
+        if request.query_get(name) != expected:
+            return False
+    for name in rule.query_true:
+        if not canonical.query_bool(request.query_get(name)):
+            return False
+    return all(not canonical.query_bool(request.query_get(name)) for name in rule.query_false)
+
+
+def _profile_matches(profile: Profile, client: Client) -> bool:
+    peer = client.peer
+    if profile.uids and (peer is None or peer.uid not in profile.uids):
+        return False
+    if profile.gids and (peer is None or peer.gid not in profile.gids):
+        return False
+    if profile.executables and client.exe not in profile.executables:
+        return False
+    if profile.containers:
+        cid = client.container_id
+        if cid is None or not cid.lower().startswith(profile.containers):
+            return False
+    if profile.cidrs and not _ip_in(client.ip, profile):
+        return False
+    # tls_names: reserved for client certificates; a profile that lists them matches no one.
+    return not profile.tls_names
+
+
+def _ip_in(ip: str | None, profile: Profile) -> bool:
+    if ip is None:
+        return False
+    try:
+        address = ipaddress.ip_address(ip.split("%", 1)[0])
+    except ValueError:
+        return False
+    candidates: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = [address]
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        candidates.append(address.ipv4_mapped)
+    return any(a in network for a in candidates for network in profile.cidrs)

@@ -1,0 +1,93 @@
+"""The policy as values: profiles (who is asking), rules (what they may do), options.
+
+A `Policy` is what a TOML file (`sockspy.policy.load`), a preset or the Tecnativa
+environment variables (`sockspy.policy.tecnativa`) turn into, and what the engine
+(`sockspy.policy.engine`) compiles. Every field is validated by the loader; the values here
+are plain data with the line each came from, so messages can point at the file.
+
+Matching, in one paragraph: a client gets the first profile all of whose criteria match
+(each criterion a list, any item of which may match), or the profile "default". A request
+gets the first rule all of whose conditions match; no match is a denial by the rule
+"default". An empty condition matches everything.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Literal
+
+from sockspy.policy.hostaccess import HostAccessOptions
+
+Mode = Literal["enforce", "warn", "audit"]
+Action = Literal["allow", "deny"]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+MODES: tuple[Mode, ...] = ("enforce", "warn", "audit")
+ACTIONS: tuple[Action, ...] = ("allow", "deny")
+
+DEFAULT_PROFILE = "default"  # the profile of a client no profile matches
+DEFAULT_RULE = "default"  # the rule that denies a request no rule matches
+ANY_FINDING = "host_access"  # in if_findings/unless_findings: any finding at all
+
+DEFAULT_MIN_API_VERSION = "1.24"
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """A kind of client. All non-empty criteria must match; within one, any item may.
+
+    `tls_names` is parsed and kept for client-certificate names (not yet matched: a
+    profile that lists them matches no one for now).
+    """
+
+    name: str
+    uids: tuple[int, ...] = ()
+    gids: tuple[int, ...] = ()
+    executables: tuple[str, ...] = ()
+    containers: tuple[str, ...] = ()  # lower-case hex id prefixes
+    cidrs: tuple[Network, ...] = ()
+    tls_names: tuple[str, ...] = ()
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One line of the policy: if every condition matches, `action` decides."""
+
+    name: str
+    action: Action
+    message: str | None = None
+    profiles: tuple[str, ...] = ()
+    methods: tuple[str, ...] = ()
+    endpoints: tuple[str, ...] = ()  # fnmatch globs over endpoint names
+    paths: tuple[str, ...] = ()  # fnmatch globs over the decoded path, no /vX.Y prefix
+    query: tuple[tuple[str, str], ...] = ()  # parameter == value (Go's first value)
+    query_true: tuple[str, ...] = ()  # parameter true by dockerd's BoolValue
+    query_false: tuple[str, ...] = ()  # parameter false (or absent)
+    if_findings: tuple[str, ...] = ()  # any of these host-access findings
+    unless_findings: tuple[str, ...] = ()  # none of these
+    line: int = 0
+
+    @property
+    def reads_findings(self) -> bool:
+        return bool(self.if_findings or self.unless_findings)
+
+    @property
+    def query_names(self) -> tuple[str, ...]:
+        """The query parameters this rule reads (a repeat of any is refused)."""
+        names = [name for name, _ in self.query]
+        names += [n for n in (*self.query_true, *self.query_false) if n not in names]
+        return tuple(names)
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    mode: Mode = "enforce"
+    min_api_version: str = DEFAULT_MIN_API_VERSION
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    host_access: HostAccessOptions = field(default_factory=HostAccessOptions)
+    profiles: tuple[Profile, ...] = ()
+    rules: tuple[Rule, ...] = ()
+    source: str = "<policy>"  # the file, preset or environment it came from
