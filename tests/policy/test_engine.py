@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 from policy.policy_requests import make_client, make_request
-from sockspy.policy.hostaccess import Finding, HostAccessOptions
 
 from sockspy.core.decision import NO_FACTS, Decision, Facts, Gate
 from sockspy.core.gojson import BodyDecodeError
 from sockspy.core.request import Request
 from sockspy.policy.engine import PolicyGate
+from sockspy.policy.hostaccess import Finding, HostAccessOptions
 from sockspy.policy.load import parse_policy
 from sockspy.policy.model import Policy
 
