@@ -8,7 +8,7 @@ caller refuses the request. The decoded structs are then read by small predicate
 per kind of host access, each named in `FINDING_CODES`. A predicate yields messages;
 `findings` turns them into `Finding`s.
 
-HostConfig predicates (`_HOST_CONFIG_CHECKS`) read three kinds of HostConfig alike:
+The HostConfig predicates (`hostconfig.HOST_CONFIG_CHECKS`) read these HostConfigs alike:
 
 * a request's: the "HostConfig" of a create body *and* its legacy top-level fields
   (dockerd 20.10 honours those when "HostConfig" is absent or null: both are checked),
@@ -20,6 +20,12 @@ HostConfig predicates (`_HOST_CONFIG_CHECKS`) read three kinds of HostConfig ali
 
 Values are compared the way dockerd compares them, or more broadly where being broader
 only refuses more (a mode "HOST" is reported though dockerd only honours "host").
+
+Out of reach here, by design: a volume created earlier with bind options and now used
+by name (check `volume.create` instead); symlinks under an allowed bind path (resolved
+on the host); a user name the image maps to uid 0; a service network given by the ID of
+the host network; URLs the daemon fetches (build ``remote``, image import ``fromSrc``);
+and bodies no rule can read (plugin.create's tar, /session and /grpc): deny those by policy.
 """
 
 from __future__ import annotations
