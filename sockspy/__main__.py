@@ -6,7 +6,7 @@ import argparse
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TextIO
 
 import trio
@@ -19,13 +19,20 @@ from sockspy.core.address import (
     parse_listen_address,
     parse_upstream_address,
 )
-from sockspy.core.decision import AllowAll, DenyEndpoints, Gate
+from sockspy.core.decision import DenyEndpoints, Gate
 from sockspy.io.listeners import ListenError
 from sockspy.io.logsink import AuditLog, LogFormat
 from sockspy.io.server import ServeConfig, Server
+from sockspy.policy.commands import check_main, explain_main, load_named
+from sockspy.policy.engine import PolicyGate
+from sockspy.policy.load import PolicyError
+from sockspy.policy.model import Policy
+from sockspy.policy.presets import PRESETS
+from sockspy.policy.tecnativa import policy_from_env
 
 DEFAULT_LISTEN = "tcp://127.0.0.1:2375"
 DEFAULT_UPSTREAM = "unix:///var/run/docker.sock"
+DEFAULT_PRESET = "readonly"
 
 
 def _mode(text: str) -> int:
@@ -68,6 +75,15 @@ def build_parser() -> argparse.ArgumentParser:
         f"(default: $DOCKER_HOST, else {DEFAULT_UPSTREAM})",
     )
     serve.add_argument(
+        "-c",
+        "--config",
+        metavar="POLICY",
+        default=None,
+        help="policy: a TOML file, or a preset name (" + ", ".join(PRESETS) + "); "
+        "default: docker-socket-proxy's variables if any is set, else the "
+        f"{DEFAULT_PRESET!r} preset",
+    )
+    serve.add_argument(
         "--socket-mode",
         type=_mode,
         default=0o660,
@@ -104,9 +120,55 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="ENDPOINT",
-        help="deny an endpoint by name (e.g. container.create) with 403; repeatable",
+        help="deny an endpoint by name (e.g. container.create) with 403, whatever the "
+        "policy says; repeatable",
     )
+
+    check = commands.add_parser(
+        "check",
+        help="validate a policy and print its effective rules",
+        description="Validate a policy file (or preset) and print its effective rules. "
+        "Problems are printed as FILE:LINE: message; the exit code is 1 if there are any.",
+    )
+    check.add_argument("policy", metavar="POLICY", help="a TOML policy file or a preset name")
+
+    explain = commands.add_parser(
+        "explain",
+        help="show which rule of a policy decides a request, and why",
+        description="Decide one request with a policy, as `serve` would, and print why. "
+        "Exit code 0: forwarded; 1: denied or refused; 2: unusable input.",
+    )
+    explain.add_argument("policy", metavar="POLICY", help="a TOML policy file or a preset name")
+    explain.add_argument(
+        "request", metavar="'METHOD /path'", help="e.g. 'POST /v1.45/containers/create'"
+    )
+    explain.add_argument("--body", metavar="FILE", default=None, help="the request body (JSON)")
+    explain.add_argument("--uid", type=int, default=None, help="the client's unix uid")
+    explain.add_argument("--gid", type=int, default=None, help="the client's unix gid")
+    explain.add_argument("--ip", default=None, help="the client's tcp source address")
     return parser
+
+
+def choose_policy(config: str | None, env: Mapping[str, str]) -> tuple[Policy, str]:
+    """The policy `serve` enforces and a one-line note on where it came from.
+
+    An explicit -c wins; then docker-socket-proxy's variables; then the readonly preset,
+    so that a first `sockspy serve` is safe and `docker ps` still works through it.
+    Raises PolicyError.
+    """
+    if config is not None:
+        policy = load_named(config)
+        return policy, f"policy {policy.source} (mode {policy.mode})"
+    from_env = policy_from_env(env)
+    if from_env is not None:
+        return from_env, (
+            f"policy from docker-socket-proxy variables in the environment (mode {from_env.mode})"
+        )
+    policy = load_named(DEFAULT_PRESET)
+    return policy, (
+        f"no policy given (-c): using the {DEFAULT_PRESET!r} preset, lists and inspects "
+        f"only (see `sockspy check {DEFAULT_PRESET}`)"
+    )
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -124,12 +186,32 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"sockspy: the front {upstream} is also the upstream", file=sys.stderr)
         return 2
 
+    try:
+        policy, note = choose_policy(args.config, os.environ)
+    except PolicyError as exc:
+        for problem in exc.problems:
+            print(f"sockspy: {problem}", file=sys.stderr)
+        return 2
+    print(f"sockspy: {note}", file=sys.stderr)
+
     stream: TextIO = sys.stdout
     if args.log_file:
         stream = open(args.log_file, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
     fmt: LogFormat = args.log_format or ("console" if stream.isatty() else "json")
     log = AuditLog(fmt, stream)
-    gate: Gate = DenyEndpoints(args.deny_endpoint) if args.deny_endpoint else AllowAll()
+    gate: Gate = PolicyGate(policy)
+    if args.deny_endpoint:
+        gate = DenyEndpoints(args.deny_endpoint, inner=gate)
+    log.emit(
+        {
+            "event": "policy",
+            "source": policy.source,
+            "mode": policy.mode,
+            "rules": len(policy.rules),
+            "profiles": len(policy.profiles),
+            "deny_endpoints": sorted(args.deny_endpoint),
+        }
+    )
     config = ServeConfig(
         listen=listen,
         upstream=upstream,
@@ -138,6 +220,7 @@ def _serve(args: argparse.Namespace) -> int:
         socket_mode=args.socket_mode,
         socket_group=args.socket_group,
         grace_period=args.grace_period,
+        max_body_bytes=policy.max_body_bytes,
     )
     server = Server(config)
 
@@ -168,6 +251,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "check":
+        return check_main(args.policy, sys.stdout)
+    if args.command == "explain":
+        return explain_main(
+            args.policy, args.request, args.body, args.uid, args.gid, args.ip, sys.stdout
+        )
     return 2
 
 

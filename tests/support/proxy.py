@@ -111,7 +111,14 @@ class ProxyProcess:
 
 
 def start_proxy(upstream: str, logdir: Path, extra_args: Sequence[str] = ()) -> ProxyProcess:
-    """Start sockspy in front of ``upstream``; return once both fronts accept connections."""
+    """Start sockspy in front of ``upstream``; return once both fronts accept connections.
+
+    Without a ``-c``/``--config`` in ``extra_args`` the proxy runs the audit-only preset
+    (forward everything, record decisions): the core's tests then see the whole policy
+    engine on the path without its verdicts getting in their way.
+    """
+    if not any(a in ("-c", "--config") or a.startswith("--config=") for a in extra_args):
+        extra_args = ("-c", "audit-only", *extra_args)
     logdir.mkdir(parents=True, exist_ok=True)
     rundir = Path(tempfile.mkdtemp(prefix="ssp", dir="/tmp"))
     unix_path = rundir / "front.sock"
