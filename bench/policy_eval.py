@@ -19,6 +19,7 @@ from sockspy.core.decision import Facts
 from sockspy.core.head import parse_request_head
 from sockspy.core.identity import Client, PeerCred
 from sockspy.core.request import Request, classify_request
+from sockspy.policy import hostaccess
 from sockspy.policy.engine import PolicyGate
 from sockspy.policy.presets import PRESETS, load_preset
 
@@ -54,6 +55,11 @@ MIX: list[tuple[str, str, bytes | None]] = [
 ]
 
 
+def fresh() -> None:
+    """Forget decoded bodies, as a new request finds them (each is decoded once per request)."""
+    hostaccess._decode.cache_clear()
+
+
 def build(method: str, target: str, body: bytes | None) -> Request:
     lines = [f"{method} {target} HTTP/1.1", "Host: api.moby.localhost"]
     if body is not None:
@@ -82,6 +88,7 @@ def main() -> None:
 
     def one_pass() -> None:
         for request, facts in cases:
+            fresh()
             gate.wants_body(request, client)
             gate.containers_to_inspect(request, client)
             gate.decide(request, client, facts)
@@ -98,6 +105,23 @@ def main() -> None:
     verdicts = [gate.decide(r, client, facts).label for r, facts in cases]
     print(f"preset {args.preset}: {len(cases)} requests per pass ({', '.join(verdicts)})")
     print(f"{statistics.median(samples):.2f} µs/decision (median of 5, min {min(samples):.2f})")
+    print("per request (µs, median of 5):")
+    for (request, facts), verdict in zip(cases, verdicts, strict=True):
+        print(f"  {_time_one(gate, client, request, facts, args.rounds):8.2f}  {verdict:<5} "
+              f"{request.method} {request.target.raw[:60]}")
+
+
+def _time_one(gate: PolicyGate, client: Client, request: Request, facts: Facts, n: int) -> float:
+    samples = []
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(n // 5):
+            fresh()
+            gate.wants_body(request, client)
+            gate.containers_to_inspect(request, client)
+            gate.decide(request, client, facts)
+        samples.append((time.perf_counter() - start) / (n // 5) * 1e6)
+    return statistics.median(samples)
 
 
 if __name__ == "__main__":

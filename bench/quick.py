@@ -111,7 +111,8 @@ def main() -> int:
                 )
                 if args.image:
                     rate, size, digest = save_throughput(host, args.image)
-                    results.setdefault((f"docker save {size >> 20} MiB, MiB/s", name), []).append(rate)
+                    label = f"docker save {size >> 20} MiB, MiB/s"
+                    results.setdefault((label, name), []).append(rate)
                     digests[name].add(digest)
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -30,6 +30,7 @@ and bodies no rule can read (plugin.create's tar, /session and /grpc): deny thos
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -410,8 +411,15 @@ def _volumes_from(host_config: Mapping[str, Any]) -> list[str]:
 
 
 def _decode_body(request: Request) -> Any:
-    schema = _BODY_SCHEMAS[request.endpoint]
-    body = request.body if request.body is not None else b""
+    """The body as dockerd's struct would hold it. Treat the result as read-only: it is
+    shared between the engine's two questions about one request (which containers to
+    inspect, then the findings), so a create body is decoded once, not twice."""
+    return _decode(request.endpoint, request.body if request.body is not None else b"")
+
+
+@functools.lru_cache(maxsize=4)  # small: it keeps the bodies alive
+def _decode(endpoint: str, body: bytes) -> Any:
+    schema = _BODY_SCHEMAS[endpoint]
     if isinstance(schema, Struct):
         return decode_into(body, schema)
     decoded = decode_value(body, schema)
