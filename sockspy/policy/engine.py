@@ -92,7 +92,7 @@ class _Compiled:
         return cls(
             rule=rule,
             profiles=frozenset(rule.profiles) or None,
-            methods=frozenset(rule.methods) or None,
+            methods=_with_head(rule.methods),
             endpoints=endpoints_matching(rule.endpoints) if rule.endpoints else None,
             path=path,
             query=rule.query,
@@ -107,6 +107,14 @@ class _Compiled:
         return (self.profiles is None or profile in self.profiles) and (
             self.methods is None or method in self.methods
         )
+
+
+def _with_head(methods: tuple[str, ...]) -> frozenset[str] | None:
+    """A rule's methods; HEAD goes with GET (a HEAD is a GET without the body: on /_ping,
+    and a stat on archive, dockerd answers it from the same data)."""
+    if not methods:
+        return None
+    return frozenset(methods) | ({"HEAD"} if "GET" in methods else set())
 
 
 @dataclass(frozen=True, slots=True)

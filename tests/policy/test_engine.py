@@ -154,6 +154,16 @@ def test_head_ping_is_the_ping_endpoint() -> None:
     assert decide(g, "GET", "/v1.45/_ping").allowed
 
 
+def test_a_rule_that_lists_get_also_matches_head_as_dockerd_serves_both() -> None:
+    g = gate(
+        '[[rules]]\nname = "reads"\naction = "allow"\nmethods = ["GET"]\n'
+        'endpoints = ["system.ping", "container.archive_*"]\n'
+    )
+    assert decide(g, "HEAD", "/_ping").rule == "reads"
+    assert decide(g, "HEAD", "/v1.45/containers/web/archive?path=/").rule == "reads"
+    assert not decide(g, "PUT", "/v1.45/containers/web/archive?path=/").allowed
+
+
 def test_method_conditions() -> None:
     g = gate(
         "[[rules]]\n"
