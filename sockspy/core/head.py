@@ -13,10 +13,19 @@ live here:
 
 Every exception raised while parsing, whatever its type, becomes a `ProtocolError`:
 h11 has states in which it raises `AttributeError`.
+
+Fast path: h11 builds a connection object and runs its state machine for every head,
+which costs tens of microseconds. The heads Docker clients and dockerd actually send
+fall in a narrow, plain subset (upper-case method, origin-form target, HTTP/1.0 or 1.1,
+printable ASCII header values, at most one simple framing header). `_fast_request` and
+`_fast_response` recognise exactly that subset with one regex per line and build the
+same result h11 would; anything outside it, however legal, goes to h11. A differential
+test (tests/core/test_head_fast.py) holds the two paths to the same answers.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import h11
@@ -102,6 +111,13 @@ class RequestHead:
 
 def parse_request_head(head: bytes) -> RequestHead:
     """Parse one complete request head (as delimited by `find_head_end`)."""
+    fast = _fast_request(head)
+    if fast is not None:
+        return fast
+    return _h11_request(head)
+
+
+def _h11_request(head: bytes) -> RequestHead:
     _check_line_endings(head)
     try:
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=len(head) + 1)
@@ -182,6 +198,13 @@ class ResponseHead:
 
 def parse_response_head(head: bytes, request_method: str, request_upgrade: bool) -> ResponseHead:
     """Parse one complete response head to a request made with `request_method`."""
+    fast = _fast_response(head, request_method, request_upgrade)
+    if fast is not None:
+        return fast
+    return _h11_response(head, request_method, request_upgrade)
+
+
+def _h11_response(head: bytes, request_method: str, request_upgrade: bool) -> ResponseHead:
     _check_line_endings(head)
     try:
         conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=len(head) + 1)
@@ -218,3 +241,88 @@ def _response_framing(status: int, headers: Headers, request_method: str) -> Bod
         length = int(lengths[0])
         return FixedLength(length) if length else NoBody()
     return UntilClose()
+
+
+# -- the fast path ----------------------------------------------------------------------
+
+_REQUEST_LINE = re.compile(rb"([A-Z]+) (/[\x21-\x7e]*) HTTP/1\.([01])\r\n")
+_STATUS_LINE = re.compile(rb"HTTP/1\.([01]) ([1-5][0-9][0-9]) [\x20-\x7e]*\r\n")
+# A header line whose value is printable ASCII, single spaces or tabs inside, and the
+# optional whitespace around it (which h11 strips) outside the value group.
+_HEADER_LINE = re.compile(
+    rb"([-!#$%&'*+.^_`|~0-9a-zA-Z]+):[ \t]*((?:[\x21-\x7e]+(?:[ \t]+[\x21-\x7e]+)*)?)[ \t]*\r\n"
+)
+
+
+def _fast_headers(head: bytes, pos: int) -> list[tuple[bytes, bytes]] | None:
+    """The header lines from `pos` to the blank line, names lower-cased; None if any line
+    is outside the plain subset or a framing header is anything but plain."""
+    headers: list[tuple[bytes, bytes]] = []
+    end = len(head) - 2  # the final CRLF of the blank line
+    match = _HEADER_LINE.match
+    framing = 0
+    while pos < end:
+        line = match(head, pos, end + 2)
+        if line is None:
+            return None
+        name = line.group(1).lower()
+        value = line.group(2)
+        if name == b"content-length":
+            if not value.isdigit() or len(value) > 18:
+                return None
+            framing += 1
+        elif name == b"transfer-encoding":
+            value = value.lower()  # as h11 stores it
+            if value != b"chunked":
+                return None
+            framing += 1
+        headers.append((name, value))
+        pos = line.end()
+    if pos != end or framing > 1:
+        return None
+    return headers
+
+
+def _fast_request(head: bytes) -> RequestHead | None:
+    line = _REQUEST_LINE.match(head)
+    if line is None or not head.endswith(b"\r\n\r\n"):
+        return None
+    headers = _fast_headers(head, line.end())
+    if headers is None:
+        return None
+    http_version = "1.1" if line.group(3) == b"1" else "1.0"
+    hosts = sum(1 for name, _ in headers if name == b"host")
+    if hosts > 1 or (hosts == 0 and http_version == "1.1"):
+        return None  # h11 refuses these; let it say why
+    frozen = tuple(headers)
+    framing = _request_framing(frozen, http_version)
+    connection_close = _has_token(frozen, b"connection", b"close")
+    return RequestHead(
+        method=line.group(1).decode("ascii"),
+        target=line.group(2).decode("ascii"),
+        http_version=http_version,
+        headers=frozen,
+        framing=framing,
+        upgrade=bool(_header_values(frozen, b"upgrade")),
+        keep_alive=not connection_close
+        and (http_version == "1.1" or _has_token(frozen, b"connection", b"keep-alive")),
+    )
+
+
+def _fast_response(head: bytes, request_method: str, request_upgrade: bool) -> ResponseHead | None:
+    line = _STATUS_LINE.match(head)
+    if line is None or not head.endswith(b"\r\n\r\n"):
+        return None
+    status = int(line.group(2))
+    if status == 101 and not request_upgrade:
+        return None  # h11 refuses a 101 nobody asked for
+    headers = _fast_headers(head, line.end())
+    if headers is None:
+        return None
+    frozen = tuple(headers)
+    return ResponseHead(
+        status=status,
+        http_version="1.1" if line.group(1) == b"1" else "1.0",
+        headers=frozen,
+        framing=_response_framing(status, frozen, request_method),
+    )
