@@ -1,0 +1,82 @@
+"""The audit log writer: order, shape, batching, and drops counted when the sink stalls."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+
+from sockspy.io.logsink import AuditLog
+
+
+class StallingSink(io.StringIO):
+    """A sink whose writes block until released (a full pipe, a stuck terminal)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.writes = 0
+
+    def write(self, text: str) -> int:
+        self.release.wait()
+        self.writes += 1
+        return super().write(text)
+
+
+def lines(sink: io.StringIO) -> list[dict[str, object]]:
+    return [json.loads(line) for line in sink.getvalue().splitlines()]
+
+
+def test_records_are_written_in_order_with_timestamp_level_and_event_first() -> None:
+    sink = io.StringIO()
+    log = AuditLog("json", sink)
+    for number in range(1000):
+        log.emit({"event": "exchange", "n": number})
+    log.emit({"event": "stopping"}, "warning")
+    log.close()
+    records = lines(sink)
+    assert [r["n"] for r in records[:-1]] == list(range(1000))
+    assert list(records[0])[:3] == ["timestamp", "level", "event"]
+    assert str(records[0]["timestamp"]).endswith("Z")
+    assert records[-1]["level"] == "warning"
+
+
+def test_records_are_written_within_the_flush_interval_without_close() -> None:
+    sink = io.StringIO()
+    log = AuditLog("json", sink)
+    log.emit({"event": "listening", "address": "unix:///x"})
+    deadline = time.monotonic() + 2
+    while not sink.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert lines(sink)[0]["address"] == "unix:///x"
+    log.close()
+
+
+def test_a_stalled_sink_drops_and_counts_records_instead_of_blocking_the_caller() -> None:
+    sink = StallingSink()
+    log = AuditLog("json", sink, queue_size=100)
+    log.emit({"event": "first"})
+    time.sleep(0.2)  # the writer has taken "first" and is now stuck in write()
+    started = time.monotonic()
+    for number in range(500):
+        log.emit({"event": "exchange", "n": number})
+    assert time.monotonic() - started < 0.5  # emit never waited for the sink
+    assert log.dropped == 400
+    sink.release.set()
+    log.close()
+    records = lines(sink)
+    drops = [r for r in records if r["event"] == "audit_dropped"]
+    assert drops == [{**drops[0], "dropped": 400, "dropped_total": 400}]
+    assert [r["n"] for r in records if r["event"] == "exchange"] == list(range(100))
+
+
+def test_writes_are_batched_not_one_per_record() -> None:
+    sink = StallingSink()
+    sink.release.set()
+    log = AuditLog("json", sink)
+    for number in range(2000):
+        log.emit({"event": "exchange", "n": number})
+    log.close()
+    assert len(lines(sink)) == 2000
+    assert sink.writes < 100
