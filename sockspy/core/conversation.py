@@ -49,15 +49,15 @@ from sockspy.core.request import Request, classify_request
 MAX_INSPECTED_BODY = 1024 * 1024
 
 
-class _Eof:
+class Eof:
     """Outbox marker: shut down the write side of that stream (half-close)."""
 
     def __repr__(self) -> str:
         return "EOF"
 
 
-EOF: Final = _Eof()
-Outbox = deque[bytes | _Eof]
+EOF: Final = Eof()
+Outbox = deque[bytes | Eof]
 
 
 class State(enum.Enum):

@@ -18,6 +18,7 @@ import h11
 import trio
 
 from sockspy.core.address import UpstreamAddress
+from sockspy.io.sockstream import SockStream
 from sockspy.io.upstream import connect
 
 CACHE_SECONDS = 2.0
@@ -75,7 +76,7 @@ class ContainerInspector:
         return answer
 
 
-async def _read_response(conn: h11.Connection, stream: trio.SocketStream) -> tuple[int, bytes]:
+async def _read_response(conn: h11.Connection, stream: SockStream) -> tuple[int, bytes]:
     status = 0
     body = bytearray()
     with trio.fail_after(30):

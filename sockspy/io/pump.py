@@ -28,6 +28,7 @@ from sockspy.core.decision import NO_FACTS, Decision, Facts, Gate, deny
 from sockspy.core.identity import Client
 from sockspy.io.inspector import ContainerInspector, InspectError
 from sockspy.io.logsink import AuditLog
+from sockspy.io.sockstream import SockStream
 from sockspy.io.upstream import UpstreamError, connect
 
 # 64 KiB: big enough for throughput, small enough to stay below malloc's mmap threshold.
@@ -35,6 +36,9 @@ RECEIVE_SIZE = 64 * 1024
 # After sockspy decides to close, read (and drop) what the client still sends for a
 # moment, so the kernel does not answer it with a reset that destroys our last response.
 LINGER_SECONDS = 1.0
+# Small pieces (heads, short bodies) are joined before sending; bulk data never is.
+_COALESCE_BELOW = 16 * 1024
+_COALESCE_LIMIT = 64 * 1024
 _STREAM_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
 
 
@@ -42,7 +46,7 @@ class Pump:
     def __init__(
         self,
         conn_id: int,
-        stream: trio.SocketStream,
+        stream: SockStream,
         client: Client,
         gate: Gate,
         upstream_address: UpstreamAddress,
@@ -54,7 +58,7 @@ class Pump:
         self.client_stream = stream
         self.gate = gate
         self.upstream_address = upstream_address
-        self.upstream: trio.SocketStream | None = None
+        self.upstream: SockStream | None = None
         self.inspector = inspector or ContainerInspector(upstream_address)
         self.log = log
         self.draining = False  # the server is shutting down: close once idle
@@ -149,7 +153,7 @@ class Pump:
                     conv.client_eof()
                 await self._flush()
 
-    async def _read_daemon(self, upstream: trio.SocketStream) -> None:
+    async def _read_daemon(self, upstream: SockStream) -> None:
         conv = self.conv
         while not conv.finished:
             if conv.tunnel:
@@ -182,7 +186,7 @@ class Pump:
             return deny("internal", f"policy evaluation failed: {exc!r}", 500, code="internal")
 
     @staticmethod
-    async def _receive(stream: trio.SocketStream) -> bytes:
+    async def _receive(stream: SockStream) -> bytes:
         """The next bytes, or b"" at end of stream (a reset counts as an end)."""
         try:
             return await stream.receive_some(RECEIVE_SIZE)
@@ -215,7 +219,7 @@ class Pump:
 
     async def _flush_upstream(self) -> None:
         conv = self.conv
-        async with self._upstream_lock:
+        async with _Held(self._upstream_lock):
             while conv.to_upstream:
                 item = conv.to_upstream[0]
                 if self.upstream is None:
@@ -227,13 +231,15 @@ class Pump:
                 await self._send(self.upstream, conv.to_upstream, "daemon")
 
     async def _flush_client(self) -> None:
-        async with self._client_lock:
+        async with _Held(self._client_lock):
             await self._send(self.client_stream, self.conv.to_client, "client")
 
-    async def _send(self, stream: trio.SocketStream | None, outbox: Outbox, peer: str) -> None:
+    async def _send(self, stream: SockStream | None, outbox: Outbox, peer: str) -> None:
         assert stream is not None
         while outbox:
             item = outbox.popleft()
+            if outbox and isinstance(item, bytes) and len(item) < _COALESCE_BELOW:
+                item = _coalesce(item, outbox)
             try:
                 if item is EOF:
                     await stream.send_eof()
@@ -269,12 +275,12 @@ class Pump:
             await self._relay(self.client_stream, self.upstream, "up")
         self._tunnel_end("up")
 
-    async def _tunnel_daemon_to_client(self, upstream: trio.SocketStream) -> None:
+    async def _tunnel_daemon_to_client(self, upstream: SockStream) -> None:
         await self._flush()
         await self._relay(upstream, self.client_stream, "down")
         self._tunnel_end("down")
 
-    async def _relay(self, source: trio.SocketStream, sink: trio.SocketStream, way: str) -> None:
+    async def _relay(self, source: SockStream, sink: SockStream, way: str) -> None:
         """Copy raw bytes until `source` ends, then pass the half-close on to `sink`."""
         while True:
             data = await self._receive(source)
@@ -306,3 +312,41 @@ class Pump:
 
     def status(self) -> dict[str, Any]:
         return {"conn_id": self.conv.conn_id, "state": self.conv.state.value}
+
+
+def _coalesce(first: bytes, outbox: Outbox) -> bytes:
+    """`first` joined with the bytes that follow it in `outbox` (up to an EOF or 64 KiB),
+    so that a response head and its small body leave in one send, not two."""
+    parts = [first]
+    size = len(first)
+    while outbox and size < _COALESCE_LIMIT:
+        item = outbox[0]
+        if item is EOF:
+            break
+        assert isinstance(item, bytes)
+        parts.append(item)
+        size += len(item)
+        outbox.popleft()
+    return b"".join(parts)
+
+
+class _Held:
+    """`async with _Held(lock)`: take a trio lock without a scheduler trip when it is free.
+
+    `async with lock` always yields once; an outbox lock is nearly always free, and the
+    stream operations inside keep the task fair.
+    """
+
+    __slots__ = ("_lock",)
+
+    def __init__(self, lock: trio.Lock) -> None:
+        self._lock = lock
+
+    async def __aenter__(self) -> None:
+        try:
+            self._lock.acquire_nowait()
+        except trio.WouldBlock:
+            await self._lock.acquire()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._lock.release()

@@ -23,6 +23,7 @@ from sockspy.io.listeners import Front, close_fronts, open_fronts
 from sockspy.io.logsink import AuditLog
 from sockspy.io.peer import identify
 from sockspy.io.pump import Pump
+from sockspy.io.sockstream import SockStream
 
 _ACCEPT_RETRY = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
@@ -125,10 +126,11 @@ class Server:
 
     async def _handle(self, stream: trio.SocketStream, front: Front) -> None:
         conn_id = next(self._ids)
+        direct = SockStream.adopt(stream)
         pump = Pump(
             conn_id,
-            stream,
-            identify(stream, front.name),
+            direct,
+            identify(direct, front.name),
             self.config.gate,
             self.config.upstream,
             self.log,

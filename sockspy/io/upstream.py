@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import trio
 
-from sockspy.core.address import TcpAddress, UpstreamAddress
+from sockspy.core.address import UpstreamAddress
+from sockspy.io.sockstream import SockStream, connect_stream
 
 CONNECT_TIMEOUT = 10.0
 
@@ -13,12 +14,10 @@ class UpstreamError(Exception):
     """The daemon could not be reached; the message is the reason, for the 502 body."""
 
 
-async def connect(address: UpstreamAddress) -> trio.SocketStream:
+async def connect(address: UpstreamAddress) -> SockStream:
     try:
         with trio.fail_after(CONNECT_TIMEOUT):
-            if isinstance(address, TcpAddress):
-                return await trio.open_tcp_stream(address.host, address.port)
-            return await trio.open_unix_socket(address.path)
+            return await connect_stream(address)
     except trio.TooSlowError:
         raise UpstreamError(f"no answer within {CONNECT_TIMEOUT:g} s") from None
     except OSError as exc:
