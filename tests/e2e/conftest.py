@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import functools
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
 from support.cli import Docker, docker
 from support.daemon import DockerDaemon
-from support.proxy import FRONTS, ProxyProcess, start_proxy
+from support.proxy import DEFAULT_POLICY, FRONTS, ProxyProcess, start_proxy
 
 StartProxy = Callable[..., ProxyProcess]
 
@@ -24,12 +24,24 @@ def front(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def start_sockspy(docker_daemon: DockerDaemon, tmp_path: Path) -> Iterator[StartProxy]:
-    """Factory: start sockspy with extra CLI args; each one is stopped (exit 0) at teardown."""
+    """Factory: start sockspy with extra CLI args; each one is stopped (exit 0) at teardown.
+
+    ``policy`` is the ``-c`` value (default: audit-only); ``policy=None`` passes no ``-c``,
+    so sockspy picks its own default. ``env`` adds environment variables (docker-socket-proxy
+    variables among them). See `support.proxy.start_proxy`.
+    """
     started: list[ProxyProcess] = []
 
-    def _start(*extra_args: str, upstream: str | None = None) -> ProxyProcess:
+    def _start(
+        *extra_args: str,
+        upstream: str | None = None,
+        policy: str | None = DEFAULT_POLICY,
+        env: Mapping[str, str] | None = None,
+    ) -> ProxyProcess:
         logdir = tmp_path / f"sockspy{len(started)}"
-        proxy = start_proxy(upstream or docker_daemon.host, logdir, extra_args)
+        proxy = start_proxy(
+            upstream or docker_daemon.host, logdir, extra_args, policy=policy, env=env
+        )
         started.append(proxy)
         return proxy
 

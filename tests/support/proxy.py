@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import socket
@@ -10,15 +11,22 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from sockspy.policy.tecnativa import UNSUPPORTED, VARIABLES
 
 READY_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 20.0
 
 FRONTS = ("unix", "tcp")
+
+# The policy the tests' proxies run unless they ask for another: forward everything,
+# record decisions, so that the core's tests see the whole policy engine on the path
+# without its verdicts getting in their way.
+DEFAULT_POLICY = "audit-only"
 
 
 def free_tcp_port() -> int:
@@ -110,15 +118,27 @@ class ProxyProcess:
             )
 
 
-def start_proxy(upstream: str, logdir: Path, extra_args: Sequence[str] = ()) -> ProxyProcess:
+def start_proxy(
+    upstream: str,
+    logdir: Path,
+    extra_args: Sequence[str] = (),
+    *,
+    policy: str | None = DEFAULT_POLICY,
+    env: Mapping[str, str] | None = None,
+) -> ProxyProcess:
     """Start sockspy in front of ``upstream``; return once both fronts accept connections.
 
-    Without a ``-c``/``--config`` in ``extra_args`` the proxy runs the audit-only preset
-    (forward everything, record decisions): the core's tests then see the whole policy
-    engine on the path without its verdicts getting in their way.
+    ``policy`` is the ``-c`` given when ``extra_args`` has none (a preset name or a file);
+    ``None`` gives no ``-c`` at all, so sockspy chooses its policy as it does for a user:
+    docker-socket-proxy variables if any is set, else the readonly preset. ``env`` adds
+    environment variables. The docker-socket-proxy variables of the test run's own
+    environment are never passed on: only ``env`` can set them.
     """
-    if not any(a in ("-c", "--config") or a.startswith("--config=") for a in extra_args):
-        extra_args = ("-c", "audit-only", *extra_args)
+    has_config = any(a in ("-c", "--config") or a.startswith("--config=") for a in extra_args)
+    if policy is not None and not has_config:
+        extra_args = ("-c", policy, *extra_args)
+    proc_env = {k: v for k, v in os.environ.items() if k not in (*VARIABLES, *UNSUPPORTED)}
+    proc_env.update(env or {})
     logdir.mkdir(parents=True, exist_ok=True)
     rundir = Path(tempfile.mkdtemp(prefix="ssp", dir="/tmp"))
     unix_path = rundir / "front.sock"
@@ -135,7 +155,7 @@ def start_proxy(upstream: str, logdir: Path, extra_args: Sequence[str] = ()) -> 
     ]  # fmt: skip
     with open(logdir / "stderr.log", "wb") as err:
         proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=err, stderr=subprocess.STDOUT
+            argv, stdin=subprocess.DEVNULL, stdout=err, stderr=subprocess.STDOUT, env=proc_env
         )
     proxy = ProxyProcess(proc, rundir, logdir, unix_path, port, argv)
     try:
