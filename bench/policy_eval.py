@@ -1,7 +1,7 @@
 """Micro-benchmark: microseconds per policy decision, for a realistic mix of requests.
 
 The requests are parsed once (head parsing and routing are the core's cost, measured by
-bench/quick.py); what is timed is `PolicyGate.wants_body` + `containers_to_inspect` +
+bench/run.py); what is timed is `PolicyGate.wants_body` + `containers_to_inspect` +
 `decide`, the gate's whole per-request work, on a preset. Containers the gate asks about
 are answered with a clean inspect record (the I/O layer's cached lookup is not timed):
 
@@ -107,8 +107,10 @@ def main() -> None:
     print(f"{statistics.median(samples):.2f} µs/decision (median of 5, min {min(samples):.2f})")
     print("per request (µs, median of 5):")
     for (request, facts), verdict in zip(cases, verdicts, strict=True):
-        print(f"  {_time_one(gate, client, request, facts, args.rounds):8.2f}  {verdict:<5} "
-              f"{request.method} {request.target.raw[:60]}")
+        print(
+            f"  {_time_one(gate, client, request, facts, args.rounds):8.2f}  {verdict:<5} "
+            f"{request.method} {request.target.raw[:60]}"
+        )
 
 
 def _time_one(gate: PolicyGate, client: Client, request: Request, facts: Facts, n: int) -> float:
