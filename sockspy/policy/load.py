@@ -81,6 +81,8 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
+        if not self.line:  # no line to point at: an environment variable, a preset name
+            return f"{self.source}: {self.message}"
         return f"{self.source}:{self.line}: {self.message}"
 
 

@@ -94,7 +94,7 @@ def test_check_of_a_missing_file() -> None:
     code, lines = run_check("/nonexistent/policy.toml")
     assert code == 1
     assert lines == [
-        "/nonexistent/policy.toml:0: cannot read the policy: No such file or directory"
+        "/nonexistent/policy.toml: cannot read the policy: No such file or directory"
     ]
 
 
@@ -179,4 +179,4 @@ def test_explain_usage_errors_exit_2(tmp_path: Path) -> None:
     )
     code, lines = run_explain("no-such-preset-or-file", "GET /info")
     assert code == 2
-    assert lines == ["no-such-preset-or-file:0: cannot read the policy: No such file or directory"]
+    assert lines == ["no-such-preset-or-file: cannot read the policy: No such file or directory"]

@@ -162,8 +162,8 @@ def test_values_other_than_0_and_1_are_refused() -> None:
     with pytest.raises(PolicyError) as caught:
         policy_from_env({"CONTAINERS": "yes", "POST": "1", "EXEC": ""})
     assert [str(p) for p in caught.value.problems] == [
-        "environment:0: CONTAINERS='yes': use 0 or 1",
-        "environment:0: EXEC='': use 0 or 1",
+        "environment: CONTAINERS='yes': use 0 or 1",
+        "environment: EXEC='': use 0 or 1",
     ]
 
 
