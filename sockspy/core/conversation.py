@@ -348,7 +348,9 @@ class Conversation:
         self, exchange: Exchange, status: int, message: str, close: bool = False
     ) -> None:
         exchange.status = status
-        exchange.local_response = error_response(status, message, close=close)
+        exchange.local_response = error_response(
+            status, message, close=close, head=exchange.method == "HEAD"
+        )
         exchange.close_after = close
         self._queue.append(exchange)
         self._release_local_responses()
@@ -403,7 +405,9 @@ class Conversation:
         for exchange in forwarded:
             exchange.status = 502
             exchange.reason = "daemon unreachable"
-            exchange.local_response = error_response(502, message, close=True)
+            exchange.local_response = error_response(
+                502, message, close=True, head=exchange.method == "HEAD"
+            )
             exchange.close_after = exchange.request_done = True
         self.state = State.CLOSED
         self._current = None

@@ -10,8 +10,13 @@ import json
 from http import HTTPStatus
 
 
-def error_response(status: int, message: str, *, close: bool = False) -> bytes:
-    """A complete HTTP/1.1 response with a Docker-style JSON error body."""
+def error_response(status: int, message: str, *, close: bool = False, head: bool = False) -> bytes:
+    """A complete HTTP/1.1 response with a Docker-style JSON error body.
+
+    With `head` (the answer to a HEAD request) the body is left out and only its length
+    is announced (RFC 9110 9.3.2): a client reads no body after a response to HEAD, so one
+    sent anyway would be read as the start of the next response on that connection.
+    """
     body = json.dumps({"message": message}).encode() + b"\n"
     try:
         phrase = HTTPStatus(status).phrase
@@ -25,4 +30,4 @@ def error_response(status: int, message: str, *, close: bool = False) -> bytes:
     ]
     if close:
         lines.append("Connection: close")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii") + body
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii") + (b"" if head else body)

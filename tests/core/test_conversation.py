@@ -240,6 +240,20 @@ def test_head_response_has_no_body_even_with_a_content_length() -> None:
     assert len(exchanges(conv)) == 2
 
 
+def test_denial_of_a_head_request_has_no_body_so_the_next_response_reads_right() -> None:
+    conv = new()
+    head_request = b"HEAD /v1.41/containers/web/archive?path=/ HTTP/1.1\r\nHost: x\r\n\r\n"
+    conv.client_data(head_request + PING)
+    conv.decided(Decision(False, "r", "no"))
+    conv.decided(ALLOW)
+    conv.upstream_data(PONG)
+    head, _, rest = drain(conv.to_client).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 403 Forbidden\r\n")
+    fields = dict(line.split(b": ", 1) for line in head.split(b"\r\n")[1:])
+    assert int(fields[b"Content-Length"]) > 0  # the length a GET would get, as for any HEAD
+    assert rest == PONG  # and no body: the next bytes are the next response
+
+
 def test_response_framed_by_close_ends_with_the_daemon_eof() -> None:
     conv = new()
     conv.client_data(PING)
