@@ -171,11 +171,11 @@ class Conversation:
         self.pending_decision = None
         exchange.decision = decision
         exchange.verdict = decision.label
+        exchange.reason = decision.reason  # for "would_deny" too: why it would have been
         if decision.allowed:
             self._forward(exchange)
         else:
             message = f"sockspy: denied by rule {decision.rule}: {decision.reason}"
-            exchange.reason = decision.reason
             self._answer_locally(exchange, decision.status, message)
             if exchange.request_done:
                 self._end_request()

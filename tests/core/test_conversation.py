@@ -69,6 +69,24 @@ def test_keep_alive_requests_are_each_decided_forwarded_and_recorded() -> None:
     assert records[0]["response_body_bytes"] == 2
 
 
+def test_a_would_deny_is_forwarded_and_its_record_says_why() -> None:
+    conv = new()
+    conv.client_data(PING)
+    would = Decision(
+        allowed=True, rule="no-ping", reason="pings are noisy", code="rule_denied",
+        verdict="would_deny",
+    )  # fmt: skip
+    conv.decided(would)
+    assert drain(conv.to_upstream) == PING
+    conv.upstream_data(PONG)
+    assert drain(conv.to_client) == PONG
+    [record] = exchanges(conv)
+    assert record["decision"] == "would_deny"
+    assert (record["rule"], record["reason"], record["code"]) == (
+        "no-ping", "pings are noisy", "rule_denied",
+    )  # fmt: skip
+
+
 def test_pipelined_request_is_not_forwarded_before_it_is_decided() -> None:
     conv = new()
     conv.client_data(PING + CREATE)
