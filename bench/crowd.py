@@ -31,7 +31,6 @@ class Crowd:
         self.socks: list[socket.socket] = []
         self.received: dict[int, bytearray] = {}  # fd -> bytes so far (until_head only)
         self.framers: dict[int, ResponseFramer] = {}
-        self.bad_heads = 0
         self._round = 1  # responses each connection is due (again() adds one)
         self._poller = select.epoll()
         self._by_fd: dict[int, socket.socket] = {}
