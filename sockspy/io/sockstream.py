@@ -21,12 +21,18 @@ import trio
 from sockspy.core.address import TcpAddress, UpstreamAddress
 
 RECEIVE_SIZE = 64 * 1024
+# A proxy is a store-and-forward hop: the more a send may queue in the kernel, the less
+# often a bulk transfer stalls on the slower side (docker load through sockspy went from
+# 0.78x to 1.0x of direct with 1 MiB instead of the 208 KiB default). It is a limit, not
+# an allocation: an idle connection costs nothing more. Capped by net.core.wmem_max.
+SEND_BUFFER = 1024 * 1024
 FAIR_SHARE = 16  # operations without a wait before a task lets the others run
 
 
 class SockStream:
     def __init__(self, sock: socket.socket) -> None:
         sock.setblocking(False)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
         self.socket = sock
         self._streak = 0
         self._closed = False
