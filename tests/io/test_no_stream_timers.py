@@ -1,0 +1,87 @@
+"""No timer can cut a stream: every trio timer in sockspy is listed here, with its reason.
+
+Streams (events, logs -f, attach, exec, wait) must never be cut by a timer. This test reads
+sockspy's source and fails on any trio timer (a sleep, a move_on/fail_after/at, a
+CancelScope deadline) outside the places below, none of which runs while a request or a
+stream is open on a client connection. A new timer needs a line here, and a reason.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import sockspy
+
+TIMER_CALLS = {"sleep", "sleep_until", "move_on_after", "move_on_at", "fail_after", "fail_at"}
+
+ALLOWED: dict[tuple[str, str, str], str] = {
+    ("io/upstream.py", "connect", "fail_after"): "connecting to the daemon, before any byte flows",
+    ("io/inspector.py", "_read_response", "fail_after"): "sockspy's own request to the daemon",
+    ("io/pump.py", "_linger", "move_on_after"): "after sockspy closed the connection itself",
+    ("io/server.py", "_drain", "move_on_after"): "the shutdown grace period (SIGTERM)",
+    ("io/server.py", "_accept_loop", "sleep"): "back-off after accept fails (out of fds)",
+}
+
+
+def _timers(tree: ast.AST) -> list[tuple[str, str, int]]:
+    """(enclosing function, timer name, line) for every timer call or deadline."""
+    found: list[tuple[str, str, int]] = []
+
+    def visit(node: ast.AST, function: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            name = function
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+                name = child.name
+            if isinstance(child, ast.Call):
+                callee = child.func
+                called = (
+                    callee.attr if isinstance(callee, ast.Attribute) else getattr(callee, "id", "")
+                )
+                if called in TIMER_CALLS:
+                    found.append((function, called, child.lineno))
+                if called == "CancelScope" and any(k.arg == "deadline" for k in child.keywords):
+                    found.append((function, "CancelScope(deadline=)", child.lineno))
+            if (
+                isinstance(child, ast.Attribute)
+                and child.attr in ("deadline", "relative_deadline")
+                and isinstance(child.ctx, ast.Store)
+            ):
+                found.append((function, child.attr, child.lineno))
+            visit(child, name)
+
+    visit(tree, "<module>")
+    return found
+
+
+def test_every_timer_in_sockspy_is_one_that_cannot_cut_a_stream() -> None:
+    root = Path(sockspy.__file__).parent
+    unexpected = []
+    seen = set()
+    for path in sorted(root.rglob("*.py")):
+        module = path.relative_to(root).as_posix()
+        for function, timer, line in _timers(ast.parse(path.read_text(), str(path))):
+            key = (module, function, timer)
+            seen.add(key)
+            if key not in ALLOWED:
+                unexpected.append(f"sockspy/{module}:{line}: {timer} in {function}()")
+    assert not unexpected, "timers that could cut a stream:\n" + "\n".join(unexpected)
+    assert seen == set(ALLOWED), f"listed but gone (remove them): {set(ALLOWED) - seen}"
+
+
+def test_the_scanner_finds_timers() -> None:
+    """The check above would be worthless if the scanner missed the usual spellings."""
+    source = (
+        "import trio\n"
+        "async def relay():\n"
+        "    with trio.move_on_after(600):\n"
+        "        await trio.sleep(1)\n"
+        "    scope = trio.CancelScope(deadline=5)\n"
+        "    scope.deadline = 9\n"
+    )
+    assert [(f, t) for f, t, _ in _timers(ast.parse(source))] == [
+        ("relay", "move_on_after"),
+        ("relay", "sleep"),
+        ("relay", "CancelScope(deadline=)"),
+        ("relay", "deadline"),
+    ]
