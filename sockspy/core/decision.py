@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from sockspy.core.daemon import DaemonFacts
 from sockspy.core.identity import Client
 from sockspy.core.request import Request
 
@@ -53,9 +54,13 @@ class Facts:
 
     `containers` maps each name or id the gate asked for (`containers_to_inspect`) to the
     daemon's `GET /containers/{id}/json` answer, or None when there is no such container.
+    `daemon` is what the daemon says about itself (`GET /version`, `GET /info`) when the
+    gate asked for it (`wants_daemon_facts`); None when not asked for or not known, and
+    the checks that depend on it then take their strict form.
     """
 
     containers: Mapping[str, Mapping[str, Any] | None] = field(default_factory=dict)
+    daemon: DaemonFacts | None = None
 
 
 NO_FACTS = Facts()
@@ -70,6 +75,10 @@ class Gate(Protocol):
         """Existing containers whose configuration `decide` needs (looked up first)."""
         ...
 
+    def wants_daemon_facts(self, request: Request, client: Client) -> bool:
+        """Whether `decide` would use the daemon's own defaults (`Facts.daemon`)."""
+        ...
+
     def decide(self, request: Request, client: Client, facts: Facts) -> Decision: ...
 
 
@@ -81,6 +90,9 @@ class AllowAll:
 
     def containers_to_inspect(self, request: Request, client: Client) -> tuple[str, ...]:
         return ()
+
+    def wants_daemon_facts(self, request: Request, client: Client) -> bool:
+        return False
 
     def decide(self, request: Request, client: Client, facts: Facts) -> Decision:
         return ALLOW
@@ -105,6 +117,11 @@ class DenyEndpoints:
         if request.endpoint in self.endpoints:
             return ()
         return self.inner.containers_to_inspect(request, client)
+
+    def wants_daemon_facts(self, request: Request, client: Client) -> bool:
+        return request.endpoint not in self.endpoints and self.inner.wants_daemon_facts(
+            request, client
+        )
 
     def decide(self, request: Request, client: Client, facts: Facts) -> Decision:
         if request.endpoint in self.endpoints:

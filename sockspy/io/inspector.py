@@ -1,10 +1,15 @@
-"""Looks up existing containers for the gate, through the daemon, briefly cached.
+"""Looks up existing containers and the daemon's own defaults for the gate, cached.
 
 Some decisions depend on a container that already exists (`docker cp` into a container
 with a host bind, VolumesFrom such a container). sockspy asks the daemon itself with
 `GET /containers/{name}/json` on a connection of its own. Answers are cached for a
 couple of seconds: enough to absorb the bursts one CLI command makes, short enough that a
 container recreated under the same name is seen as it is now.
+
+Others depend on what the daemon fills in by itself (its default MaskedPaths, its
+cgroup namespace mode): sockspy reads its version and cgroup setup with `GET /version`
+and `GET /info`, once for several minutes. The cgroup version cannot change without a
+reboot, but the daemon can be upgraded (or restarted with other options) under sockspy.
 """
 
 from __future__ import annotations
@@ -18,10 +23,12 @@ import h11
 import trio
 
 from sockspy.core.address import UpstreamAddress
+from sockspy.core.daemon import DaemonFacts, read_daemon_facts
 from sockspy.io.sockstream import SockStream
-from sockspy.io.upstream import connect
+from sockspy.io.upstream import UpstreamError, connect
 
 CACHE_SECONDS = 2.0
+DAEMON_CACHE_SECONDS = 300.0
 MAX_ANSWER = 16 * 1024 * 1024
 
 
@@ -30,10 +37,18 @@ class InspectError(Exception):
 
 
 class ContainerInspector:
-    def __init__(self, upstream: UpstreamAddress, ttl: float = CACHE_SECONDS) -> None:
+    def __init__(
+        self,
+        upstream: UpstreamAddress,
+        ttl: float = CACHE_SECONDS,
+        daemon_ttl: float = DAEMON_CACHE_SECONDS,
+    ) -> None:
         self.upstream = upstream
         self.ttl = ttl
+        self.daemon_ttl = daemon_ttl
         self._cache: dict[str, tuple[float, dict[str, Any] | None]] = {}
+        self._daemon: tuple[float, DaemonFacts] | None = None
+        self._daemon_lock = trio.Lock()
 
     async def inspect(self, name: str) -> dict[str, Any] | None:
         """The container's inspect JSON, or None if the daemon has no such container."""
@@ -47,33 +62,63 @@ class ContainerInspector:
         self._cache[name] = (now, answer)
         return answer
 
+    async def daemon_facts(self) -> DaemonFacts | None:
+        """What the daemon says of itself, or None if it cannot be asked now.
+
+        None is not an error: the checks that read these facts then take their strict
+        form (fail closed). It is not cached, so the next request asks again.
+        """
+        async with self._daemon_lock:  # one look-up at a time; the others take its answer
+            now = time.monotonic()
+            if self._daemon is not None and now - self._daemon[0] < self.daemon_ttl:
+                return self._daemon[1]
+            try:
+                version = await self._get_object("/version", "reading the daemon's version")
+                info = await self._get_object("/info", "reading the daemon's info")
+            except (InspectError, UpstreamError, trio.TooSlowError):
+                return None
+            facts = read_daemon_facts(version, info)
+            self._daemon = (now, facts)
+            return facts
+
     async def _ask(self, name: str) -> dict[str, Any] | None:
+        what = f"inspecting container {name!r}"
+        status, body = await self._get(f"/containers/{quote(name, safe='/')}/json", what)
+        if status == 404:
+            return None
+        return _object(status, body, what)
+
+    async def _get_object(self, target: str, what: str) -> dict[str, Any]:
+        return _object(*await self._get(target, what), what)
+
+    async def _get(self, target: str, what: str) -> tuple[int, bytes]:
+        """One GET on a connection of its own: (status, body)."""
         stream = await connect(self.upstream)
         try:
             conn = h11.Connection(h11.CLIENT)
-            target = f"/containers/{quote(name, safe='/')}/json"
             request = h11.Request(
                 method="GET",
                 target=target,
                 headers=[("Host", "sockspy"), ("Connection", "close")],
             )
             await stream.send_all(conn.send(request) + conn.send(h11.EndOfMessage()))
-            status, body = await _read_response(conn, stream)
+            return await _read_response(conn, stream)
         except (h11.ProtocolError, trio.BrokenResourceError, OSError) as exc:
-            raise InspectError(f"inspecting container {name!r} failed: {exc}") from None
+            raise InspectError(f"{what} failed: {exc}") from None
         finally:
             await stream.aclose()
-        if status == 404:
-            return None
-        if status != 200:
-            raise InspectError(f"inspecting container {name!r}: daemon answered {status}")
-        try:
-            answer = json.loads(body)
-        except ValueError:
-            raise InspectError(f"inspecting container {name!r}: answer is not JSON") from None
-        if not isinstance(answer, dict):
-            raise InspectError(f"inspecting container {name!r}: answer is not an object")
-        return answer
+
+
+def _object(status: int, body: bytes, what: str) -> dict[str, Any]:
+    if status != 200:
+        raise InspectError(f"{what}: daemon answered {status}")
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        raise InspectError(f"{what}: answer is not JSON") from None
+    if not isinstance(answer, dict):
+        raise InspectError(f"{what}: answer is not an object")
+    return answer
 
 
 async def _read_response(conn: h11.Connection, stream: SockStream) -> tuple[int, bytes]:

@@ -176,6 +176,8 @@ class Pump:
             if names:
                 found = {name: await self.inspector.inspect(name) for name in names}
                 facts = Facts(containers=found)
+            if self.gate.wants_daemon_facts(request, client):  # None (unknown): strict checks
+                facts = Facts(facts.containers, await self.inspector.daemon_facts())
             return self.gate.decide(request, client, facts)
         except InspectError as exc:
             return deny("internal", str(exc), status=502, code="inspect_failed")

@@ -2,8 +2,10 @@
 
 Both take a policy file or a preset name (a file of that name wins). `explain` builds the
 request through the real core (head parser, target and route classification), so what it
-prints is what `sockspy serve` would decide, except for facts about existing containers:
-it does not ask the daemon, and says so when a rule would have.
+prints is what `sockspy serve` would decide, except for facts about existing containers
+and about the daemon's own defaults: it does not ask the daemon, says so when a rule
+would have, and decides as `serve` does when the daemon cannot be asked (the strict
+checks).
 
 Exit codes: `check` 0 (valid) or 1 (problems, printed as ``FILE:LINE: message``);
 `explain` 0 (forwarded), 1 (denied or refused), 2 (unusable policy, request or body file).
@@ -178,6 +180,7 @@ def explain_main(
             return 1
         request = request.with_body(body)
     containers = gate.containers_to_inspect(request, client)
+    daemon = gate.wants_daemon_facts(request, client)
     evaluation = gate.evaluate(request, client, NO_FACTS)
     if body or request.endpoint not in gate.source.body_endpoints():
         shown = _print_findings(gate, request.with_body(body), say)
@@ -185,14 +188,24 @@ def explain_main(
             say("", "(no rule on the way to the decision reads them)")
     else:
         say("findings", "unknown: the host-access checks read this endpoint's body (--body)")
-    if containers:
+    lookups = [f"inspect {', '.join(containers)}"] if containers else []
+    if daemon:
+        lookups.append("read its version and cgroup setup (GET /version, GET /info)")
+    if lookups:
         say(
             "facts",
-            f"none: explain does not ask the daemon; serve would inspect "
-            f"{', '.join(containers)} first, and the decision may differ",
+            f"none: explain does not ask the daemon; serve would {' and '.join(lookups)} "
+            "first, and the decision may differ",
         )
     else:
         say("facts", "none needed")
+    if daemon:
+        say(
+            "",
+            "the daemon's defaults are unknown here, so the strict checks apply: CgroupnsMode "
+            "'host' is host access, and MaskedPaths must keep every path a current daemon "
+            "masks",
+        )
 
     decision = evaluation.decision
     rule = evaluation.rule

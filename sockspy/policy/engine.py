@@ -24,7 +24,8 @@ recorded as ``would_deny``; canonical refusals never are.
 The core asks `wants_body` before `decide`: the engine wants a body only for an endpoint
 whose body the host-access checks read (`hostaccess.body_endpoints()`), and only if a
 rule that reads findings could apply to this client and method. Likewise
-`containers_to_inspect`.
+`containers_to_inspect`, and `wants_daemon_facts` (the daemon's own defaults, for a
+create body that lists MaskedPaths or asks for CgroupnsMode "host").
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from dataclasses import dataclass
 from fnmatch import translate
 from typing import Any, Protocol
 
+from sockspy.core.daemon import DaemonFacts
 from sockspy.core.decision import Decision, Facts
 from sockspy.core.framing import NoBody
 from sockspy.core.gojson import BodyDecodeError
@@ -60,11 +62,14 @@ class FindingSource(Protocol):
         self, request: Request, options: HostAccessOptions
     ) -> tuple[str, ...]: ...
 
+    def daemon_facts_needed(self, request: Request, options: HostAccessOptions) -> bool: ...
+
     def findings(
         self,
         request: Request,
         options: HostAccessOptions,
         containers: Mapping[str, Mapping[str, Any] | None],
+        daemon: DaemonFacts | None = None,
     ) -> list[Finding]: ...
 
 
@@ -177,6 +182,16 @@ class PolicyGate:
         except BodyDecodeError:
             return ()  # `decide` meets the same body and refuses it (undecodable_body)
 
+    def wants_daemon_facts(self, request: Request, client: Client) -> bool:
+        if request.endpoint not in self._body_endpoints or not self._reads_findings(
+            request, client
+        ):
+            return False
+        try:
+            return self.source.daemon_facts_needed(request, self.policy.host_access)
+        except BodyDecodeError:
+            return False  # `decide` meets the same body and refuses it (undecodable_body)
+
     def decide(self, request: Request, client: Client, facts: Facts) -> Decision:
         return self.evaluate(request, client, facts).decision
 
@@ -258,7 +273,7 @@ class PolicyGate:
         ):
             raise BodyDecodeError("the request body was not buffered for inspection")
         options = self.policy.host_access
-        return tuple(self.source.findings(request, options, facts.containers))
+        return tuple(self.source.findings(request, options, facts.containers, facts.daemon))
 
     def _decision(
         self, rule: Rule, request: Request, profile: str, matched: Sequence[Finding]

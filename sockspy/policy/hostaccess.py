@@ -21,6 +21,12 @@ The HostConfig predicates (`hostconfig.HOST_CONFIG_CHECKS`) read these HostConfi
 Values are compared the way dockerd compares them, or more broadly where being broader
 only refuses more (a mode "HOST" is reported though dockerd only honours "host").
 
+Two checks compare a request with what *this* daemon would fill in by itself: the
+MaskedPaths it adds by default (a list that grew over the releases) and CgroupnsMode
+"host" (its own default on cgroup v1). They read `DaemonFacts` (the daemon's ``GET
+/version`` and ``GET /info``, fetched by the I/O layer when `daemon_facts_needed` says
+so) and take their strict form whenever those are unknown.
+
 Out of reach here, by design: a volume created earlier with bind options and now used
 by name (check `volume.create` instead); symlinks under an allowed bind path (resolved
 on the host); a user name the image maps to uid 0; a service network given by the ID of
@@ -37,6 +43,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from sockspy.core.daemon import DaemonFacts
+from sockspy.core.decision import Facts
 from sockspy.core.gojson import BodyDecodeError, GoType, Struct, decode_into, decode_value
 from sockspy.core.request import Request
 from sockspy.policy import schemas
@@ -50,6 +58,7 @@ from sockspy.policy.hostconfig import (
     local_volume_options,
     mount_findings,
     normalize_capability,
+    reads_daemon_facts,
 )
 
 
@@ -142,16 +151,33 @@ def containers_referenced(request: Request, options: HostAccessOptions) -> tuple
     return tuple(dict.fromkeys(names))
 
 
+def daemon_facts_needed(request: Request, options: HostAccessOptions) -> bool:
+    """Whether `findings` reads the daemon's own defaults for this request. May raise
+    BodyDecodeError.
+
+    Only a create (or old start) body that lists MaskedPaths or asks for CgroupnsMode
+    "host" is compared with what the daemon would fill in itself; every other request
+    is decided without asking the daemon about itself.
+    """
+    if request.endpoint not in ("container.create", _START) or not request.body:
+        return False
+    body = _decode_body(request)
+    return any(reads_daemon_facts(hc) for _, hc in schemas.host_configs(body))
+
+
 def findings(
     request: Request,
     options: HostAccessOptions,
     containers: Mapping[str, Mapping[str, Any] | None],
+    daemon: DaemonFacts | None = None,
 ) -> list[Finding]:
     """Every way this request reaches the host, in a stable order.
 
     `containers` maps each name `containers_referenced` gave to the daemon's inspect
     answer, or None if there is no such container (the daemon will then refuse the
     request itself). A name missing from `containers` is reported ("container_unknown").
+    `daemon` is what the daemon says of itself (`daemon_facts_needed`); None means unknown,
+    and the checks that depend on it take their strict form.
     Raises BodyDecodeError for a body that cannot be decoded exactly as dockerd would.
     """
     found: list[Finding] = []
@@ -160,36 +186,35 @@ def findings(
         found += _target_findings(request.endpoint, target, options, containers)
     check = _ENDPOINT_CHECKS.get(request.endpoint)
     if check is not None:
-        found += check(request, options, containers)
+        found += check(request, options, Facts(containers, daemon))
     return found
 
 
 # -- Per endpoint --------------------------------------------------------------------------
 
 Containers = Mapping[str, Mapping[str, Any] | None]
-EndpointCheck = Callable[[Request, HostAccessOptions, Containers], list[Finding]]
+EndpointCheck = Callable[[Request, HostAccessOptions, Facts], list[Finding]]
 
 
-def _container_config(
-    request: Request, options: HostAccessOptions, containers: Containers
-) -> list[Finding]:
+def _container_config(request: Request, options: HostAccessOptions, facts: Facts) -> list[Finding]:
     if request.endpoint == _START and not request.body:
         return []  # the usual start: no body
     found = []
     for prefix, host_config in schemas.host_configs(_decode_body(request)):
-        found += _collect(host_config_findings(host_config, _where(prefix, options)))
+        where = _where(prefix, options, daemon=facts.daemon)
+        found += _collect(host_config_findings(host_config, where))
         for name in _volumes_from(host_config):
-            found += _volumes_from_findings(prefix, name, options, containers)
+            found += _volumes_from_findings(prefix, name, options, facts.containers)
     return found
 
 
-def _container_update(request: Request, options: HostAccessOptions, _: Containers) -> list[Finding]:
+def _container_update(request: Request, options: HostAccessOptions, _: Facts) -> list[Finding]:
     # UpdateConfig{Resources; RestartPolicy}: the Resources predicates apply. (dockerd
     # 20.10 ignores Devices, DeviceCgroupRules and CgroupParent on update; reported anyway.)
     return _collect(host_config_findings(_decode_body(request), _where("", options)))
 
 
-def _exec_create(request: Request, options: HostAccessOptions, _: Containers) -> list[Finding]:
+def _exec_create(request: Request, options: HostAccessOptions, _: Facts) -> list[Finding]:
     body = _decode_body(request)
     found = []
     if body.get("Privileged"):
@@ -214,7 +239,7 @@ def _is_root(user: str) -> bool:
     return name == "root" or (_UID.fullmatch(name) is not None and int(name) == 0)
 
 
-def _volume_create(request: Request, options: HostAccessOptions, _: Containers) -> list[Finding]:
+def _volume_create(request: Request, options: HostAccessOptions, _: Facts) -> list[Finding]:
     body = _decode_body(request)
     message = local_volume_options(body.get("Driver", ""), body.get("DriverOpts"))
     if message is None:
@@ -222,7 +247,7 @@ def _volume_create(request: Request, options: HostAccessOptions, _: Containers) 
     return [Finding("local_volume_options", f"volume {body.get('Name', '')!r}: {message}")]
 
 
-def _service(request: Request, options: HostAccessOptions, _: Containers) -> list[Finding]:
+def _service(request: Request, options: HostAccessOptions, _: Facts) -> list[Finding]:
     spec = _decode_body(request)
     task = spec.get("TaskTemplate", {})
     container = task.get("ContainerSpec") or {}
@@ -259,7 +284,7 @@ def _service_privileges(container: Mapping[str, Any]) -> Iterator[str]:
         yield f"Privileges.AppArmor.Mode is {apparmor!r}"
 
 
-def _plugin_privileges(request: Request, _: HostAccessOptions, __: Containers) -> list[Finding]:
+def _plugin_privileges(request: Request, _: HostAccessOptions, __: Facts) -> list[Finding]:
     # Each privilege the client accepts is one the plugin's config asks for (plugin
     # backend computePrivileges: network, host pid/ipc namespace, mount, device,
     # allow-all-devices, capabilities): every one of them reaches the host.
@@ -272,14 +297,14 @@ def _plugin_privileges(request: Request, _: HostAccessOptions, __: Containers) -
     ]
 
 
-def _plugin_set(request: Request, _: HostAccessOptions, __: Containers) -> list[Finding]:
+def _plugin_set(request: Request, _: HostAccessOptions, __: Facts) -> list[Finding]:
     args: list[str] = _decode_body(request)
     if not args:
         return []
     return [Finding("plugin_set", f"plugin settings: {', '.join(args)}")]
 
 
-def _swarm(request: Request, _: HostAccessOptions, __: Containers) -> list[Finding]:
+def _swarm(request: Request, _: HostAccessOptions, __: Facts) -> list[Finding]:
     """Swarm init and join reach the host whatever the body says.
 
     After init the daemon is a manager: its join tokens (``GET /swarm``) let any machine
@@ -294,7 +319,7 @@ def _swarm(request: Request, _: HostAccessOptions, __: Containers) -> list[Findi
     return [Finding("swarm_init", "a swarm manager runs services that bypass sockspy")]
 
 
-def _build(request: Request, _: HostAccessOptions, __: Containers) -> list[Finding]:
+def _build(request: Request, _: HostAccessOptions, __: Facts) -> list[Finding]:
     found = []
     network = _query(request, "networkmode").lower()
     if network == "host" or network.startswith("container:"):
@@ -382,7 +407,12 @@ def _stored_findings(
 # -- Helpers -------------------------------------------------------------------------------
 
 
-def _where(prefix: str, options: HostAccessOptions, stored: bool = False) -> Where:
+def _where(
+    prefix: str,
+    options: HostAccessOptions,
+    stored: bool = False,
+    daemon: DaemonFacts | None = None,
+) -> Where:
     return Where(
         prefix=prefix,
         allowed_bind_paths=options.allowed_bind_paths,
@@ -392,6 +422,7 @@ def _where(prefix: str, options: HostAccessOptions, stored: bool = False) -> Whe
         ),
         allowed_devices=frozenset(go_clean(path) for path in options.allowed_devices),
         stored=stored,
+        daemon=daemon,
     )
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from sockspy.core.daemon import DaemonFacts
 from sockspy.policy.bindpaths import bind_source, go_clean, is_allowed
 
 
@@ -27,6 +28,7 @@ class Where:
     allowed_capabilities: frozenset[str] = frozenset()  # normalized: "NET_ADMIN"
     allowed_devices: frozenset[str] = frozenset()  # cleaned host paths
     stored: bool = False  # a container's stored HostConfig (inspect), not a request's
+    daemon: DaemonFacts | None = None  # what the daemon said of itself; None: unknown
 
 
 HostConfig = Mapping[str, Any]
@@ -99,8 +101,9 @@ def _confining(opt: str) -> bool:
 
 
 # oci/defaults.go: dockerd fills these in when the request's list is null. A non-null list
-# replaces them, so an empty one unmasks /proc and /sys. 20.10 stores BASELINE; newer
-# daemons add the rest, which a request must therefore keep too.
+# replaces them, so an empty one unmasks /proc and /sys. A request that lists paths must
+# therefore keep every path *this* daemon would have filled in: the list grew over the
+# releases (`MASKED_SINCE`), so the daemon's version decides (`default_masked_paths`).
 BASELINE_MASKED = frozenset(
     {
         "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
@@ -113,9 +116,49 @@ BASELINE_READONLY = frozenset(
     {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
 )
 
+Release = tuple[int, int, int]
+
+# The first moby release of each release line that masks a path of NEWER_MASKED; every
+# line after the last one listed masks it from its first release.
+# - powercap: advisory GHSA-jq35-85cj-fj4p (the PLATYPUS side channel), fixed in master
+#   for 25.0 and backported to 20.10.27, 23.0.8 and 24.0.7 (their release notes,
+#   "Deny containers access to /sys/devices/virtual/powercap by default").
+# - /proc/interrupts: advisory GHSA-6fw5-f8r9-fgfm (thermal interrupt side channel),
+#   moby/moby#49560, first released in 28.0.2 (its release notes: "Mask Linux thermal
+#   interrupt info in a container's /proc and /sys by default"); no older line has it.
+#   The same change masks /sys/devices/system/cpu/cpuN/thermal_throttle for each CPU of
+#   the daemon's host that has one: sockspy cannot know those, so it does not ask for them.
+# A distribution that backports one of these to an older version number is read as not
+# masking it: the request may then leave out that one path.
+MASKED_SINCE: Mapping[str, tuple[Release, ...]] = MappingProxyType(
+    {
+        "/sys/devices/virtual/powercap": ((20, 10, 27), (23, 0, 8), (24, 0, 7), (25, 0, 0)),
+        "/proc/interrupts": ((28, 0, 2),),
+    }
+)
+
+
+def default_masked_paths(daemon: DaemonFacts | None) -> frozenset[str]:
+    """The MaskedPaths this daemon fills in. Unknown (not moby, no release): all we know."""
+    release = daemon.moby_release if daemon is not None else None
+    if release is None:
+        return BASELINE_MASKED | NEWER_MASKED
+    added = {path for path, since in MASKED_SINCE.items() if not _predates(release, since)}
+    return BASELINE_MASKED | added
+
+
+def _predates(release: Release, since: tuple[Release, ...]) -> bool:
+    """Whether `release` comes before the change that `since` dates, in its own line."""
+    same_line = [first for first in since if first[:2] == release[:2]]
+    if same_line:
+        return release < same_line[0]
+    return release < since[0]  # a line between two listed ones has it (fail closed)
+
 
 def _masked_paths(hc: HostConfig, where: Where) -> Iterator[str]:
-    masked = BASELINE_MASKED if where.stored else BASELINE_MASKED | NEWER_MASKED
+    # A stored HostConfig holds what the daemon filled in when the container was created,
+    # maybe by an older daemon than the one now running: only BASELINE is asked of it.
+    masked = BASELINE_MASKED if where.stored else default_masked_paths(where.daemon)
     for field, required in (("MaskedPaths", masked), ("ReadonlyPaths", BASELINE_READONLY)):
         paths = hc.get(field)
         missing = sorted(required - set(paths or ())) if paths is not None else []
@@ -140,9 +183,36 @@ def _namespace(field: str) -> Check:
 
 def _cgroupns_mode(hc: HostConfig, where: Where) -> Iterator[str]:
     # On cgroup v1 hosts dockerd stores "host" for every container (its default there),
-    # so only a request that asks for it is reported.
-    if not where.stored:
-        yield from _namespace("CgroupnsMode")(hc, where)
+    # so only a request that asks for it is reported, and not even that where "host" is
+    # what this daemon would give the container anyway.
+    if where.stored:
+        return
+    if hc.get("CgroupnsMode") == "host" and cgroupns_host_is_default(where.daemon):
+        return
+    yield from _namespace("CgroupnsMode")(hc, where)
+
+
+def cgroupns_host_is_default(daemon: DaemonFacts | None) -> bool:
+    """Whether this daemon gives a container that asks for no cgroup namespace the host's.
+
+    dockerd's default-cgroupns-mode is "host" on cgroup v1 and "private" on v2, and
+    ``--default-cgroupns-mode private`` (on a kernel with cgroup namespaces) changes it on
+    v1 too: GET /info then lists "name=cgroupns" in SecurityOptions (daemon/info.go,
+    cgroupNamespacesEnabled). Only a moby daemon that reports cgroup v1 and the absence
+    of that option counts; anything else (v2, unknown, not moby) does not.
+    """
+    return (
+        daemon is not None
+        and daemon.moby_release is not None
+        and daemon.cgroup_version == "1"
+        and daemon.security_options is not None
+        and "name=cgroupns" not in daemon.security_options
+    )
+
+
+def reads_daemon_facts(hc: HostConfig) -> bool:
+    """Whether the checks of a request's `hc` depend on the daemon's defaults at all."""
+    return hc.get("MaskedPaths") is not None or hc.get("CgroupnsMode") == "host"
 
 
 def _cgroup_parent(hc: HostConfig, where: Where) -> Iterator[str]:
@@ -275,13 +345,15 @@ HOST_CONFIG_CODES: Mapping[str, str] = MappingProxyType(
         "device_cgroup_rules": "DeviceCgroupRules open host devices to the container",
         "device_requests": "DeviceRequests hand host devices (GPUs...) to the container",
         "security_opt": "SecurityOpt loosens confinement (seccomp, apparmor, label...)",
-        "masked_paths": "MaskedPaths/ReadonlyPaths leave out defaults ([] unmasks /proc, /sys)",
+        "masked_paths": "MaskedPaths/ReadonlyPaths leave out a path this daemon masks by default "
+        "([] unmasks /proc, /sys)",
         "pid_mode": "PidMode shares the host's or another container's PID namespace",
         "network_mode": "NetworkMode shares the host's or another container's network namespace",
         "ipc_mode": "IpcMode shares the host's or another container's IPC namespace",
         "uts_mode": "UTSMode shares the host's UTS namespace",
         "userns_mode": "UsernsMode host: no user-namespace remapping",
-        "cgroupns_mode": "CgroupnsMode host: the host's cgroup namespace",
+        "cgroupns_mode": "CgroupnsMode container:<id>, or host where that is not the daemon's "
+        "own default",
         "cgroup_parent": "CgroupParent puts the container in a host cgroup of the client's choice",
         "bind_mount": "a host path outside allowed_bind_paths is mounted (Binds, bind Mounts)",
         "local_volume_options": "a local-driver volume with options (o=bind, device=, type=)",

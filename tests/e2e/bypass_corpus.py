@@ -321,6 +321,7 @@ def _host_access() -> list[Attempt]:
         "uts-host": '"UTSMode":"host"',
         "userns-host": '"UsernsMode":"host"',
         "cgroupns-host": '"CgroupnsMode":"host"',
+        "cgroupns-container": '"CgroupnsMode":"container:@VICTIM@"',
         "cgroup-parent": '"CgroupParent":"/"',
         "binds-root": '"Binds":["/:/host"]',
         "binds-missing-path": '"Binds":["@HOSTDIR@:/h"]',

@@ -529,13 +529,6 @@ def test_watchtower_preset_serves_an_update_of_a_container(
     assert record["rule"] == "watchtower"
 
 
-@pytest.mark.xfail(
-    strict=False,
-    raises=AssertionError,
-    reason="known limitation: a HostConfig read back from dockerd 20.10 lacks the MaskedPaths "
-    "newer daemons add, and on cgroup v1 holds CgroupnsMode 'host' (the daemon's own default); "
-    "sockspy reports both as host access in a create request",
-)
 def test_watchtower_recreates_a_container_from_its_inspected_host_config(
     preset: Callable[[str], ProxyProcess],
     direct: Docker,
@@ -543,7 +536,11 @@ def test_watchtower_recreates_a_container_from_its_inspected_host_config(
     new_name: Callable[[], str],
 ) -> None:
     # What watchtower really sends (GetCreateHostConfig: the inspected HostConfig, unchanged).
-    host = preset("watchtower").unix_host
+    # dockerd 20.10 stores its own defaults there: the MaskedPaths of 20.10 and, on cgroup v1,
+    # CgroupnsMode "host"; sockspy compares them with this daemon's defaults (GET /version,
+    # GET /info), not with the newest daemon's.
+    proxy = preset("watchtower")
+    host = proxy.unix_host
     name = new_name()
     direct("create", "--name", name, test_image, "true")
     old = call(host, "GET", f"{V}/containers/{name}/json").json()
@@ -551,6 +548,20 @@ def test_watchtower_recreates_a_container_from_its_inspected_host_config(
     created = call(host, "POST", f"{V}/containers/create?name={name}",
                    replacement(old, test_image, old["HostConfig"]))  # fmt: skip
     assert_forwarded(created)
+    assert audit_record(proxy, "container.create", contains=name, decision="allow")["rule"] == (
+        "watchtower"
+    )
+
+    # Leaving out a path this daemon masks is still host access.
+    unmasked = new_name()
+    fewer = {**old["HostConfig"], "MaskedPaths": old["HostConfig"]["MaskedPaths"][1:]}
+    denied = call(host, "POST", f"{V}/containers/create?name={unmasked}",
+                  replacement(old, test_image, fewer))  # fmt: skip
+    assert_denied(denied, "no-host-access")
+    assert_audited_denial(
+        proxy, "container.create", "no-host-access", "host_access", contains=unmasked
+    )
+    assert not exists(direct, "container", unmasked)
 
 
 def test_watchtower_preset_denies_host_access_hooks_and_reads(

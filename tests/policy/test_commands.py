@@ -93,9 +93,7 @@ def test_check_accepts_a_preset_name() -> None:
 def test_check_of_a_missing_file() -> None:
     code, lines = run_check("/nonexistent/policy.toml")
     assert code == 1
-    assert lines == [
-        "/nonexistent/policy.toml: cannot read the policy: No such file or directory"
-    ]
+    assert lines == ["/nonexistent/policy.toml: cannot read the policy: No such file or directory"]
 
 
 def test_explain_an_allowed_request(tmp_path: Path) -> None:
@@ -168,6 +166,25 @@ def test_explain_says_when_serve_would_ask_the_daemon_first() -> None:
     assert facts.startswith(
         "facts:     none: explain does not ask the daemon; serve would inspect web"
     )
+
+
+def test_explain_says_the_daemon_defaults_are_unknown_and_checks_strictly(
+    tmp_path: Path,
+) -> None:
+    body = tmp_path / "recreate.json"
+    body.write_text('{"Image": "bb", "HostConfig": {"CgroupnsMode": "host"}}')
+    code, lines = run_explain("watchtower", "POST /v1.41/containers/create", body=str(body))
+    assert code == 1
+    assert "findings:  cgroupns_mode: HostConfig.CgroupnsMode is 'host'" in lines
+    facts = lines.index(next(line for line in lines if line.startswith("facts:")))
+    assert lines[facts] == (
+        "facts:     none: explain does not ask the daemon; serve would read its version and "
+        "cgroup setup (GET /version, GET /info) first, and the decision may differ"
+    )
+    assert "the daemon's defaults are unknown here, so the strict checks apply" in lines[facts + 1]
+    body.write_text('{"Image": "bb", "HostConfig": {}}')
+    _, lines = run_explain("watchtower", "POST /v1.41/containers/create", body=str(body))
+    assert "facts:     none needed" in lines
 
 
 def test_explain_usage_errors_exit_2(tmp_path: Path) -> None:

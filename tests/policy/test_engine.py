@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from policy.policy_requests import make_client, make_request
 
+from sockspy.core.daemon import DaemonFacts
 from sockspy.core.decision import NO_FACTS, Decision, Facts, Gate
 from sockspy.core.gojson import BodyDecodeError
 from sockspy.core.request import Request
@@ -33,11 +34,18 @@ class FakeFindings:
     ) -> tuple[str, ...]:
         return ("web",) if request.endpoint == "container.archive_get" else ()
 
+    def daemon_facts_needed(self, request: Request, options: HostAccessOptions) -> bool:
+        body = request.body or b""
+        if body == b"garbage":
+            raise BodyDecodeError("request body is not valid JSON")
+        return b"cgroupns" in body
+
     def findings(
         self,
         request: Request,
         options: HostAccessOptions,
         containers: Mapping[str, Mapping[str, Any] | None],
+        daemon: DaemonFacts | None = None,
     ) -> list[Finding]:
         self.calls += 1
         body = request.body or b""
@@ -46,6 +54,8 @@ class FakeFindings:
         found = []
         if b"privileged" in body:
             found.append(Finding("privileged", "privileged mode"))
+        if b"cgroupns" in body and (daemon is None or daemon.cgroup_version != "1"):
+            found.append(Finding("cgroupns_mode", "CgroupnsMode is 'host'"))
         if b"bind" in body:
             found.append(Finding("bind_mount", "bind mount of /etc"))
         if request.endpoint == "container.archive_get" and (containers.get("web") or {}).get(
@@ -472,6 +482,32 @@ def test_containers_to_inspect_and_facts() -> None:
     assert g.decide(request, ANYONE, Facts(containers={"web": {"binds": True}})).rule == "default"
     assert g.decide(request, ANYONE, Facts(containers={"web": {}})).rule == "clean"
     assert gate("").containers_to_inspect(request, ANYONE) == ()
+
+
+def test_daemon_facts_are_wanted_only_where_a_findings_rule_reads_a_body_that_needs_them() -> None:
+    g = gate(FINDINGS)
+    needs = make_request("POST", "/containers/create", b"cgroupns")
+    assert g.wants_daemon_facts(needs, ANYONE)
+    assert not g.wants_daemon_facts(make_request("POST", "/containers/create", b"{}"), ANYONE)
+    assert not g.wants_daemon_facts(make_request("GET", "/containers/json"), ANYONE)
+    assert not gate("").wants_daemon_facts(needs, ANYONE)
+    limited = gate(
+        '[[profiles]]\nname = "ci"\nuids = [1001]\n'
+        '[[rules]]\nname = "x"\naction = "deny"\nprofiles = ["ci"]\nif_findings = ["privileged"]\n'
+    )
+    assert limited.wants_daemon_facts(needs, make_client(uid=1001))
+    assert not limited.wants_daemon_facts(needs, make_client(uid=5))
+    # A body the checks cannot decode is refused by `decide`; no look-up for it.
+    garbage = make_request("POST", "/containers/create", b"garbage")
+    assert not g.wants_daemon_facts(garbage, ANYONE)
+
+
+def test_daemon_facts_reach_the_findings() -> None:
+    g = gate(FINDINGS)
+    request = make_request("POST", "/containers/create", b"cgroupns")
+    assert g.decide(request, ANYONE, NO_FACTS).rule == "default"
+    v1 = Facts(daemon=DaemonFacts(engine="Engine", version="20.10.24", cgroup_version="1"))
+    assert g.decide(request, ANYONE, v1).rule == "clean"
 
 
 def test_a_body_endpoint_whose_body_was_not_buffered_is_refused() -> None:
