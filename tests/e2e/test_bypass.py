@@ -104,8 +104,9 @@ KNOWN_BYPASSES: dict[str, str] = {}
 # Attempts that ask for a HostConfig value (field, value) that some daemons give every
 # container anyway: CgroupnsMode "host" is dockerd's default on cgroup v1. Where the daemon
 # stored that value for the scene's plain container too, the attempt is no way to the host,
-# and sockspy (which reads the daemon's defaults) forwards it: it is skipped there, and
-# runs where the value is not the daemon's default (cgroup v2).
+# and sockspy (which reads the daemon's defaults) forwards it: there the test checks that
+# the container it made got nothing a plain one does not have; elsewhere (cgroup v2) the
+# attempt must be refused like any other.
 DAEMON_DEFAULTS: dict[str, tuple[str, str]] = {"create-cgroupns-host": ("CgroupnsMode", "host")}
 
 
@@ -115,6 +116,7 @@ class Tally:
 
     ran: int = 0
     reached_daemon: list[str] = field(default_factory=list)
+    daemon_defaults: list[str] = field(default_factory=list)  # forwarded, harmless here
     statuses: Counter[int] = field(default_factory=Counter)
     by_fact: Counter[str] = field(default_factory=Counter)
     started: float = field(default_factory=time.monotonic)
@@ -485,7 +487,8 @@ def test_attempt_is_refused_and_nothing_happens_on_the_daemon(
 ) -> None:
     default = DAEMON_DEFAULTS.get(attempt.id)
     if default is not None and stage.plain_host_config.get(default[0]) == default[1]:
-        pytest.skip(f"{default[0]} {default[1]!r} is what this daemon gives every container")
+        _check_forwarded_as_daemon_default(attempt, stage, strict_proxy, default, audit_cursor)
+        return
     built = build(attempt, stage.scene)
     daemon = DaemonView(stage.daemon)
     prefix = stage.scene.marker_prefix
@@ -531,6 +534,42 @@ def test_attempt_is_refused_and_nothing_happens_on_the_daemon(
     assert not problems, f"{attempt.id} ({FACTS[attempt.fact]}):\n" + "\n".join(
         [*problems, f"responses: {shown}", f"payload: {built.payload[:600]!r}"]
     )
+
+
+def _check_forwarded_as_daemon_default(
+    attempt: Attempt,
+    stage: Stage,
+    proxy: ProxyProcess,
+    default: tuple[str, str],
+    audit_cursor: list[int],
+) -> None:
+    """The attempt asks for what this daemon gives every container: it is forwarded, and
+    the container it makes has that value and no more than the scene's plain container."""
+    field_name, value = default
+    daemon = DaemonView(stage.daemon)
+    prefix = stage.scene.marker_prefix
+    before = daemon.snapshot(prefix, stage.roles, stage)
+    try:
+        responses, _, ended = send_attempt(str(proxy.unix_path), build(attempt, stage.scene))
+    finally:
+        exchanges, audit_cursor[0] = _connection_exchanges(proxy, audit_cursor[0])
+    after = daemon.snapshot(prefix, stage.roles, stage)
+    made = sorted(after.containers - before.containers)
+    try:
+        assert [r.status for r in responses] == [201], (ended, responses)
+        assert not responses[0].from_sockspy
+        assert [r["decision"] for r in exchanges] == ["allow"]
+        assert len(made) == 1, made
+        host_config = daemon.get(f"/containers/{made[0][0]}/json")["HostConfig"]
+        assert host_config[field_name] == value
+        for key in ("Privileged", "CapAdd", "Binds", "Devices", "PidMode", "NetworkMode"):
+            assert (host_config.get(key) or None) == (stage.plain_host_config.get(key) or None), key
+    finally:
+        for cid, _ in made:
+            docker(stage.daemon, "rm", "-f", cid, check=False)
+    TALLY.ran += 1
+    TALLY.by_fact[attempt.fact] += 1
+    TALLY.daemon_defaults.append(attempt.id)
 
 
 # -- Positive controls: the same policy lets the everyday CLI flows through --------------
@@ -624,6 +663,11 @@ def test_report(record_property: Callable[[str, object], None]) -> None:
         f"bypass corpus: {TALLY.ran} of {len(ATTEMPTS)} attempts ran in {seconds:.0f} s, "
         f"{len(TALLY.reached_daemon)} reached the daemon; refusal statuses {statuses}"
     )
+    if TALLY.daemon_defaults:
+        summary += (
+            f"; forwarded as this daemon's own default (no extra access, checked): "
+            f"{', '.join(TALLY.daemon_defaults)}"
+        )
     print(summary)
     for fact, count in sorted(TALLY.by_fact.items()):
         print(f"  {count:3d}  {fact}: {FACTS[fact]}")
