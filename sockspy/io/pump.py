@@ -79,8 +79,8 @@ class Pump:
         try:
             with self._scope:
                 async with trio.open_nursery() as nursery:
-                    self._nursery = nursery
-                    nursery.start_soon(self._read_client)
+                    self._nursery = nursery  # the daemon reader starts in it later
+                    await self._read_client()  # in this task: one task fewer per connection
         except Exception as exc:  # the connection boundary: log, close, serve on
             self._abort_reason = f"internal error: {exc!r}"
             self.log.emit(
@@ -196,11 +196,11 @@ class Pump:
             return b""
 
     async def _wait_for_change(self) -> None:
+        self._changed = trio.Event()
         await self._changed.wait()
 
     def _wake(self) -> None:
-        self._changed.set()
-        self._changed = trio.Event()
+        self._changed.set()  # a no-op unless the client reader waits on it
 
     # -- flushing the outboxes ----------------------------------------------------------
 
