@@ -10,7 +10,7 @@ import pytest
 import trio
 import trio.testing
 
-from sockspy.io.sockstream import FAIR_SHARE, SockStream
+from sockspy.io.sockstream import FAIR_SHARE, SockStream, SplicePipe
 
 
 def pair() -> tuple[SockStream, SockStream]:
@@ -113,3 +113,40 @@ def test_receiving_after_a_short_read_still_sees_data_that_is_already_there() ->
         return [first, second]
 
     assert trio.run(main) == [b"one", b"two"]
+
+
+def test_splice_moves_bulk_data_socket_to_socket_unchanged_and_ends_with_the_source() -> None:
+    payload = os.urandom(6 * 1024 * 1024 + 123)
+
+    async def main() -> tuple[bytes, int]:
+        client, proxy_in = pair()
+        proxy_out, daemon = pair()
+        received = bytearray()
+        moved = 0
+
+        async def relay() -> None:
+            nonlocal moved
+            pipe = SplicePipe()
+            try:
+                while count := await proxy_in.splice_to(proxy_out, pipe):
+                    moved += count
+            finally:
+                pipe.close()
+            await proxy_out.send_eof()
+
+        async def reader() -> None:
+            while data := await daemon.receive_some():
+                received.extend(data)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(relay)
+            nursery.start_soon(reader)
+            await client.send_all(payload)
+            await client.send_eof()
+        for stream in (client, proxy_in, proxy_out, daemon):
+            await stream.aclose()
+        return bytes(received), moved
+
+    got, moved = trio.run(main)
+    assert moved == len(payload)
+    assert hashlib.sha256(got).digest() == hashlib.sha256(payload).digest()
