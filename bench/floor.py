@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 import trio
+from targets import wait_for_socket  # bench/targets.py (this script's folder is on sys.path)
 
 from sockspy.io.sockstream import SockStream
 
@@ -106,18 +107,6 @@ def relay(kind: str, front: str, upstream: str) -> None:
     trio.run(main)
 
 
-def _wait_for(path: str) -> None:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            with socket.socket(socket.AF_UNIX) as probe:
-                probe.connect(path)
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing answers on {path}")
-
-
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -163,8 +152,9 @@ def main() -> int:
                 ["socat", f"UNIX-LISTEN:{path},fork,reuseaddr", f"UNIX-CONNECT:{upstream}"]
             )
             paths["socat"] = path
-        for path in paths.values():
-            _wait_for(path)
+        for name, path in paths.items():
+            if name in procs:
+                wait_for_socket(path, procs[name])
 
         rates: dict[str, list[float]] = {name: [] for name in paths}
         cpu: dict[str, list[float]] = {name: [] for name in procs if name != "socat"}

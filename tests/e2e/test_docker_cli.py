@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from support.cli import Docker, docker_env, docker_popen
+from support.cli import Docker, docker_env, docker_popen, stop_process
 from support.http import connect
 from support.proxy import ProxyProcess
 from support.streams import LineReader
@@ -27,16 +27,6 @@ from support.streams import LineReader
 pytestmark = pytest.mark.e2e
 
 MiB = 1024 * 1024
-
-
-def _stop(proc: subprocess.Popen[bytes], timeout: float = 10) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def test_version_info_images_and_ps_show_the_daemons_data(
@@ -102,7 +92,7 @@ def test_run_with_a_tty_shows_the_containers_output_on_the_terminal(
         assert proc.wait(timeout=30) == 0, output
     finally:
         os.close(master)
-        _stop(proc)
+        stop_process(proc)
     # Both the container's pty and ours turn "\n" into "\r\n": compare without "\r".
     lines = output.replace(b"\r", b"").split(b"\n")
     assert b"tty" in lines, output
@@ -154,7 +144,7 @@ def test_attach_carries_input_to_a_running_container_and_its_output_back(
         direct("kill", name)
         attach.wait(timeout=30)
     finally:
-        _stop(attach)
+        stop_process(attach)
 
 
 def test_attach_streams_output_of_a_ticking_container(
@@ -181,7 +171,7 @@ def test_attach_streams_output_of_a_ticking_container(
         direct("stop", "-t", "1", name)
         attach.wait(timeout=30)
     finally:
-        _stop(attach)
+        stop_process(attach)
 
 
 def test_logs_follow_delivers_a_new_line_within_a_second(
@@ -213,7 +203,7 @@ def test_logs_follow_delivers_a_new_line_within_a_second(
         assert arrived - written < 1.0 + 0.01, f"line arrived {arrived - written:.3f} s late"
         assert logs.poll() is None, "logs -f ended while the container still runs"
     finally:
-        _stop(logs)
+        stop_process(logs)
 
 
 def test_events_stream_delivers_an_event_for_a_new_container(
@@ -243,7 +233,7 @@ def test_events_stream_delivers_an_event_for_a_new_container(
         lines.wait_for(is_create_of_name, timeout=30)
         assert events.poll() is None, "the event stream ended by itself"
     finally:
-        _stop(events)
+        stop_process(events)
 
 
 def test_legacy_build_with_a_64_mib_context_succeeds(

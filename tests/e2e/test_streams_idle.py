@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 
 import pytest
-from support.cli import Docker, docker_popen
+from support.cli import Docker, docker_popen, stop_process
 from support.proxy import ProxyProcess
 from support.streams import LineReader
 
@@ -24,16 +24,6 @@ pytestmark = pytest.mark.e2e
 # Longer than the idle timeouts of common proxies and of Go's and HAProxy's defaults
 # (HAProxy's "timeout client" in docker-socket-proxy is 10 minutes; nginx's read 60 s).
 IDLE_SECONDS = float(os.environ.get("SOCKSPY_IDLE_TEST_SECONDS", "150"))
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def test_quiet_logs_attach_wait_and_events_streams_survive_a_long_idle_period(
@@ -80,7 +70,7 @@ def test_quiet_logs_attach_wait_and_events_streams_survive_a_long_idle_period(
         assert wait.wait(timeout=30) == 0
     finally:
         for proc in streams.values():
-            _stop(proc)
+            stop_process(proc)
     sockspy.stop()
     sessions = [r for r in sockspy.audit_records() if r.get("event") == "session"]
     assert any(r["endpoint"] == "container.attach" for r in sessions)

@@ -67,6 +67,17 @@ def docker_popen(
     return subprocess.Popen(["docker", *args], env=docker_env(host, env), **kwargs)
 
 
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 10) -> None:
+    """End a background CLI (a stream the test is done with): TERM, then KILL."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def describe(result: subprocess.CompletedProcess[bytes]) -> str:
     args = result.args if isinstance(result.args, list) else [result.args]
     out = result.stdout[-2000:].decode(errors="replace") if result.stdout else ""
