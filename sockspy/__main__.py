@@ -23,12 +23,20 @@ from sockspy.core.decision import DenyEndpoints, Gate
 from sockspy.io.listeners import ListenError
 from sockspy.io.logsink import AuditLog, LogFormat
 from sockspy.io.server import ServeConfig, Server
+from sockspy.io.tls import TlsConfigError
 from sockspy.policy.commands import check_main, explain_main, load_named
 from sockspy.policy.engine import PolicyGate
 from sockspy.policy.load import PolicyError
 from sockspy.policy.model import Policy
 from sockspy.policy.presets import PRESETS
 from sockspy.policy.tecnativa import policy_from_env
+from sockspy.tlscli import (
+    add_certs_command,
+    add_serve_arguments,
+    certs_main,
+    server_tls,
+    upstream_tls,
+)
 
 DEFAULT_LISTEN = "tcp://127.0.0.1:2375"
 DEFAULT_UPSTREAM = "unix:///var/run/docker.sock"
@@ -123,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="deny an endpoint by name (e.g. container.create) with 403, whatever the "
         "policy says; repeatable",
     )
+    add_serve_arguments(serve)
 
     check = commands.add_parser(
         "check",
@@ -146,6 +155,14 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--uid", type=int, default=None, help="the client's unix uid")
     explain.add_argument("--gid", type=int, default=None, help="the client's unix gid")
     explain.add_argument("--ip", default=None, help="the client's tcp source address")
+    explain.add_argument(
+        "--tls-name",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a name of the client's TLS certificate (CN or SAN); repeatable",
+    )
+    add_certs_command(commands)
     return parser
 
 
@@ -185,6 +202,12 @@ def _serve(args: argparse.Namespace) -> int:
     if any(isinstance(a, TcpAddress) and str(a) == str(upstream) for a in listen):
         print(f"sockspy: the front {upstream} is also the upstream", file=sys.stderr)
         return 2
+    try:
+        tls = server_tls(args, os.environ)
+        target = upstream_tls(args, upstream, args.upstream is None, os.environ)
+    except TlsConfigError as exc:
+        print(f"sockspy: {exc}", file=sys.stderr)
+        return 2
 
     try:
         policy, note = choose_policy(args.config, os.environ)
@@ -214,13 +237,14 @@ def _serve(args: argparse.Namespace) -> int:
     )
     config = ServeConfig(
         listen=listen,
-        upstream=upstream,
+        upstream=target,
         gate=gate,
         log=log,
         socket_mode=args.socket_mode,
         socket_group=args.socket_group,
         grace_period=args.grace_period,
         max_body_bytes=policy.max_body_bytes,
+        tls=tls,
     )
     server = Server(config)
 
@@ -255,8 +279,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return check_main(args.policy, sys.stdout)
     if args.command == "explain":
         return explain_main(
-            args.policy, args.request, args.body, args.uid, args.gid, args.ip, sys.stdout
-        )
+            args.policy, args.request, args.body, args.uid, args.gid, args.ip, sys.stdout,
+            tls_names=args.tls_name,
+        )  # fmt: skip
+    if args.command == "certs":
+        return certs_main(args)
     return 2
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 # A container's cgroup path ends in its 64-hex id: /docker/<id>, docker-<id>.scope
 # (systemd driver), cri-containerd-<id>.scope, /kubepods/.../<id>.
@@ -29,9 +31,12 @@ class Client:
     port: int | None = None
     exe: str | None = None  # the peer's executable (/proc/<pid>/exe), unix fronts
     container_id: str | None = None  # the peer's container (from /proc/<pid>/cgroup), if any
+    tls_cn: str | None = None  # TLS fronts with a verified client certificate: its subject CN
+    tls_names: tuple[str, ...] = ()  # ... and every name it carries: the CN, then its SANs
 
     def fields(self) -> dict[str, object]:
-        """Flat audit-record fields: peer_uid/gid/pid for unix, client_ip/port for tcp."""
+        """Flat audit-record fields: peer_uid/gid/pid for unix, client_ip/port for tcp, and
+        tls_cn/tls_names for a client certificate."""
         out: dict[str, object] = {"front": self.front}
         if self.peer is not None:
             out.update(peer_uid=self.peer.uid, peer_gid=self.peer.gid, peer_pid=self.peer.pid)
@@ -41,7 +46,36 @@ class Client:
             out["peer_container"] = self.container_id
         if self.ip is not None:
             out.update(client_ip=self.ip, client_port=self.port)
+        if self.tls_names:
+            out.update(tls_cn=self.tls_cn, tls_names=list(self.tls_names))
         return out
+
+
+# What `ssl.SSLSocket.getpeercert()` returns: subject as RDN tuples of (key, value) pairs,
+# subjectAltName as (type, value) pairs. Typed loosely: it is a dict of nested tuples.
+PeerCert = Mapping[str, Any]
+_SAN_TYPES = ("DNS", "IP Address", "email", "URI")
+
+
+def tls_identity(cert: PeerCert | None) -> tuple[str | None, tuple[str, ...]]:
+    """(CN, names) of a verified client certificate, as `getpeercert()` decoded it.
+
+    The names are the subject's common name followed by the subject alternative names
+    (DNS names, IP addresses, e-mail addresses, URIs) in certificate order, without
+    repeats. A profile's `tls_names` matches any of them. None and () without a certificate.
+    """
+    if not cert:
+        return None, ()
+    cn: str | None = None
+    for rdn in cert.get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName" and cn is None:
+                cn = str(value)
+    names: list[str] = [cn] if cn else []
+    for kind, value in cert.get("subjectAltName", ()):
+        if kind in _SAN_TYPES and value not in names:
+            names.append(str(value))
+    return cn, tuple(names)
 
 
 def container_id_from_cgroup(text: str) -> str | None:

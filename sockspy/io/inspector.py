@@ -22,10 +22,9 @@ from urllib.parse import quote
 import h11
 import trio
 
-from sockspy.core.address import UpstreamAddress
 from sockspy.core.daemon import DaemonFacts, read_daemon_facts
-from sockspy.io.sockstream import SockStream
-from sockspy.io.upstream import UpstreamError, connect
+from sockspy.io.sockstream import ByteStream
+from sockspy.io.upstream import Upstream, UpstreamError, connect
 
 CACHE_SECONDS = 2.0
 DAEMON_CACHE_SECONDS = 300.0
@@ -39,7 +38,7 @@ class InspectError(Exception):
 class ContainerInspector:
     def __init__(
         self,
-        upstream: UpstreamAddress,
+        upstream: Upstream,
         ttl: float = CACHE_SECONDS,
         daemon_ttl: float = DAEMON_CACHE_SECONDS,
     ) -> None:
@@ -121,7 +120,7 @@ def _object(status: int, body: bytes, what: str) -> dict[str, Any]:
     return answer
 
 
-async def _read_response(conn: h11.Connection, stream: SockStream) -> tuple[int, bytes]:
+async def _read_response(conn: h11.Connection, stream: ByteStream) -> tuple[int, bytes]:
     status = 0
     body = bytearray()
     with trio.fail_after(30):

@@ -6,13 +6,16 @@ import os
 import socket
 import struct
 
+import trio
+
 from sockspy.core.identity import Client, PeerCred, container_id_from_cgroup
 from sockspy.io.sockstream import SockStream
 
 _UCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
 
 
-def identify(stream: SockStream, front: str) -> Client:
+def identify(stream: SockStream | trio.SocketStream, front: str) -> Client:
+    """The client as its socket shows it (a TLS front adds its certificate's names later)."""
     sock = stream.socket
     if sock.family == socket.AF_UNIX:
         try:

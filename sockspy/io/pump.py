@@ -8,7 +8,9 @@ own lock and is drained strictly in order, so no byte is reordered whichever tas
 happens to send it.
 
 After a real `101`, both tasks leave the conversation and relay raw bytes, passing a
-half-close on in each direction, until both directions have ended.
+half-close on in each direction, until both directions have ended. Between two plain
+sockets the bytes move with splice(2); when either side is TLS they are copied, and a
+TLS side's half-close is a close_notify (see `sockspy.io.tls`).
 
 This class is the error boundary of a connection: whatever goes wrong in it closes this
 connection with one audit record, and nothing escapes to the server.
@@ -22,14 +24,13 @@ from typing import Any
 
 import trio
 
-from sockspy.core.address import UpstreamAddress
 from sockspy.core.conversation import EOF, MAX_INSPECTED_BODY, Conversation, Outbox
 from sockspy.core.decision import NO_FACTS, Decision, Facts, Gate, deny
 from sockspy.core.identity import Client
 from sockspy.io.inspector import ContainerInspector, InspectError
 from sockspy.io.logsink import AuditLog
-from sockspy.io.sockstream import SockStream, SplicePipe
-from sockspy.io.upstream import UpstreamError, connect
+from sockspy.io.sockstream import ByteStream, SockStream, SplicePipe
+from sockspy.io.upstream import Upstream, UpstreamError, connect
 
 # 64 KiB: big enough for throughput, small enough to stay below malloc's mmap threshold.
 RECEIVE_SIZE = 64 * 1024
@@ -46,10 +47,10 @@ class Pump:
     def __init__(
         self,
         conn_id: int,
-        stream: SockStream,
+        stream: ByteStream,
         client: Client,
         gate: Gate,
-        upstream_address: UpstreamAddress,
+        upstream_address: Upstream,
         log: AuditLog,
         inspector: ContainerInspector | None = None,
         max_body_bytes: int = MAX_INSPECTED_BODY,
@@ -58,7 +59,7 @@ class Pump:
         self.client_stream = stream
         self.gate = gate
         self.upstream_address = upstream_address
-        self.upstream: SockStream | None = None
+        self.upstream: ByteStream | None = None
         self.inspector = inspector or ContainerInspector(upstream_address)
         self.log = log
         self.draining = False  # the server is shutting down: close once idle
@@ -153,7 +154,7 @@ class Pump:
                     conv.client_eof()
                 await self._flush()
 
-    async def _read_daemon(self, upstream: SockStream) -> None:
+    async def _read_daemon(self, upstream: ByteStream) -> None:
         conv = self.conv
         while not conv.finished:
             if conv.tunnel:
@@ -188,7 +189,7 @@ class Pump:
             return deny("internal", f"policy evaluation failed: {exc!r}", 500, code="internal")
 
     @staticmethod
-    async def _receive(stream: SockStream) -> bytes:
+    async def _receive(stream: ByteStream) -> bytes:
         """The next bytes, or b"" at end of stream (a reset counts as an end)."""
         try:
             return await stream.receive_some(RECEIVE_SIZE)
@@ -236,7 +237,7 @@ class Pump:
         async with _Held(self._client_lock):
             await self._send(self.client_stream, self.conv.to_client, "client")
 
-    async def _send(self, stream: SockStream | None, outbox: Outbox, peer: str) -> None:
+    async def _send(self, stream: ByteStream | None, outbox: Outbox, peer: str) -> None:
         assert stream is not None
         while outbox:
             item = outbox.popleft()
@@ -277,38 +278,51 @@ class Pump:
             await self._relay(self.client_stream, self.upstream, "up")
         self._tunnel_end("up")
 
-    async def _tunnel_daemon_to_client(self, upstream: SockStream) -> None:
+    async def _tunnel_daemon_to_client(self, upstream: ByteStream) -> None:
         await self._flush()
         await self._relay(upstream, self.client_stream, "down")
         self._tunnel_end("down")
 
-    async def _relay(self, source: SockStream, sink: SockStream, way: str) -> None:
+    async def _relay(self, source: ByteStream, sink: ByteStream, way: str) -> None:
         """Move raw bytes until `source` ends, then pass the half-close on to `sink`.
 
-        The bytes go socket to socket through a pipe (splice): sockspy counts them but
-        never copies them, so a tunnel costs a few system calls per read, whatever its size.
+        Between two plain sockets the bytes go through a pipe (splice): sockspy counts
+        them but never copies them, so a tunnel costs a few system calls per read,
+        whatever its size. A TLS side must decrypt or encrypt them, so they are copied.
         """
-        pipe = SplicePipe()
         try:
-            while True:
-                try:
-                    moved = await source.splice_to(sink, pipe)
-                except _STREAM_ERRORS:
-                    self._tunnel_end("up")
-                    self._tunnel_end("down")
-                    return
-                if not moved:
-                    if way == "up":
-                        self._client_eof = True
-                    break
-                if way == "up":
-                    self._tunnel_up += moved
-                else:
-                    self._tunnel_down += moved
-        finally:
-            pipe.close()
+            if isinstance(source, SockStream) and isinstance(sink, SockStream):
+                await self._splice(source, sink, way)
+            else:
+                await self._copy(source, sink, way)
+        except _STREAM_ERRORS:
+            self._tunnel_end("up")
+            self._tunnel_end("down")
+            return
+        if way == "up":
+            self._client_eof = True
         with suppress(*_STREAM_ERRORS):
             await sink.send_eof()
+
+    async def _splice(self, source: SockStream, sink: SockStream, way: str) -> None:
+        pipe = SplicePipe()
+        try:
+            while moved := await source.splice_to(sink, pipe):
+                self._count(way, moved)
+        finally:
+            pipe.close()
+
+    async def _copy(self, source: ByteStream, sink: ByteStream, way: str) -> None:
+        # A failed read is the source's end (as a reset is for splice); a failed write raises.
+        while data := await self._receive(source):
+            await sink.send_all(data)
+            self._count(way, len(data))
+
+    def _count(self, way: str, moved: int) -> None:
+        if way == "up":
+            self._tunnel_up += moved
+        else:
+            self._tunnel_down += moved
 
     def _tunnel_end(self, way: str) -> None:
         if way in self._tunnel_ends:

@@ -10,12 +10,13 @@ from __future__ import annotations
 import errno
 import itertools
 import signal
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import trio
 
-from sockspy.core.address import ListenAddress, UpstreamAddress
+from sockspy.core.address import ListenAddress
 from sockspy.core.conversation import MAX_INSPECTED_BODY
 from sockspy.core.decision import Gate
 from sockspy.io.inspector import ContainerInspector
@@ -23,7 +24,9 @@ from sockspy.io.listeners import Front, close_fronts, open_fronts
 from sockspy.io.logsink import AuditLog
 from sockspy.io.peer import identify
 from sockspy.io.pump import Pump
-from sockspy.io.sockstream import SockStream
+from sockspy.io.sockstream import ByteStream, SockStream
+from sockspy.io.tls import TlsHandshakeError, accept_tls
+from sockspy.io.upstream import Upstream
 
 _ACCEPT_RETRY = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
@@ -31,7 +34,7 @@ _ACCEPT_RETRY = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 @dataclass(slots=True)
 class ServeConfig:
     listen: list[ListenAddress]
-    upstream: UpstreamAddress
+    upstream: Upstream
     gate: Gate
     log: AuditLog
     socket_mode: int = 0o660
@@ -39,6 +42,7 @@ class ServeConfig:
     grace_period: float = 10.0
     max_body_bytes: int = MAX_INSPECTED_BODY
     extra: dict[str, object] = field(default_factory=dict)
+    tls: ssl.SSLContext | None = None  # TLS (or mTLS) on tcp fronts; unix fronts stay plain
 
 
 class Server:
@@ -126,11 +130,23 @@ class Server:
 
     async def _handle(self, stream: trio.SocketStream, front: Front) -> None:
         conn_id = next(self._ids)
-        direct = SockStream.adopt(stream)
+        client_stream: ByteStream
+        if self.config.tls is not None and front.kind == "tcp":
+            try:  # in this connection's task: a slow handshake never holds up accept
+                client_stream, client = await accept_tls(stream, self.config.tls, front.name)
+            except TlsHandshakeError as exc:
+                self.log.emit(
+                    {"event": "tls_refused", "conn_id": conn_id, **exc.client.fields(),
+                     "reason": str(exc)}, "warning",
+                )  # fmt: skip
+                return
+        else:
+            client_stream = SockStream.adopt(stream)
+            client = identify(client_stream, front.name)
         pump = Pump(
             conn_id,
-            direct,
-            identify(direct, front.name),
+            client_stream,
+            client,
             self.config.gate,
             self.config.upstream,
             self.log,
@@ -138,6 +154,8 @@ class Server:
             max_body_bytes=self.config.max_body_bytes,
         )
         self.pumps.add(pump)
+        if self.stopping:  # a handshake that ended after the drain began
+            pump.drain()
         try:
             await pump.run()
         finally:

@@ -8,8 +8,9 @@ waits for readiness only when the kernel says it would block, which in request/r
 traffic happens once per direction. Fairness is kept explicitly: after `FAIR_SHARE`
 operations in a row that did not wait, the next one yields.
 
-It has the part of trio's stream interface the pump uses (`receive_some`, `send_all`,
-`send_eof`, `aclose`, `socket`), so a TLS stream can take its place later.
+It has the part of trio's stream interface the pump uses (`ByteStream`: `receive_some`,
+`send_all`, `send_eof`, `aclose`), so a TLS stream (`sockspy.io.tls.TlsStream`) can take
+its place; only two plain `SockStream`s relay with splice.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import fcntl
 import os
 import socket
+from typing import Protocol
 
 import trio
 
@@ -29,6 +31,19 @@ RECEIVE_SIZE = 64 * 1024
 # an allocation: an idle connection costs nothing more. Capped by net.core.wmem_max.
 SEND_BUFFER = 1024 * 1024
 FAIR_SHARE = 16  # operations without a wait before a task lets the others run
+
+
+class ByteStream(Protocol):
+    """What the pump needs of a connection, plain or TLS."""
+
+    async def receive_some(self, max_bytes: int = ...) -> bytes: ...
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None: ...
+
+    async def send_eof(self) -> None:
+        """End this direction; the other one stays open (TLS: a close_notify)."""
+
+    async def aclose(self) -> None: ...
 
 
 class SockStream:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -133,6 +133,7 @@ def explain_main(
     gid: int | None,
     ip: str | None,
     out: TextIO,
+    tls_names: Sequence[str] = (),
 ) -> int:
     def say(label: str, text: str) -> None:
         print(f"{label + ':' if label else '':<10} {text}".rstrip(), file=out)
@@ -170,8 +171,12 @@ def explain_main(
     peer = None
     if uid is not None or gid is not None:
         peer = PeerCred(pid=0, uid=-1 if uid is None else uid, gid=-1 if gid is None else gid)
-    client = Client(front="explain", peer=peer, ip=ip)
+    names = tuple(tls_names)
+    client = Client(
+        front="explain", peer=peer, ip=ip, tls_cn=names[0] if names else None, tls_names=names
+    )
     who = [f"{k}={v}" for k, v in (("uid", uid), ("gid", gid), ("ip", ip)) if v is not None]
+    who += [f"tls_name={n}" for n in names]
     say("client", f"{' '.join(who) or '(anonymous)'} -> profile {gate.profile_for(client)}")
 
     if gate.wants_body(request, client):

@@ -338,8 +338,9 @@ def _profile_matches(profile: Profile, client: Client) -> bool:
             return False
     if profile.cidrs and not _ip_in(client.ip, profile):
         return False
-    # tls_names: reserved for client certificates; a profile that lists them matches no one.
-    return not profile.tls_names
+    # tls_names: any name of the verified client certificate (its CN or a SAN). A client
+    # without one (unix fronts, plain tcp) never matches a profile that lists names.
+    return not profile.tls_names or any(n in profile.tls_names for n in client.tls_names)
 
 
 def _ip_in(ip: str | None, profile: Profile) -> bool:

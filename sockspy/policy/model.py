@@ -38,8 +38,8 @@ DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 class Profile:
     """A kind of client. All non-empty criteria must match; within one, any item may.
 
-    `tls_names` is parsed and kept for client-certificate names (not yet matched: a
-    profile that lists them matches no one for now).
+    `tls_names` match the names of a verified TLS client certificate (its subject CN or
+    any subject alternative name), exactly.
     """
 
     name: str

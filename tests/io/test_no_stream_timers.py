@@ -21,6 +21,7 @@ ALLOWED: dict[tuple[str, str, str], str] = {
     ("io/pump.py", "_linger", "move_on_after"): "after sockspy closed the connection itself",
     ("io/server.py", "_drain", "move_on_after"): "the shutdown grace period (SIGTERM)",
     ("io/server.py", "_accept_loop", "sleep"): "back-off after accept fails (out of fds)",
+    ("io/tls.py", "accept_tls", "fail_after"): "the TLS handshake, before any request",
 }
 
 

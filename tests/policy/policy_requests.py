@@ -30,6 +30,7 @@ def make_client(
     ip: str | None = None,
     exe: str | None = None,
     container: str | None = None,
+    tls_names: tuple[str, ...] = (),
 ) -> Client:
     peer = None
     if uid is not None or gid is not None:
@@ -43,4 +44,6 @@ def make_client(
         port=40000 if ip is not None else None,
         exe=exe,
         container_id=container,
+        tls_cn=tls_names[0] if tls_names else None,
+        tls_names=tls_names,
     )

@@ -197,3 +197,27 @@ def test_explain_usage_errors_exit_2(tmp_path: Path) -> None:
     code, lines = run_explain("no-such-preset-or-file", "GET /info")
     assert code == 2
     assert lines == ["no-such-preset-or-file: cannot read the policy: No such file or directory"]
+
+
+def test_explain_picks_the_profile_of_a_client_certificate_name(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text(
+        """
+        [[profiles]]
+        name = "deployer"
+        tls_names = ["alice"]
+        [[rules]]
+        name = "deployers-create"
+        action = "allow"
+        profiles = ["deployer"]
+        endpoints = ["container.create"]
+        """
+    )
+    for names, code, profile in ((["alice"], 0, "deployer"), (["bob"], 1, "default")):
+        out = io.StringIO()
+        got = explain_main(
+            str(path), "POST /v1.41/containers/create", None, None, None, None, out,
+            tls_names=names,
+        )  # fmt: skip
+        assert got == code
+        assert f"tls_name={names[0]} -> profile {profile}" in out.getvalue()

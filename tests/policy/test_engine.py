@@ -355,6 +355,10 @@ action = "deny"
         ({"ip": "192.168.1.1"}, "default"),
         ({"ip": "not-an-ip"}, "default"),
         ({"uid": 0}, "default"),
+        ({"ip": "192.168.1.1", "tls_names": ("client.example",)}, "cert"),  # the CN
+        ({"ip": "192.168.1.1", "tls_names": ("ci-1", "client.example")}, "cert"),  # a SAN
+        ({"ip": "192.168.1.1", "tls_names": ("Client.example",)}, "default"),  # exact
+        ({"ip": "10.1.2.3", "tls_names": ("client.example",)}, "lan"),  # first match wins
     ],
 )
 def test_profiles_are_chosen_from_the_client(who: dict[str, Any], profile: str) -> None:
