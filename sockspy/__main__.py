@@ -20,6 +20,8 @@ from sockspy.core.address import (
     parse_upstream_address,
 )
 from sockspy.core.decision import DenyEndpoints, Gate
+from sockspy.core.exposure import INSECURE_FLAG, exposed_fronts, refusal
+from sockspy.io.exposure import planned_tcp_fronts
 from sockspy.io.listeners import ListenError
 from sockspy.io.logsink import AuditLog, LogFormat
 from sockspy.io.server import ServeConfig, Server
@@ -131,6 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="deny an endpoint by name (e.g. container.create) with 403, whatever the "
         "policy says; repeatable",
     )
+    serve.add_argument(
+        INSECURE_FLAG,
+        action="store_true",
+        help="allow plain (non-TLS) tcp fronts beyond loopback: anyone who reaches them "
+        "gets the Docker API (refused by default, as dockerd does since v27)",
+    )
     add_serve_arguments(serve)
 
     check = commands.add_parser(
@@ -208,6 +216,11 @@ def _serve(args: argparse.Namespace) -> int:
     except TlsConfigError as exc:
         print(f"sockspy: {exc}", file=sys.stderr)
         return 2
+    if tls is None and not args.insecure_plain_tcp:
+        exposed = exposed_fronts(planned_tcp_fronts(listen))
+        if exposed:
+            print(f"sockspy: {refusal(exposed)}", file=sys.stderr)
+            return 2
 
     try:
         policy, note = choose_policy(args.config, os.environ)

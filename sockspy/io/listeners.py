@@ -140,6 +140,17 @@ def systemd_fds() -> list[int]:
     return list(range(SD_LISTEN_FDS_START, SD_LISTEN_FDS_START + count))
 
 
+def inherited_name(fd: int) -> str:
+    """A passed socket's name in the audit log: `fd://3`, or `fd://3 (NAME)` where NAME is
+    its entry in LISTEN_FDNAMES (systemd's FileDescriptorName=, by default the unit's name).
+    """
+    passed = systemd_fds()
+    names = os.environ.get("LISTEN_FDNAMES", "").split(":") if passed else []
+    index = fd - SD_LISTEN_FDS_START
+    label = names[index] if fd in passed and index < len(names) and names[index] else None
+    return f"fd://{fd}" + (f" ({label})" if label else "")
+
+
 def _open_inherited(address: FdAddress) -> list[Front]:
     passed = systemd_fds()
     if address.fd is None:
@@ -148,7 +159,6 @@ def _open_inherited(address: FdAddress) -> list[Front]:
         fds = passed
     else:
         fds = [address.fd]
-    names = os.environ.get("LISTEN_FDNAMES", "").split(":")
     fronts = []
     for fd in fds:
         try:
@@ -161,8 +171,6 @@ def _open_inherited(address: FdAddress) -> list[Front]:
             raise ListenError(f"fd://{fd} is not a listening socket")
         sock.setblocking(False)
         kind = "unix" if sock.family == stdlib_socket.AF_UNIX else "tcp"
-        index = fd - SD_LISTEN_FDS_START
-        label = names[index] if 0 <= index < len(names) and names[index] else None
-        name = f"fd://{fd}" + (f" ({label})" if label else "")
+        name = inherited_name(fd)
         fronts.append(Front(name, trio.SocketListener(trio.socket.from_stdlib_socket(sock)), kind))
     return fronts

@@ -24,6 +24,7 @@ from sockspy.io.listeners import Front, close_fronts, open_fronts
 from sockspy.io.logsink import AuditLog
 from sockspy.io.peer import identify
 from sockspy.io.pump import Pump
+from sockspy.io.sdnotify import notify
 from sockspy.io.sockstream import ByteStream, SockStream
 from sockspy.io.tls import TlsHandshakeError, accept_tls
 from sockspy.io.upstream import Upstream
@@ -65,6 +66,7 @@ class Server:
             for front in fronts:
                 self.log.emit({"event": "listening", "address": front.name})
             self.log.emit({"event": "upstream", "address": str(config.upstream)})
+            notify("READY=1")  # systemd's Type=notify: every front listens
             async with trio.open_nursery() as handlers:
                 with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
                     async with trio.open_nursery() as acceptors:
@@ -81,6 +83,7 @@ class Server:
     async def _wait_for_signal(self, signals: AsyncIterator[int], acceptors: trio.Nursery) -> None:
         async for signum in signals:
             self.stopping = True
+            notify("STOPPING=1")
             self.log.emit(
                 {
                     "event": "stopping",
