@@ -19,15 +19,15 @@ from sockspy.core.address import (
     parse_listen_address,
     parse_upstream_address,
 )
-from sockspy.core.decision import DenyEndpoints, Gate
 from sockspy.core.exposure import INSECURE_FLAG, exposed_fronts, refusal
 from sockspy.io.exposure import planned_tcp_fronts
 from sockspy.io.listeners import ListenError
 from sockspy.io.logsink import AuditLog, LogFormat
+from sockspy.io.reload import LoadedPolicy, ReloadError
 from sockspy.io.server import ServeConfig, Server
 from sockspy.io.tls import TlsConfigError
+from sockspy.opscli import add_operating_arguments, loaded_policy, operating_settings
 from sockspy.policy.commands import check_main, explain_main, load_named
-from sockspy.policy.engine import PolicyGate
 from sockspy.policy.load import PolicyError
 from sockspy.policy.model import Policy
 from sockspy.policy.presets import PRESETS
@@ -140,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
         "gets the Docker API (refused by default, as dockerd does since v27)",
     )
     add_serve_arguments(serve)
+    add_operating_arguments(serve)
 
     check = commands.add_parser(
         "check",
@@ -235,29 +236,29 @@ def _serve(args: argparse.Namespace) -> int:
         stream = open(args.log_file, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
     fmt: LogFormat = args.log_format or ("console" if stream.isatty() else "json")
     log = AuditLog(fmt, stream)
-    gate: Gate = PolicyGate(policy)
-    if args.deny_endpoint:
-        gate = DenyEndpoints(args.deny_endpoint, inner=gate)
-    log.emit(
-        {
-            "event": "policy",
-            "source": policy.source,
-            "mode": policy.mode,
-            "rules": len(policy.rules),
-            "profiles": len(policy.profiles),
-            "deny_endpoints": sorted(args.deny_endpoint),
-        }
-    )
+    first = loaded_policy(policy, args.deny_endpoint)
+    log.emit({"event": "policy", **first.fields})
+
+    def reload() -> LoadedPolicy:  # SIGHUP: the same source again (file, preset or env)
+        try:
+            again, _ = choose_policy(args.config, os.environ)
+        except PolicyError as exc:
+            raise ReloadError([str(problem) for problem in exc.problems]) from None
+        return loaded_policy(again, args.deny_endpoint)
+
     config = ServeConfig(
         listen=listen,
         upstream=target,
-        gate=gate,
+        gate=first.gate,
         log=log,
         socket_mode=args.socket_mode,
         socket_group=args.socket_group,
         grace_period=args.grace_period,
-        max_body_bytes=policy.max_body_bytes,
+        max_body_bytes=first.max_body_bytes,
         tls=tls,
+        reload=reload,
+        policy_fields=first.fields,
+        **operating_settings(args),
     )
     server = Server(config)
 
@@ -269,6 +270,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, late_signal)
     signal.signal(signal.SIGINT, late_signal)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a reload outside the server's receiver
     try:
         trio.run(server.run)
     except ListenError as exc:

@@ -41,8 +41,15 @@ from sockspy.core.decision import Decision, Gate
 from sockspy.core.errors import error_response
 from sockspy.core.exchange import Exchange
 from sockspy.core.framing import BodyReader, FixedLength, FramingError, NoBody, reader_for
-from sockspy.core.head import ProtocolError, find_head_end, parse_request_head, parse_response_head
+from sockspy.core.head import (
+    MAX_HEAD_BYTES,
+    ProtocolError,
+    find_head_end,
+    parse_request_head,
+    parse_response_head,
+)
 from sockspy.core.identity import Client
+from sockspy.core.limits import GateHolder
 from sockspy.core.request import Request, classify_request
 
 # A body a rule reads is held in memory until decided; larger ones are refused (413).
@@ -79,12 +86,16 @@ class Conversation:
         gate: Gate,
         clock: Callable[[], float] = time.monotonic,
         max_inspected_body: int = MAX_INSPECTED_BODY,
+        gates: GateHolder | None = None,
+        max_head_bytes: int = MAX_HEAD_BYTES,
     ) -> None:
         self.conn_id = conn_id
         self.client = client
-        self.gate = gate
+        self.gate = gate  # the gate of the request being read (pinned from `gates`)
+        self.gates = gates  # a reloadable policy: each new head takes `gates.current`
         self.clock = clock
         self.max_inspected_body = max_inspected_body
+        self.max_head_bytes = max_head_bytes
         self.to_upstream: Outbox = deque()
         self.to_client: Outbox = deque()
         self.records: list[audit.Record] = []
@@ -93,6 +104,7 @@ class Conversation:
         self.finished = False  # nothing more will be exchanged: close both sides
         self.close_reason = "open"
         self.started = clock()
+        self.head_started: float | None = None  # when sockspy began waiting for a partial head
         self.client_bytes = 0
         self.daemon_bytes = 0
 
@@ -164,6 +176,14 @@ class Conversation:
             return
         self._finish("client closed")
 
+    def head_timed_out(self, seconds: float) -> None:
+        """A partial request head was not completed in time (slowloris): 408 and close."""
+        if self.finished or self.state is not State.HEAD or not self._buf:
+            return
+        self.head_started = None
+        error = ProtocolError(408, f"request head not complete after {seconds:g} s", "head_timeout")
+        self._reject(self._new_exchange(), error)
+
     def decided(self, decision: Decision) -> None:
         request = self.pending_decision
         exchange = self._current
@@ -199,12 +219,15 @@ class Conversation:
     def _read_head(self) -> bool:
         """Parse one head from the buffer; False when more bytes are needed."""
         try:
-            end = find_head_end(self._buf)
+            end = find_head_end(self._buf, self.max_head_bytes)
         except ProtocolError as exc:
             self._reject(self._new_exchange(), exc)
             return False
         if end is None:
+            if self.head_started is None:
+                self.head_started = self.clock()
             return False
+        self.head_started = None
         head_bytes, self._buf = self._buf[:end], self._buf[end:]
         exchange = self._new_exchange()
         first_line = head_bytes.split(b"\r\n", 1)[0].decode("latin-1")
@@ -224,6 +247,8 @@ class Conversation:
             return False
         self._head_bytes = head_bytes
         self._current = exchange
+        if self.gates is not None:  # one gate judges this whole request, reload or not
+            self.gate = self.gates.current
         wants_body = self.gate.wants_body(request, self.client) or hijack.needs_body(request)
         limit = self.max_inspected_body
         if wants_body and isinstance(head.framing, FixedLength) and head.framing.length > limit:

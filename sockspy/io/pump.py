@@ -26,7 +26,9 @@ import trio
 
 from sockspy.core.conversation import EOF, MAX_INSPECTED_BODY, Conversation, Outbox
 from sockspy.core.decision import NO_FACTS, Decision, Facts, Gate, deny
+from sockspy.core.head import MAX_HEAD_BYTES
 from sockspy.core.identity import Client
+from sockspy.core.limits import GateHolder
 from sockspy.io.inspector import ContainerInspector, InspectError
 from sockspy.io.logsink import AuditLog
 from sockspy.io.sockstream import ByteStream, SockStream, SplicePipe
@@ -54,10 +56,17 @@ class Pump:
         log: AuditLog,
         inspector: ContainerInspector | None = None,
         max_body_bytes: int = MAX_INSPECTED_BODY,
+        *,
+        gates: GateHolder | None = None,  # a reloadable policy: overrides `gate`
+        head_timeout: float | None = None,
+        max_head_bytes: int = MAX_HEAD_BYTES,
     ) -> None:
-        self.conv = Conversation(conn_id, client, gate, max_inspected_body=max_body_bytes)
+        self.conv = Conversation(
+            conn_id, client, gates.current if gates else gate, max_inspected_body=max_body_bytes,
+            gates=gates, max_head_bytes=max_head_bytes,
+        )  # fmt: skip
         self.client_stream = stream
-        self.gate = gate
+        self.head_timeout = head_timeout
         self.upstream_address = upstream_address
         self.upstream: ByteStream | None = None
         self.inspector = inspector or ContainerInspector(upstream_address)
@@ -146,8 +155,10 @@ class Pump:
             elif conv.client_paused or self._client_eof:
                 await self._wait_for_change()
             else:
-                data = await self._receive(self.client_stream)
-                if data:
+                data = await self._receive_client()
+                if data is None:
+                    conv.head_timed_out(self.head_timeout or 0)
+                elif data:
                     conv.client_data(data)
                 else:
                     self._client_eof = True
@@ -167,19 +178,34 @@ class Pump:
                 conv.upstream_eof()
             await self._flush()
 
+    async def _receive_client(self) -> bytes | None:
+        """The client's next bytes; None if a partial request head took too long.
+
+        The head timeout runs only while a request head is incomplete (from when sockspy
+        began waiting for its rest): never on an idle keep-alive connection with nothing
+        pending, and never on bodies, responses or streams.
+        """
+        started = self.conv.head_started
+        if started is None or self.head_timeout is None:
+            return await self._receive(self.client_stream)
+        with trio.move_on_after(started + self.head_timeout - self.conv.clock()):
+            return await self._receive(self.client_stream)
+        return None
+
     async def _decide(self) -> Decision:
         request = self.conv.pending_decision
         client = self.conv.client
+        gate = self.conv.gate  # the gate pinned when this request's head was read
         assert request is not None
         try:
-            names = self.gate.containers_to_inspect(request, client)
+            names = gate.containers_to_inspect(request, client)
             facts = NO_FACTS
             if names:
                 found = {name: await self.inspector.inspect(name) for name in names}
                 facts = Facts(containers=found)
-            if self.gate.wants_daemon_facts(request, client):  # None (unknown): strict checks
+            if gate.wants_daemon_facts(request, client):  # None (unknown): strict checks
                 facts = Facts(facts.containers, await self.inspector.daemon_facts())
-            return self.gate.decide(request, client, facts)
+            return gate.decide(request, client, facts)
         except InspectError as exc:
             return deny("internal", str(exc), status=502, code="inspect_failed")
         except UpstreamError as exc:

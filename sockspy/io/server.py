@@ -3,27 +3,47 @@
 On SIGINT or SIGTERM sockspy stops accepting, closes idle keep-alive connections, lets
 open exchanges and streams run for the grace period, then closes what is left and
 returns. A second signal skips the rest of the grace period.
+
+SIGHUP reloads the policy (`sockspy.io.reload`). Each connection is first counted against
+the connection limits (`sockspy.core.limits`) and turned away with a JSON error if over
+one (`sockspy.io.refuse`). An optional admin address serves health and counters
+(`sockspy.io.admin`), never the proxied fronts.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import itertools
 import signal
 import ssl
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import trio
 
 from sockspy.core.address import ListenAddress
 from sockspy.core.conversation import MAX_INSPECTED_BODY
 from sockspy.core.decision import Gate
+from sockspy.core.head import MAX_HEAD_BYTES
+from sockspy.core.identity import Client
+from sockspy.core.limits import (
+    ConnectionLimits,
+    GateHolder,
+    RateLimitedGate,
+    RateLimiter,
+    client_key,
+)
+from sockspy.io.admin import Admin
 from sockspy.io.inspector import ContainerInspector
 from sockspy.io.listeners import Front, close_fronts, open_fronts
 from sockspy.io.logsink import AuditLog
 from sockspy.io.peer import identify
 from sockspy.io.pump import Pump
+from sockspy.io.refuse import refuse
+from sockspy.io.reload import LoadedPolicy, Loader, PolicyReloader
 from sockspy.io.sdnotify import notify
 from sockspy.io.sockstream import ByteStream, SockStream
 from sockspy.io.tls import TlsHandshakeError, accept_tls
@@ -44,6 +64,15 @@ class ServeConfig:
     max_body_bytes: int = MAX_INSPECTED_BODY
     extra: dict[str, object] = field(default_factory=dict)
     tls: ssl.SSLContext | None = None  # TLS (or mTLS) on tcp fronts; unix fronts stay plain
+    reload: Loader | None = None  # SIGHUP loads the policy again with this
+    policy_fields: dict[str, Any] = field(default_factory=dict)  # source, mode, ... (audit)
+    max_connections: int | None = None  # open client connections, in total
+    max_connections_per_client: int | None = None  # ... per unix uid or tcp address
+    head_timeout: float | None = 30.0  # only while a request head is incomplete
+    max_head_bytes: int = MAX_HEAD_BYTES
+    rate_limit: float | None = None  # requests a second per client (a token bucket)
+    rate_burst: float | None = None  # the bucket's size (default: the rate)
+    admin: list[ListenAddress] = field(default_factory=list)  # /healthz, /metrics
 
 
 class Server:
@@ -56,6 +85,26 @@ class Server:
         self._accepting = trio.CancelScope()
         self._all_closed = trio.Event()
         self.stopping = False
+        self.started = time.monotonic()
+        self.limits = ConnectionLimits(config.max_connections, config.max_connections_per_client)
+        self.rate_limiter = (
+            RateLimiter(config.rate_limit, config.rate_burst) if config.rate_limit else None
+        )
+        self.gates = GateHolder(self._wrap(config.gate))
+        self.reloader = PolicyReloader(
+            self.gates,
+            LoadedPolicy(config.gate, config.max_body_bytes, config.policy_fields),
+            config.reload,
+            self.log,
+            self._wrap,
+        )
+        self.counters = {"connections_accepted": 0, "connections_refused": 0}
+
+    def _wrap(self, gate: Gate) -> Gate:
+        """The gate as served: the policy, behind the rate limit if there is one."""
+        if self.rate_limiter is None:
+            return gate
+        return RateLimitedGate(gate, self.rate_limiter)
 
     async def run(
         self, *, task_status: trio.TaskStatus[list[Front]] = trio.TASK_STATUS_IGNORED
@@ -63,22 +112,67 @@ class Server:
         config = self.config
         fronts = await open_fronts(config.listen, config.socket_mode, config.socket_group)
         try:
+            admin_fronts = await open_fronts(config.admin, config.socket_mode, config.socket_group)
+        except BaseException:
+            await close_fronts(fronts)
+            raise
+        try:
             for front in fronts:
                 self.log.emit({"event": "listening", "address": front.name})
+            for front in admin_fronts:
+                self.log.emit({"event": "listening", "address": front.name, "admin": True})
             self.log.emit({"event": "upstream", "address": str(config.upstream)})
             notify("READY=1")  # systemd's Type=notify: every front listens
             async with trio.open_nursery() as handlers:
-                with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                with (
+                    trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals,
+                    self._hangups() as hangups,
+                ):
                     async with trio.open_nursery() as acceptors:
                         for front in fronts:
                             acceptors.start_soon(self._accept_loop, front, handlers)
+                        admin = Admin(config.upstream, self.health, self.metrics)
+                        for front in admin_fronts:
+                            acceptors.start_soon(admin.serve, front)
+                        if hangups is not None:
+                            acceptors.start_soon(self._reload_on_hangup, hangups)
                         acceptors.start_soon(self._wait_for_signal, signals, acceptors)
                         task_status.started(fronts)
-                    await close_fronts(fronts)
+                    await close_fronts(fronts + admin_fronts)
                     await self._drain(signals)
         finally:
-            await close_fronts(fronts)
+            await close_fronts(fronts + admin_fronts)
         self.log.emit({"event": "stopped"})
+
+    def _hangups(self) -> Any:
+        """SIGHUP's receiver while the server runs (a no-op context without a loader)."""
+        if self.config.reload is None:
+            return contextlib.nullcontext()
+        return trio.open_signal_receiver(signal.SIGHUP)
+
+    async def _reload_on_hangup(self, hangups: AsyncIterator[int]) -> None:
+        async for _ in hangups:
+            await self.reloader.reload()
+
+    def health(self) -> dict[str, Any]:
+        """What /healthz says besides the daemon's reachability."""
+        return {
+            "policy": self.reloader.describe(),
+            "open_connections": len(self.pumps),
+            "uptime_s": round(time.monotonic() - self.started, 3),
+            "stopping": self.stopping,
+        }
+
+    def metrics(self) -> dict[str, Any]:
+        limiter = self.rate_limiter
+        return {
+            **self.counters,
+            "open_connections": len(self.pumps),
+            "rate_limited": limiter.limited if limiter is not None else 0,
+            "policy_reloads": self.reloader.reloads,
+            "policy_reload_failures": self.reloader.failures,
+            "uptime_s": round(time.monotonic() - self.started, 3),
+        }
 
     async def _wait_for_signal(self, signals: AsyncIterator[int], acceptors: trio.Nursery) -> None:
         async for signum in signals:
@@ -146,15 +240,37 @@ class Server:
         else:
             client_stream = SockStream.adopt(stream)
             client = identify(client_stream, front.name)
+        key = client_key(client)
+        refusal = self.limits.admit(key)
+        if refusal is not None:
+            self.counters["connections_refused"] += 1
+            self.log.emit(
+                {"event": "connection_refused", "conn_id": conn_id, **client.fields(),
+                 "status": refusal.status, "code": refusal.code, "reason": refusal.reason},
+                "warning",
+            )  # fmt: skip
+            await refuse(client_stream, refusal)
+            return
+        self.counters["connections_accepted"] += 1
+        try:
+            await self._pump(conn_id, client_stream, client)
+        finally:
+            self.limits.release(key)
+
+    async def _pump(self, conn_id: int, client_stream: ByteStream, client: Client) -> None:
+        config = self.config
         pump = Pump(
             conn_id,
             client_stream,
             client,
-            self.config.gate,
-            self.config.upstream,
+            self.gates.current,
+            config.upstream,
             self.log,
             self.inspector,
-            max_body_bytes=self.config.max_body_bytes,
+            max_body_bytes=self.reloader.loaded.max_body_bytes,
+            gates=self.gates,
+            head_timeout=config.head_timeout,
+            max_head_bytes=config.max_head_bytes,
         )
         self.pumps.add(pump)
         if self.stopping:  # a handshake that ended after the drain began

@@ -22,6 +22,17 @@ ALLOWED: dict[tuple[str, str, str], str] = {
     ("io/server.py", "_drain", "move_on_after"): "the shutdown grace period (SIGTERM)",
     ("io/server.py", "_accept_loop", "sleep"): "back-off after accept fails (out of fds)",
     ("io/tls.py", "accept_tls", "fail_after"): "the TLS handshake, before any request",
+    ("io/pump.py", "_receive_client", "move_on_after"): (
+        "--head-timeout: only while a request head is incomplete (slowloris), never on an "
+        "idle keep-alive connection, a body, a response or a stream"
+    ),
+    ("io/refuse.py", "refuse", "move_on_after"): (
+        "a connection over a limit: waiting for its first head, then lingering after the "
+        "refusal; nothing is forwarded"
+    ),
+    ("io/admin.py", "_handle", "move_on_after"): "an admin request (/healthz), never proxied",
+    ("io/admin.py", "ping", "fail_after"): "/healthz's own ping to the daemon",
+    ("io/admin.py", "serve", "sleep"): "back-off after the admin accept fails (out of fds)",
 }
 
 

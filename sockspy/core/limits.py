@@ -1,0 +1,193 @@
+"""Operating limits, sans-IO: connection counts, per-client request rates, the gate in force.
+
+Theory of operation
+-------------------
+A *client key* names who a limit counts against: the uid of a unix peer (`uid:0`), the
+address of a tcp peer (`ip:192.0.2.7`), else the front (a socket whose peer is unknown).
+All clients of one uid share its allowance, as all clients behind one address do.
+
+`ConnectionLimits` counts open connections in total and per key; `admit` answers None or
+a `Refusal` (503 over the total, 429 over a client's share) and counts the connection,
+`release` uncounts it. `RateLimiter` keeps one token bucket per key (`rate` tokens a
+second, up to `burst`); the gate wrapper `RateLimitedGate` takes a token when a request is
+decided and denies it with 429 when there is none. Buckets of idle clients are forgotten
+(a full bucket is the same as no bucket), so the table stays small.
+
+`GateHolder` is the indirection that makes the policy reloadable: the server owns one,
+`current` is replaced whole on SIGHUP (one reference store: atomic, trio is one thread),
+and the conversation pins `current` as each request head is read, so a request is judged
+entirely by one gate (its body buffering, its lookups and its decision), and nothing
+already decided is judged again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sockspy.core.decision import Decision, Facts, Gate
+from sockspy.core.identity import Client
+from sockspy.core.request import Request
+
+
+def client_key(client: Client) -> str:
+    """Whom a connection counts against: a unix uid, a tcp address, else its front."""
+    if client.peer is not None:
+        return f"uid:{client.peer.uid}"
+    if client.ip is not None:
+        return f"ip:{client.ip}"
+    return f"front:{client.front}"
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a connection is not served: the status, the audit code and the sentence."""
+
+    status: int
+    code: str
+    reason: str
+
+
+class ConnectionLimits:
+    """Open connections, in total and per client key, against optional maxima."""
+
+    def __init__(self, total: int | None = None, per_client: int | None = None) -> None:
+        self.total = total
+        self.per_client = per_client
+        self.open = 0
+        self.by_client: dict[str, int] = {}
+
+    def admit(self, key: str) -> Refusal | None:
+        """Count a new connection of `key`, or say why it is refused (and count nothing)."""
+        if self.total is not None and self.open >= self.total:
+            return Refusal(
+                503,
+                "too_many_connections",
+                f"too many connections ({self.open} open, at most {self.total})",
+            )
+        mine = self.by_client.get(key, 0)
+        if self.per_client is not None and mine >= self.per_client:
+            return Refusal(
+                429,
+                "too_many_client_connections",
+                f"too many connections from {key} ({mine} open, at most {self.per_client})",
+            )
+        self.open += 1
+        self.by_client[key] = mine + 1
+        return None
+
+    def release(self, key: str) -> None:
+        self.open -= 1
+        left = self.by_client[key] - 1
+        if left:
+            self.by_client[key] = left
+        else:
+            del self.by_client[key]
+
+
+class TokenBucket:
+    """`rate` tokens a second, holding at most `burst`; starts full."""
+
+    __slots__ = ("burst", "rate", "stamp", "tokens")
+
+    def __init__(self, rate: float, burst: float, now: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = burst
+        self.stamp = now
+
+    def refill(self, now: float) -> None:
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+
+    def take(self, now: float) -> bool:
+        self.refill(now)
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+class RateLimiter:
+    """One token bucket per client key. Buckets that have refilled are forgotten."""
+
+    def __init__(
+        self,
+        rate: float,
+        burst: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        max_clients: int = 4096,
+    ) -> None:
+        if rate <= 0:
+            raise ValueError("the rate must be positive")
+        self.rate = rate
+        self.burst = max(1.0, burst if burst is not None else rate)
+        self.clock = clock
+        self.max_clients = max_clients
+        self.buckets: dict[str, TokenBucket] = {}
+        self.limited = 0  # requests refused so far
+
+    def allow(self, key: str) -> bool:
+        now = self.clock()
+        bucket = self.buckets.get(key)
+        if bucket is None:
+            if len(self.buckets) >= self.max_clients:
+                self._forget_full(now)
+            bucket = self.buckets[key] = TokenBucket(self.rate, self.burst, now)
+        if bucket.take(now):
+            return True
+        self.limited += 1
+        return False
+
+    def _forget_full(self, now: float) -> None:
+        for key, bucket in list(self.buckets.items()):
+            bucket.refill(now)
+            if bucket.tokens >= bucket.burst:
+                del self.buckets[key]
+
+
+class RateLimitedGate:
+    """A `Gate` that first takes a token of the client's bucket, then asks `inner`.
+
+    The token is taken when the request is decided; a request without one is denied with
+    429 (code ``rate_limited``) whatever the policy or its mode says.
+    """
+
+    rule = "rate-limit"
+
+    def __init__(self, inner: Gate, limiter: RateLimiter) -> None:
+        self.inner = inner
+        self.limiter = limiter
+
+    def wants_body(self, request: Request, client: Client) -> bool:
+        return self.inner.wants_body(request, client)
+
+    def containers_to_inspect(self, request: Request, client: Client) -> tuple[str, ...]:
+        return self.inner.containers_to_inspect(request, client)
+
+    def wants_daemon_facts(self, request: Request, client: Client) -> bool:
+        return self.inner.wants_daemon_facts(request, client)
+
+    def decide(self, request: Request, client: Client, facts: Facts) -> Decision:
+        key = client_key(client)
+        if not self.limiter.allow(key):
+            limiter = self.limiter
+            return Decision(
+                allowed=False,
+                rule=self.rule,
+                reason=f"too many requests from {key} (over {limiter.rate:g}/s, "
+                f"burst {limiter.burst:g})",
+                status=429,
+                code="rate_limited",
+            )
+        return self.inner.decide(request, client, facts)
+
+
+class GateHolder:
+    """The gate in force. `current` is replaced whole when the policy is reloaded."""
+
+    __slots__ = ("current",)
+
+    def __init__(self, gate: Gate) -> None:
+        self.current = gate

@@ -1,0 +1,167 @@
+"""Operating limits in the core: connection counts, token buckets, the reloadable gate,
+the head timeout and the head size cap (no sockets)."""
+
+from __future__ import annotations
+
+import json
+
+from sockspy.core.conversation import Conversation, State
+from sockspy.core.decision import ALLOW, NO_FACTS, AllowAll, DenyEndpoints
+from sockspy.core.identity import Client, PeerCred
+from sockspy.core.limits import (
+    ConnectionLimits,
+    GateHolder,
+    RateLimitedGate,
+    RateLimiter,
+    client_key,
+)
+
+UNIX = Client(front="unix:///s.sock", peer=PeerCred(pid=42, uid=1000, gid=1000))
+TCP = Client(front="tcp://127.0.0.1:2375", ip="192.0.2.7", port=50000)
+PING = b"GET /v1.41/_ping HTTP/1.1\r\nHost: x\r\n\r\n"
+CREATE_BODY = b'{"Image":"bb"}'
+CREATE = (
+    b"POST /v1.41/containers/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    b"Content-Length: %d\r\n\r\n" % len(CREATE_BODY)
+) + CREATE_BODY
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_client_is_its_uid_on_unix_and_its_address_on_tcp() -> None:
+    assert client_key(UNIX) == "uid:1000"
+    assert client_key(TCP) == "ip:192.0.2.7"
+    assert client_key(Client(front="fd://3")) == "front:fd://3"
+
+
+def test_connections_over_the_total_get_503_and_over_a_client_share_429() -> None:
+    limits = ConnectionLimits(total=3, per_client=2)
+    assert limits.admit("uid:1") is None
+    assert limits.admit("uid:1") is None
+    refusal = limits.admit("uid:1")
+    assert refusal is not None and (refusal.status, refusal.code) == (
+        429,
+        "too_many_client_connections",
+    )
+    assert limits.admit("uid:2") is None
+    refusal = limits.admit("uid:3")
+    assert refusal is not None and (refusal.status, refusal.code) == (503, "too_many_connections")
+    limits.release("uid:1")
+    assert limits.admit("uid:3") is None
+    assert limits.open == 3 and limits.by_client == {"uid:1": 1, "uid:2": 1, "uid:3": 1}
+
+
+def test_released_clients_leave_no_entry_behind() -> None:
+    limits = ConnectionLimits(per_client=1)
+    assert limits.admit("ip:a") is None
+    limits.release("ip:a")
+    assert limits.by_client == {} and limits.open == 0
+
+
+def test_a_token_bucket_allows_its_burst_then_its_rate() -> None:
+    clock = Clock()
+    limiter = RateLimiter(rate=2, burst=3, clock=clock)
+    assert [limiter.allow("k") for _ in range(4)] == [True, True, True, False]
+    clock.now += 0.5  # one token back
+    assert [limiter.allow("k") for _ in range(2)] == [True, False]
+    assert limiter.allow("other")  # every client has its own bucket
+    assert limiter.limited == 2
+
+
+def test_full_buckets_of_idle_clients_are_forgotten() -> None:
+    clock = Clock()
+    limiter = RateLimiter(rate=10, clock=clock, max_clients=2)
+    limiter.allow("a")
+    limiter.allow("b")
+    clock.now += 10
+    limiter.allow("c")
+    assert set(limiter.buckets) == {"c"}
+
+
+def test_a_request_over_the_rate_is_denied_with_429_whatever_the_policy() -> None:
+    clock = Clock()
+    gate = RateLimitedGate(AllowAll(), RateLimiter(rate=1, clock=clock))
+    conv = Conversation(1, UNIX, gate, clock=clock)
+    conv.client_data(PING)
+    assert conv.pending_decision is not None
+    assert gate.decide(conv.pending_decision, UNIX, NO_FACTS).allowed
+    decision = gate.decide(conv.pending_decision, UNIX, NO_FACTS)
+    assert (decision.allowed, decision.status, decision.code) == (False, 429, "rate_limited")
+    assert decision.reason is not None and "uid:1000" in decision.reason
+
+
+def test_each_request_is_judged_by_the_gate_in_force_when_its_head_was_read() -> None:
+    holder = GateHolder(AllowAll())
+    conv = Conversation(1, UNIX, holder.current, clock=lambda: 0.0, gates=holder)
+    conv.client_data(PING)
+    assert isinstance(conv.gate, AllowAll)
+    holder.current = DenyEndpoints(["system.ping"])  # a reload while a request is decided
+    assert isinstance(conv.gate, AllowAll)  # that request keeps its gate
+    conv.decided(ALLOW)
+    conv.upstream_data(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK")
+    conv.client_data(PING)  # the next request on the same keep-alive connection
+    assert isinstance(conv.gate, DenyEndpoints)
+
+
+def test_a_request_whose_body_is_buffered_keeps_the_gate_that_asked_for_it() -> None:
+    class WantsBody(AllowAll):
+        def wants_body(self, request: object, client: object) -> bool:
+            return True
+
+    holder = GateHolder(WantsBody())
+    conv = Conversation(1, UNIX, holder.current, clock=lambda: 0.0, gates=holder)
+    conv.client_data(CREATE[:-4])
+    holder.current = AllowAll()  # reloaded while the body is read
+    conv.client_data(CREATE[-4:])
+    assert isinstance(conv.gate, WantsBody)
+    assert conv.pending_decision is not None and conv.pending_decision.body == CREATE_BODY
+
+
+def test_a_partial_head_starts_the_head_clock_and_a_complete_one_stops_it() -> None:
+    clock = Clock()
+    conv = Conversation(1, UNIX, AllowAll(), clock=clock)
+    assert conv.head_started is None  # idle: nothing pending, nothing timed
+    conv.client_data(b"GET /v1.41/_ping HT")
+    assert conv.head_started == 100.0
+    clock.now = 101.0
+    conv.client_data(b"TP/1.1\r\n")
+    assert conv.head_started == 100.0  # from the first byte, not the last
+    conv.client_data(b"Host: x\r\n\r\n")
+    assert conv.head_started is None
+
+
+def test_a_head_timeout_answers_408_as_json_and_closes() -> None:
+    conv = Conversation(1, UNIX, AllowAll(), clock=lambda: 0.0)
+    conv.client_data(b"GET /v1.41/_ping HTTP/1.1\r\nHo")
+    conv.head_timed_out(30)
+    response = b"".join(i for i in conv.to_client if isinstance(i, bytes))
+    assert response.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
+    assert b"Connection: close" in response
+    body = json.loads(response.split(b"\r\n\r\n", 1)[1])
+    assert body == {"message": "sockspy: request head not complete after 30 s"}
+    assert conv.finished and conv.state is State.CLOSED
+    record = next(r for r in conv.records if r["event"] == "exchange")
+    assert (record["status"], record["code"], record["decision"]) == (408, "head_timeout", "reject")
+
+
+def test_a_head_timeout_on_an_idle_connection_does_nothing() -> None:
+    conv = Conversation(1, UNIX, AllowAll(), clock=lambda: 0.0)
+    conv.head_timed_out(30)
+    assert not conv.finished and not conv.to_client
+
+
+def test_the_head_size_cap_is_configurable() -> None:
+    conv = Conversation(1, UNIX, AllowAll(), clock=lambda: 0.0, max_head_bytes=64)
+    conv.client_data(b"GET /v1.41/_ping HTTP/1.1\r\nX-Pad: " + b"a" * 64 + b"\r\n\r\n")
+    response = b"".join(i for i in conv.to_client if isinstance(i, bytes))
+    assert response.startswith(b"HTTP/1.1 431 ")
+    assert b"request head larger than 64 bytes" in response
+    small = Conversation(1, UNIX, AllowAll(), clock=lambda: 0.0, max_head_bytes=64)
+    small.client_data(PING)
+    assert small.pending_decision is not None

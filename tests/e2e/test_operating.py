@@ -1,0 +1,137 @@
+"""Operating sockspy with the real CLI and dockerd: SIGHUP reload, the head timeout, the
+admin address."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.cli import docker
+from support.proxy import ProxyProcess, free_tcp_port
+
+pytestmark = pytest.mark.e2e
+
+StartProxy = Callable[..., ProxyProcess]
+
+DENY_RUN = """\
+mode = "enforce"
+
+[[rules]]
+name = "no-run"
+action = "deny"
+endpoints = ["container.create"]
+
+[[rules]]
+name = "the-rest"
+action = "allow"
+"""
+
+ALLOW_ALL = """\
+mode = "enforce"
+
+[[rules]]
+name = "everything"
+action = "allow"
+"""
+
+BROKEN = """\
+mode = "enforce"
+
+[[rules]]
+name = "typo"
+action = "allow"
+methodz = ["GET"]
+"""
+
+
+def wait_for(proxy: ProxyProcess, predicate: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        for record in proxy.audit_records():
+            if predicate(record):
+                return record
+        time.sleep(0.05)
+    raise AssertionError(f"no such audit record; stderr:\n{proxy.stderr_tail()}")
+
+
+def test_sighup_reloads_the_policy_and_a_broken_file_keeps_the_old_one(
+    start_sockspy: StartProxy,
+    tmp_path: Path,
+    test_image: str,
+    new_name: Callable[[], str],
+) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text(DENY_RUN)
+    proxy = start_sockspy(policy=str(policy))
+    host = proxy.unix_host
+
+    denied = docker(host, "run", "--rm", "--name", new_name(), test_image, "true", check=False)
+    assert b"sockspy: denied by rule no-run" in denied.stderr, denied.stderr
+
+    policy.write_text(ALLOW_ALL)
+    proxy.proc.send_signal(signal.SIGHUP)
+    wait_for(proxy, lambda r: r.get("event") == "policy_reload" and r.get("ok") is True)
+    docker(host, "run", "--rm", "--name", new_name(), test_image, "true")
+
+    policy.write_text(BROKEN)
+    proxy.proc.send_signal(signal.SIGHUP)
+    failed = wait_for(proxy, lambda r: r.get("event") == "policy_reload" and r.get("ok") is False)
+    assert failed["problems"] == [f"{policy}:6: " + failed["problems"][0].split(": ", 1)[1]]
+    assert "unknown key 'methodz'" in failed["problems"][0]
+    docker(host, "run", "--rm", "--name", new_name(), test_image, "true")  # still allowed
+    assert proxy.proc.poll() is None
+
+
+def test_a_slowloris_head_is_cut_while_the_cli_is_served(start_sockspy: StartProxy) -> None:
+    proxy = start_sockspy("--head-timeout", "1")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as slow:
+        slow.connect(str(proxy.unix_path))
+        started = time.monotonic()
+        slow.sendall(b"GET /_ping HTTP/1.1\r\n")
+        docker(proxy.unix_host, "version")  # served meanwhile
+        slow.settimeout(10)
+        answer = b""
+        while chunk := slow.recv(65536):
+            answer += chunk
+        elapsed = time.monotonic() - started
+    assert answer.startswith(b"HTTP/1.1 408 "), answer
+    assert 0.9 <= elapsed < 5
+    wait_for(proxy, lambda r: r.get("event") == "exchange" and r.get("code") == "head_timeout")
+
+
+def test_healthz_on_the_admin_address_reports_the_daemon_and_the_policy(
+    start_sockspy: StartProxy,
+) -> None:
+    port = free_tcp_port()
+    proxy = start_sockspy("--admin-listen", f"tcp://127.0.0.1:{port}", policy="readonly")
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as reply:
+                health = json.loads(reply.read())
+                break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    assert health["status"] == "ok" and health["upstream"]["reachable"] is True
+    assert health["policy"]["source"] == "preset:readonly"
+    # On the proxied front, /healthz is a Docker API path: the daemon has none (404).
+    with socket.create_connection(("127.0.0.1", proxy.tcp_port), timeout=5) as front:
+        front.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.endswith(b"\n"):
+            answer += front.recv(65536)
+    assert b"sockspy admin" not in answer and b'"upstream"' not in answer
+    assert answer.startswith(b"HTTP/1.1 403 "), answer  # readonly: not an allowed endpoint
+    exchange = wait_for(
+        proxy, lambda r: r.get("event") == "exchange" and r.get("target") == "/healthz"
+    )
+    assert exchange["decision"] == "deny"

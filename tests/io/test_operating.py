@@ -1,0 +1,324 @@
+"""Operating sockspy: connection limits, the head timeout, rate limits, SIGHUP reload and
+the admin address, with a real `Server` in front of a fake daemon."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import socket as stdlib_socket
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from sockspy.core.address import TcpAddress, UnixAddress
+from sockspy.core.decision import AllowAll, DenyEndpoints
+from sockspy.io.logsink import AuditLog
+from sockspy.io.reload import LoadedPolicy, ReloadError
+from sockspy.io.server import ServeConfig, Server
+
+PING = b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n"
+PONG = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK"
+
+Scenario = Callable[[str, Server], Awaitable[None]]
+
+
+async def pong_daemon(stream: trio.SocketStream) -> None:
+    """Answers every request head with PONG; records each request line it saw."""
+    buf = b""
+    while True:
+        try:
+            data = await stream.receive_some(65536)
+        except trio.BrokenResourceError:
+            return
+        if not data:
+            return
+        buf += data
+        while b"\r\n\r\n" in buf:
+            head, buf = buf.split(b"\r\n\r\n", 1)
+            SEEN.append(head.split(b"\r\n", 1)[0])
+            await stream.send_all(PONG)
+
+
+SEEN: list[bytes] = []
+
+
+async def serve_fake_daemon(path: str, task_status: Any) -> None:
+    sock = trio.socket.socket(stdlib_socket.AF_UNIX, stdlib_socket.SOCK_STREAM)
+    await sock.bind(path)
+    sock.listen(64)
+    task_status.started()
+    await trio.serve_listeners(pong_daemon, [trio.SocketListener(sock)])
+
+
+def run(scenario: Scenario, **settings: Any) -> list[dict[str, Any]]:
+    """Run `scenario(front_path, server)` against sockspy in front of the fake daemon."""
+    SEEN.clear()
+    rundir = tempfile.mkdtemp(prefix="ssop", dir="/tmp")
+    upstream_path = os.path.join(rundir, "daemon.sock")
+    front_path = os.path.join(rundir, "front.sock")
+    sink = io.StringIO()
+    log = AuditLog("json", sink)
+    settings.setdefault("gate", AllowAll())
+    settings.setdefault("upstream", UnixAddress(upstream_path))
+    config = ServeConfig(
+        listen=[UnixAddress(front_path)],
+        log=log,
+        grace_period=2.0,
+        **settings,
+    )
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(serve_fake_daemon, upstream_path)
+            server = Server(config)
+            await nursery.start(server.run)
+            await scenario(front_path, server)
+            os.kill(os.getpid(), signal.SIGTERM)
+            with trio.fail_after(10):
+                while server.pumps or Path(front_path).exists():
+                    await trio.sleep(0.01)
+            nursery.cancel_scope.cancel()
+
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    try:
+        trio.run(main)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    log.close()
+    return [json.loads(line) for line in sink.getvalue().splitlines()]
+
+
+async def read_response(stream: trio.abc.Stream, limit: float = 5) -> bytes:
+    """One whole response (head and Content-Length body), or what came before EOF."""
+    data = b""
+    with trio.fail_after(limit):
+        while True:
+            if b"\r\n\r\n" in data:
+                head, body = data.split(b"\r\n\r\n", 1)
+                length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+                if len(body) >= length:
+                    return data
+            chunk = await stream.receive_some(65536)
+            if not chunk:
+                return data
+            data += chunk
+
+
+async def read_to_eof(stream: trio.abc.Stream, limit: float = 5) -> bytes:
+    data = b""
+    with trio.fail_after(limit):
+        while chunk := await stream.receive_some(65536):
+            data += chunk
+    return data
+
+
+def events(records: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    return [r for r in records if r["event"] == name]
+
+
+def test_a_slowloris_head_is_cut_after_the_timeout_while_others_are_served() -> None:
+    timings: dict[str, float] = {}
+
+    async def scenario(front: str, server: Server) -> None:
+        slow = await trio.open_unix_socket(front)
+        started = trio.current_time()
+        await slow.send_all(b"GET /_ping HTTP/1.1\r\n")
+        served = 0
+        while trio.current_time() - started < 0.6:  # a normal client, meanwhile
+            fast = await trio.open_unix_socket(front)
+            await fast.send_all(PING)
+            assert (await read_response(fast)).endswith(b"OK")
+            await fast.aclose()
+            served += 1
+            await slow.send_all(b"X")  # dribble: every byte must not restart the clock
+            await trio.sleep(0.05)
+        answer = await read_to_eof(slow)
+        timings["cut_after"] = trio.current_time() - started
+        timings["served"] = served
+        assert answer.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
+        body = json.loads(answer.split(b"\r\n\r\n", 1)[1])
+        assert body == {"message": "sockspy: request head not complete after 1 s"}
+
+    records = run(scenario, head_timeout=1.0)
+    assert 1.0 <= timings["cut_after"] < 2.5
+    assert timings["served"] >= 3
+    refused = [r for r in events(records, "exchange") if r["status"] == 408]
+    assert len(refused) == 1 and refused[0]["code"] == "head_timeout"
+    assert b"GET /_ping HTTP/1.1" in SEEN  # the normal clients' pings reached the daemon
+
+
+def test_an_idle_keep_alive_connection_is_never_cut_by_the_head_timeout() -> None:
+    async def scenario(front: str, server: Server) -> None:
+        stream = await trio.open_unix_socket(front)
+        await stream.send_all(PING)
+        assert (await read_response(stream)).endswith(b"OK")
+        await trio.sleep(0.8)  # idle, nothing pending: longer than the head timeout
+        await stream.send_all(PING)
+        assert (await read_response(stream)).endswith(b"OK")
+        await stream.aclose()
+
+    records = run(scenario, head_timeout=0.3)
+    assert [r["status"] for r in events(records, "exchange")] == [200, 200]
+
+
+def test_connections_over_a_client_share_get_429_json_and_an_audit_record() -> None:
+    async def scenario(front: str, server: Server) -> None:
+        first = await trio.open_unix_socket(front)
+        second = await trio.open_unix_socket(front)
+        await first.send_all(PING)
+        assert (await read_response(first)).endswith(b"OK")
+        await second.send_all(PING)
+        answer = await read_to_eof(second)
+        assert answer.startswith(b"HTTP/1.1 429 Too Many Requests\r\n")
+        message = json.loads(answer.split(b"\r\n\r\n", 1)[1])["message"]
+        assert message.startswith("sockspy: too many connections from uid:")
+        await first.aclose()
+        await trio.sleep(0.1)  # its slot is free again
+        third = await trio.open_unix_socket(front)
+        await third.send_all(PING)
+        assert (await read_response(third)).endswith(b"OK")
+        await third.aclose()
+
+    records = run(scenario, max_connections_per_client=1)
+    [refused] = events(records, "connection_refused")
+    assert (refused["status"], refused["code"]) == (429, "too_many_client_connections")
+    assert refused["peer_uid"] == os.getuid()
+
+
+def test_connections_over_the_total_get_503() -> None:
+    async def scenario(front: str, server: Server) -> None:
+        held = [await trio.open_unix_socket(front) for _ in range(2)]
+        for stream in held:
+            await stream.send_all(PING)
+            assert (await read_response(stream)).endswith(b"OK")
+        extra = await trio.open_unix_socket(front)
+        await extra.send_all(PING)
+        answer = await read_to_eof(extra)
+        assert answer.startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
+        assert b"too many connections (2 open, at most 2)" in answer
+        for stream in held:
+            await stream.aclose()
+
+    records = run(scenario, max_connections=2)
+    assert [r["code"] for r in events(records, "connection_refused")] == ["too_many_connections"]
+
+
+def test_requests_over_the_rate_get_429_rate_limited() -> None:
+    async def scenario(front: str, server: Server) -> None:
+        stream = await trio.open_unix_socket(front)
+        statuses = []
+        for _ in range(4):
+            await stream.send_all(PING)
+            statuses.append((await read_response(stream)).split(b" ", 2)[1])
+        assert statuses == [b"200", b"200", b"429", b"429"]
+        await stream.aclose()
+
+    records = run(scenario, rate_limit=0.01, rate_burst=2)
+    limited = [r for r in events(records, "exchange") if r["status"] == 429]
+    assert [r["code"] for r in limited] == ["rate_limited", "rate_limited"]
+
+
+def test_sighup_swaps_the_policy_and_a_broken_one_keeps_the_old() -> None:
+    policies: list[Callable[[], LoadedPolicy]] = []
+
+    def reload() -> LoadedPolicy:
+        return policies[-1]()
+
+    def deny_ping() -> LoadedPolicy:
+        return LoadedPolicy(DenyEndpoints(["system.ping"]), 1024, {"source": "test"})
+
+    def broken() -> LoadedPolicy:
+        raise ReloadError(["policy.toml:3: rule 'x': unknown key 'methodz'"])
+
+    async def status_of_a_ping(stream: trio.SocketStream) -> bytes:
+        await stream.send_all(PING)
+        return (await read_response(stream)).split(b" ", 2)[1]
+
+    async def scenario(front: str, server: Server) -> None:
+        keep_alive = await trio.open_unix_socket(front)
+        assert await status_of_a_ping(keep_alive) == b"200"
+        policies.append(deny_ping)
+        os.kill(os.getpid(), signal.SIGHUP)
+        with trio.fail_after(5):
+            while server.reloader.reloads < 1:
+                await trio.sleep(0.01)
+        assert await status_of_a_ping(keep_alive) == b"403"  # new requests, same connection
+        policies.append(broken)
+        os.kill(os.getpid(), signal.SIGHUP)
+        with trio.fail_after(5):
+            while server.reloader.failures < 1:
+                await trio.sleep(0.01)
+        assert await status_of_a_ping(keep_alive) == b"403"  # the old policy stays
+        await keep_alive.aclose()
+
+    records = run(scenario, reload=reload, policy_fields={"source": "test"})
+    reloads = events(records, "policy_reload")
+    assert [r["ok"] for r in reloads] == [True, False]
+    assert reloads[1]["problems"] == ["policy.toml:3: rule 'x': unknown key 'methodz'"]
+    assert reloads[1]["level"] == "error"
+
+
+def test_admin_healthz_answers_on_its_own_address_and_not_on_the_front() -> None:
+    port = _free_port()
+    answers: dict[str, Any] = {}
+
+    async def get(path: str) -> tuple[int, dict[str, Any]]:
+        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        await stream.send_all(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        data = await read_to_eof(stream)
+        head, body = data.split(b"\r\n\r\n", 1)
+        return int(head.split(b" ")[1]), json.loads(body)
+
+    async def scenario(front: str, server: Server) -> None:
+        answers["healthz"] = await get("/healthz")
+        answers["metrics"] = await get("/metrics")
+        answers["other"] = await get("/containers/json")
+        proxied = await trio.open_unix_socket(front)
+        await proxied.send_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        answers["front"] = await read_response(proxied)
+        await proxied.aclose()
+
+    run(scenario, admin=[TcpAddress("127.0.0.1", port)], policy_fields={"source": "preset:x"})
+    status, health = answers["healthz"]
+    assert status == 200 and health["status"] == "ok"
+    assert health["upstream"]["reachable"] is True
+    assert health["policy"]["source"] == "preset:x"
+    assert health["open_connections"] == 0 and health["uptime_s"] >= 0
+    status, metrics = answers["metrics"]
+    assert status == 200 and "connections_refused" in metrics
+    assert answers["other"][0] == 404
+    # On the proxied front /healthz is a Docker API path like any other: the daemon answers.
+    assert answers["front"] == PONG
+    assert b"GET /healthz HTTP/1.1" in SEEN
+
+
+def test_healthz_is_503_when_the_daemon_is_unreachable() -> None:
+    port = _free_port()
+    result: list[bytes] = []
+
+    async def scenario(front: str, server: Server) -> None:
+        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        await stream.send_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        result.append(await read_to_eof(stream))
+
+    run(
+        scenario,
+        admin=[TcpAddress("127.0.0.1", port)],
+        upstream=UnixAddress("/nonexistent/docker.sock"),
+    )
+    head, body = result[0].split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 503 ")
+    health = json.loads(body)
+    assert health["status"] == "upstream_unreachable" and not health["upstream"]["reachable"]
+
+
+def _free_port() -> int:
+    with stdlib_socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
