@@ -62,16 +62,22 @@ def image(docker_daemon: DockerDaemon, tmp_path_factory: pytest.TempPathFactory)
     # this interpreter; and setuptools, the build backend pip needs to build sockspy.
     _pip("wheel", "--wheel-dir", str(wheels), str(context))  # builds in the copy, not the repo
     _pip("download", "--only-binary=:all:", "--dest", str(wheels), "setuptools>=68")
-    docker(
-        docker_daemon.host, "build", "--tag", IMAGE,
+    build_args = (
         "--build-arg", f"BASE={base}",
         "--build-arg", "PIP_NO_INDEX=1",
         "--build-arg", "PIP_FIND_LINKS=/src/wheels",
-        str(context),
-        timeout=600,
     )  # fmt: skip
+    docker(docker_daemon.host, "build", "--tag", IMAGE, *build_args, str(context), timeout=600)
+    # The build stage stays behind as an untagged image (~100 MB a run on a daemon that
+    # lives on); asked for again, the builder answers from its cache with its id.
+    stage = docker(
+        docker_daemon.host, "build", "--quiet", "--target", "build", *build_args, str(context)
+    )
     yield IMAGE
-    docker(docker_daemon.host, "image", "rm", "--force", IMAGE, check=False)
+    docker(
+        docker_daemon.host, "image", "rm", "--force", IMAGE, stage.stdout.decode().strip(),
+        check=False,
+    )  # fmt: skip
 
 
 def _pip(*args: str) -> None:
