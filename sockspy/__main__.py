@@ -136,8 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         INSECURE_FLAG,
         action="store_true",
-        help="allow plain (non-TLS) tcp fronts beyond loopback: anyone who reaches them "
-        "gets the Docker API (refused by default, as dockerd does since v27)",
+        help="allow tcp fronts beyond loopback without client certificates (plain tcp, or "
+        "--tls without --tlsverify): anyone who reaches them gets the Docker API (refused "
+        "by default, as dockerd does since v27)",
     )
     add_serve_arguments(serve)
     add_operating_arguments(serve)
@@ -217,10 +218,10 @@ def _serve(args: argparse.Namespace) -> int:
     except TlsConfigError as exc:
         print(f"sockspy: {exc}", file=sys.stderr)
         return 2
-    if tls is None and not args.insecure_plain_tcp:
+    if not args.tlsverify and not args.insecure_plain_tcp:
         exposed = exposed_fronts(planned_tcp_fronts(listen))
         if exposed:
-            print(f"sockspy: {refusal(exposed)}", file=sys.stderr)
+            print(f"sockspy: {refusal(exposed, tls is not None)}", file=sys.stderr)
             return 2
 
     try:

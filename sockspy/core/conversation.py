@@ -331,6 +331,8 @@ class Conversation:
             self._upgrade_exchange = exchange
         elif not exchange.head.keep_alive:
             self.state = State.CLOSED  # the daemon closes after this one; so do we
+            if not self._queue:  # answered here and already sent: nothing left to wait for
+                self._finish("request asked to close")
         else:
             self.state = State.HEAD
         self._maybe_record(exchange)
@@ -373,8 +375,9 @@ class Conversation:
         self, exchange: Exchange, status: int, message: str, close: bool = False
     ) -> None:
         exchange.status = status
+        asked_to_close = exchange.head is not None and not exchange.head.keep_alive
         exchange.local_response = error_response(
-            status, message, close=close, head=exchange.method == "HEAD"
+            status, message, close=close or asked_to_close, head=exchange.method == "HEAD"
         )
         exchange.close_after = close
         self._queue.append(exchange)

@@ -1,11 +1,13 @@
-"""Whether a plain tcp front would hand the Docker daemon to the network.
+"""Whether an unauthenticated tcp front would hand the Docker daemon to the network.
 
 The Docker API is root on the host: whoever can open a connection to it can start a
 privileged container. dockerd itself refuses plain `-H tcp://` on anything but loopback
 since v27; sockspy does the same, for `tcp://` fronts and for tcp sockets inherited
-through `fd://`, unless the fronts are served over TLS or `--insecure-plain-tcp` says the
-operator knows. sockspy's policy narrows what a client may do, but on a plain tcp front it
-cannot tell one client from another beyond the source address.
+through `fd://`, unless the fronts require client certificates (`--tlsverify`) or
+`--insecure-plain-tcp` says the operator knows. `--tls` alone encrypts but authenticates
+nobody, so it counts as unauthenticated too (dockerd: "without --tlsverify is insecure").
+sockspy's policy narrows what a client may do, but without client certificates it cannot
+tell one client from another beyond the source address.
 
 Loopback is 127.0.0.0/8, ::1 (also as ::ffff:127.x.y.z) and the name "localhost". The
 wildcards 0.0.0.0 and :: listen on every interface, so they are not loopback; neither is
@@ -48,11 +50,12 @@ def exposed_fronts(fronts: Sequence[TcpFront]) -> list[TcpFront]:
     return [front for front in fronts if not is_loopback(front.host)]
 
 
-def refusal(exposed: Sequence[TcpFront]) -> str:
-    """What to tell the operator when plain tcp fronts would listen beyond loopback."""
+def refusal(exposed: Sequence[TcpFront], tls_without_verify: bool = False) -> str:
+    """What to tell the operator when unauthenticated tcp fronts would listen beyond loopback."""
     names = ", ".join(front.name for front in exposed)
+    what = "TLS without client certificates" if tls_without_verify else "plain tcp"
     return (
-        f"refusing to serve plain tcp on {names}: anyone who can reach it gets the Docker "
+        f"refusing to serve {what} on {names}: anyone who can reach it gets the Docker "
         "API, which is root on this host (dockerd refuses this too since v27). Either\n"
         "  - serve it over TLS with client certificates: --tlsverify --tlscacert ca.pem "
         "--tlscert server-cert.pem --tlskey server-key.pem (`sockspy certs DIR` makes them),\n"

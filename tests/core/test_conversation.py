@@ -333,3 +333,37 @@ def test_connection_record_counts_requests_and_bytes() -> None:
     assert record["daemon_bytes"] == len(PONG)
     assert record["close_reason"] == "client closed"
     assert conv.state is not State.TUNNEL
+
+
+def test_denied_request_that_asked_to_close_is_answered_then_closed() -> None:
+    conv = new()
+    conv.client_data(PING.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
+    conv.decided(Decision(False, "r", "no"))
+    out = list(conv.to_client)
+    assert out[-1] is EOF  # the client asked for close: it is not left waiting
+    assert b"".join(i for i in out if isinstance(i, bytes)).startswith(b"HTTP/1.1 403")
+    assert b"Connection: close\r\n" in out[0]  # type: ignore[operator]
+    assert conv.finished and not conv.to_upstream
+
+
+def test_denied_close_request_with_a_body_is_closed_only_after_the_body_is_read() -> None:
+    conv = new()
+    create = CREATE.replace(b"Host:", b"Connection: close\r\nHost:")
+    conv.client_data(create[:-5])
+    conv.decided(Decision(False, "r", "no"))
+    assert EOF not in conv.to_client  # closing now could reset the unread body and the 403
+    conv.client_data(create[-5:])
+    assert list(conv.to_client)[-1] is EOF
+    assert not conv.to_upstream
+
+
+def test_denied_close_request_behind_a_forwarded_one_closes_after_that_response() -> None:
+    conv = new()
+    conv.client_data(PING + PING.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
+    conv.decided(ALLOW)
+    conv.decided(Decision(False, "r", "no"))
+    assert not conv.to_client
+    conv.upstream_data(PONG)
+    out = list(conv.to_client)
+    assert out[-1] is EOF
+    assert b"".join(i for i in out if isinstance(i, bytes)).startswith(PONG + b"HTTP/1.1 403")

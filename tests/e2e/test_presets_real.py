@@ -245,9 +245,9 @@ def test_readonly_serves_lists_inspects_logs_and_events(
     docker_cli(host, "info")
     docker_cli(host, "network", "ls")
     docker_cli(host, "volume", "ls")
-    now = int(time.time())
+    now = int(time.time())  # --until now+1: an event in this very second is not cut off
     events = docker_cli(
-        host, "events", "--since", str(now - 600), "--until", str(now),
+        host, "events", "--since", str(now - 600), "--until", str(now + 1),
         "--filter", f"container={target}", "--format", "{{.Action}}",
     )  # fmt: skip
     assert b"start" in events.stdout.split()

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from sockspy.__main__ import main
+from sockspy.certs import write_certs
 from sockspy.core.address import FdAddress, TcpAddress, UnixAddress
 from sockspy.core.exposure import TcpFront
 from sockspy.io.exposure import planned_tcp_fronts
@@ -62,3 +64,16 @@ def test_planned_fronts_are_the_tcp_ones_with_their_bound_host(
         TcpFront("tcp://127.0.0.1:2375", "127.0.0.1"),
         TcpFront(f"fd://{fd}", "0.0.0.0"),
     ]
+
+
+def test_tls_without_client_certificates_beyond_loopback_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_certs(tmp_path, sans=["127.0.0.1"], clients=[])
+    tls = ["--tls", "--tlscert", str(tmp_path / "server-cert.pem"),
+           "--tlskey", str(tmp_path / "server-key.pem")]  # fmt: skip
+    code = main(["serve", "-H", "tcp://0.0.0.0:2376", *tls, "--upstream", "unix:///nonexistent/d"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "refusing to serve TLS without client certificates on tcp://0.0.0.0:2376" in err
+    assert "--tlsverify" in err
