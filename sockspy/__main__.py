@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import ssl
 import sys
 from collections.abc import Mapping, Sequence
 from typing import TextIO
@@ -247,6 +248,12 @@ def _serve(args: argparse.Namespace) -> int:
             raise ReloadError([str(problem) for problem in exc.problems]) from None
         return loaded_policy(again, args.deny_endpoint)
 
+    def reload_tls() -> ssl.SSLContext:  # SIGHUP: the same certificate files, read again
+        context = server_tls(args, os.environ)
+        if context is None:  # cannot happen: the flags that asked for TLS are the same
+            raise TlsConfigError("TLS is no longer configured")
+        return context
+
     config = ServeConfig(
         listen=listen,
         upstream=target,
@@ -258,6 +265,7 @@ def _serve(args: argparse.Namespace) -> int:
         max_body_bytes=first.max_body_bytes,
         tls=tls,
         reload=reload,
+        reload_tls=reload_tls if tls is not None else None,
         policy_fields=first.fields,
         **operating_settings(args),
     )

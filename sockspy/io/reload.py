@@ -1,4 +1,4 @@
-"""Reloading the policy on SIGHUP, atomically.
+"""What SIGHUP reloads, atomically: the policy and the TLS certificates of the fronts.
 
 The loader (given by the command line) re-reads the policy from the same source it was
 first read from: the same file or preset, or the docker-socket-proxy variables of the
@@ -8,10 +8,15 @@ record says why (with the FILE:LINE problems). One that loads replaces the gate 
 reference store; each request decided from then on uses it, including new requests on
 open keep-alive connections. A request whose head was already read keeps the gate it was
 read with, and nothing already decided or forwarded is judged again.
+
+The fronts' certificates, key and client CA are read again the same way (`CertReloader`):
+rotated files take effect for the next handshake, open TLS connections keep theirs, and
+files that do not load leave the old context in force (`tls_reload` says why).
 """
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -101,3 +106,33 @@ class PolicyReloader:
             "error",
         )
         return False
+
+
+class CertReloader:
+    """The TLS context of the fronts, replaced by SIGHUP when the files load again."""
+
+    def __init__(
+        self, context: ssl.SSLContext, loader: Callable[[], ssl.SSLContext], log: AuditLog
+    ) -> None:
+        self.context = context
+        self.loader = loader
+        self.log = log
+        self.reloads = 0
+        self.failures = 0
+
+    async def reload(self) -> bool:
+        """Read the certificate files again; True if the new context replaced the old."""
+        try:
+            context = await trio.to_thread.run_sync(self.loader)
+        except Exception as exc:  # TlsConfigError, or whatever else breaks: keep the old one
+            self.failures += 1
+            self.log.emit(
+                {"event": "tls_reload", "ok": False, "reason": str(exc),
+                 "error": "the certificates did not load; the previous ones stay in force"},
+                "error",
+            )  # fmt: skip
+            return False
+        self.context = context  # the next handshake uses it; open connections keep theirs
+        self.reloads += 1
+        self.log.emit({"event": "tls_reload", "ok": True})
+        return True

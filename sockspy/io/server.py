@@ -4,10 +4,10 @@ On SIGINT or SIGTERM sockspy stops accepting, closes idle keep-alive connections
 open exchanges and streams run for the grace period, then closes what is left and
 returns. A second signal skips the rest of the grace period.
 
-SIGHUP reloads the policy (`sockspy.io.reload`). Each connection is first counted against
-the connection limits (`sockspy.core.limits`) and turned away with a JSON error if over
-one (`sockspy.io.refuse`). An optional admin address serves health and counters
-(`sockspy.io.admin`), never the proxied fronts.
+SIGHUP reloads the policy and the fronts' TLS certificates (`sockspy.io.reload`). Each
+connection is first counted against the connection limits (`sockspy.core.limits`) and
+turned away with a JSON error if over one (`sockspy.io.refuse`). An optional admin
+address serves health and counters (`sockspy.io.admin`), never the proxied fronts.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import itertools
 import signal
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,7 +43,7 @@ from sockspy.io.logsink import AuditLog
 from sockspy.io.peer import identify
 from sockspy.io.pump import Pump
 from sockspy.io.refuse import refuse
-from sockspy.io.reload import LoadedPolicy, Loader, PolicyReloader
+from sockspy.io.reload import CertReloader, LoadedPolicy, Loader, PolicyReloader
 from sockspy.io.sdnotify import notify
 from sockspy.io.sockstream import ByteStream, SockStream
 from sockspy.io.tls import TlsHandshakeError, accept_tls
@@ -65,6 +65,7 @@ class ServeConfig:
     extra: dict[str, object] = field(default_factory=dict)
     tls: ssl.SSLContext | None = None  # TLS (or mTLS) on tcp fronts; unix fronts stay plain
     reload: Loader | None = None  # SIGHUP loads the policy again with this
+    reload_tls: Callable[[], ssl.SSLContext] | None = None  # ... and the certificates with this
     policy_fields: dict[str, Any] = field(default_factory=dict)  # source, mode, ... (audit)
     max_connections: int | None = None  # open client connections, in total
     max_connections_per_client: int | None = None  # ... per unix uid or tcp address
@@ -97,6 +98,11 @@ class Server:
             config.reload,
             self.log,
             self._wrap,
+        )
+        self.certs = (
+            CertReloader(config.tls, config.reload_tls, self.log)
+            if config.tls is not None and config.reload_tls is not None
+            else None
         )
         self.counters = {"connections_accepted": 0, "connections_refused": 0}
 
@@ -145,14 +151,21 @@ class Server:
         self.log.emit({"event": "stopped"})
 
     def _hangups(self) -> Any:
-        """SIGHUP's receiver while the server runs (a no-op context without a loader)."""
-        if self.config.reload is None:
+        """SIGHUP's receiver while the server runs (a no-op context with nothing to reload)."""
+        if self.config.reload is None and self.certs is None:
             return contextlib.nullcontext()
         return trio.open_signal_receiver(signal.SIGHUP)
 
     async def _reload_on_hangup(self, hangups: AsyncIterator[int]) -> None:
         async for _ in hangups:
             await self.reloader.reload()
+            if self.certs is not None:
+                await self.certs.reload()
+
+    @property
+    def tls(self) -> ssl.SSLContext | None:
+        """The fronts' TLS context in force: the latest one SIGHUP loaded."""
+        return self.certs.context if self.certs is not None else self.config.tls
 
     def health(self) -> dict[str, Any]:
         """What /healthz says besides the daemon's reachability."""
@@ -171,6 +184,8 @@ class Server:
             "rate_limited": limiter.limited if limiter is not None else 0,
             "policy_reloads": self.reloader.reloads,
             "policy_reload_failures": self.reloader.failures,
+            "tls_reloads": self.certs.reloads if self.certs is not None else 0,
+            "tls_reload_failures": self.certs.failures if self.certs is not None else 0,
             "uptime_s": round(time.monotonic() - self.started, 3),
         }
 
@@ -228,9 +243,10 @@ class Server:
     async def _handle(self, stream: trio.SocketStream, front: Front) -> None:
         conn_id = next(self._ids)
         client_stream: ByteStream
-        if self.config.tls is not None and front.kind == "tcp":
+        tls = self.tls
+        if tls is not None and front.kind == "tcp":
             try:  # in this connection's task: a slow handshake never holds up accept
-                client_stream, client = await accept_tls(stream, self.config.tls, front.name)
+                client_stream, client = await accept_tls(stream, tls, front.name)
             except TlsHandshakeError as exc:
                 self.log.emit(
                     {"event": "tls_refused", "conn_id": conn_id, **exc.client.fields(),

@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import shutil
+import signal
+import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -214,3 +218,60 @@ def test_a_tls_upstream_carries_requests_and_exec_half_close(
     )  # fmt: skip
     assert hashlib.sha256(result.stdout).digest() == hashlib.sha256(payload).digest()
     assert {r["tls_cn"] for r in remote.exchanges()} == {"alice"}
+
+
+def ping_on(conn: ssl.SSLSocket) -> bytes:
+    """One GET /_ping on an open TLS connection; the whole response."""
+    conn.sendall(b"GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n")
+    response = b""
+    while not response.endswith(b"\r\n\r\nOK"):
+        chunk = conn.recv(4096)
+        assert chunk, response
+        response += chunk
+    return response
+
+
+def test_sighup_rotates_the_certificates_and_open_connections_keep_theirs(
+    start_sockspy: Callable[..., ProxyProcess], certs: Path, tmp_path: Path
+) -> None:
+    live = tmp_path / "live"
+    live.mkdir()
+    for name in ("ca.pem", "server-cert.pem", "server-key.pem"):
+        shutil.copy(certs / name, live / name)
+    policy = tmp_path / "policy.toml"
+    policy.write_text(POLICY)
+    proxy = start_sockspy(*tls_args(live), policy=str(policy))
+    old_alice = as_client(proxy, certs, "alice")
+    old_alice("ps")
+    context = ssl.create_default_context(cafile=certs / "alice" / "ca.pem")
+    context.load_cert_chain(certs / "alice" / "cert.pem", certs / "alice" / "key.pem")
+    raw = socket.create_connection(("127.0.0.1", proxy.tcp_port), timeout=30)
+    with context.wrap_socket(raw, server_hostname="127.0.0.1") as open_conn:
+        assert ping_on(open_conn).startswith(b"HTTP/1.1 200 ")
+
+        rotated = tmp_path / "rotated"  # a new CA, server certificate and alice
+        subprocess.run(
+            [sys.executable, "-m", "sockspy", "certs", str(rotated), "--san", "127.0.0.1",
+             "--client", "alice"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        for name in ("ca.pem", "server-cert.pem", "server-key.pem"):
+            shutil.copy(rotated / name, live / name)
+        proxy.proc.send_signal(signal.SIGHUP)
+        records_once(proxy, lambda rs: any(r.get("event") == "tls_reload" for r in rs))
+        assert [r["ok"] for r in proxy.audit_records() if r["event"] == "tls_reload"] == [True]
+
+        new_alice = as_client(proxy, rotated, "alice")
+        new_alice("ps")
+        assert old_alice("ps", check=False, timeout=30).returncode != 0  # old CA: refused
+        assert ping_on(open_conn).startswith(b"HTTP/1.1 200 ")  # handshaken before: kept
+
+        (live / "server-key.pem").write_text("not a key\n")
+        proxy.proc.send_signal(signal.SIGHUP)
+        records = records_once(
+            proxy, lambda rs: sum(r.get("event") == "tls_reload" for r in rs) == 2
+        )
+        failed = [r for r in records if r.get("event") == "tls_reload"][1]
+        assert failed["ok"] is False and "server-key.pem" in failed["reason"], failed
+        new_alice("ps")  # the rotated certificates stay in force
+        assert proxy.proc.poll() is None
