@@ -50,6 +50,10 @@ def test_service_is_socket_activated_and_notifies() -> None:
     assert "sockspy.socket" in service["Unit.Requires"][0].split()
 
 
+def test_systemctl_reload_sends_sighup() -> None:
+    assert directives("sockspy.service")["Service.ExecReload"] == ["/bin/kill -HUP $MAINPID"]
+
+
 @pytest.mark.parametrize(
     ("key", "value"),
     [
