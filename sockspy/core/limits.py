@@ -2,9 +2,10 @@
 
 Theory of operation
 -------------------
-A *client key* names who a limit counts against: the uid of a unix peer (`uid:0`), the
-address of a tcp peer (`ip:192.0.2.7`), else the front (a socket whose peer is unknown).
-All clients of one uid share its allowance, as all clients behind one address do.
+A *client key* names who a limit counts against: the verified client certificate on a
+mTLS front (`tls:alice`, its CN or else its first name), the uid of a unix peer
+(`uid:0`), the address of a tcp peer (`ip:192.0.2.7`), else the front (a socket whose
+peer is unknown). All clients of one key share its allowance.
 
 `ConnectionLimits` counts open connections in total and per key; `admit` answers None or
 a `Refusal` (503 over the total, 429 over a client's share) and counts the connection,
@@ -32,7 +33,11 @@ from sockspy.core.request import Request
 
 
 def client_key(client: Client) -> str:
-    """Whom a connection counts against: a unix uid, a tcp address, else its front."""
+    """Whom a connection counts against: a client certificate, a unix uid, a tcp address,
+    else its front. A certificate is the strongest identity: its holder counts as one
+    client from any address, and two holders behind one address count as two."""
+    if client.tls_names:
+        return f"tls:{client.tls_cn or client.tls_names[0]}"
     if client.peer is not None:
         return f"uid:{client.peer.uid}"
     if client.ip is not None:

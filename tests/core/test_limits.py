@@ -40,6 +40,13 @@ def test_a_client_is_its_uid_on_unix_and_its_address_on_tcp() -> None:
     assert client_key(Client(front="fd://3")) == "front:fd://3"
 
 
+def test_a_client_certificate_is_the_key_whatever_the_address() -> None:
+    alice = Client(front="tcp://0.0.0.0:2376", ip="192.0.2.7", tls_cn="alice", tls_names=("alice",))
+    assert client_key(alice) == "tls:alice"
+    no_cn = Client(front="tcp://0.0.0.0:2376", ip="192.0.2.7", tls_names=("ci.example",))
+    assert client_key(no_cn) == "tls:ci.example"
+
+
 def test_connections_over_the_total_get_503_and_over_a_client_share_429() -> None:
     limits = ConnectionLimits(total=3, per_client=2)
     assert limits.admit("uid:1") is None
