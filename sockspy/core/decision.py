@@ -53,7 +53,8 @@ class Facts:
     """What the I/O layer looked up for the gate before it decides.
 
     `containers` maps each name or id the gate asked for (`containers_to_inspect`) to the
-    daemon's `GET /containers/{id}/json` answer, or None when there is no such container.
+    daemon's `GET /containers/{id}/json` answer, or None when there is no such container;
+    `volumes` the same for volume names (`volumes_to_inspect`, `GET /volumes/{name}`).
     `daemon` is what the daemon says about itself (`GET /version`, `GET /info`) when the
     gate asked for it (`wants_daemon_facts`); None when not asked for or not known, and
     the checks that depend on it then take their strict form.
@@ -61,6 +62,7 @@ class Facts:
 
     containers: Mapping[str, Mapping[str, Any] | None] = field(default_factory=dict)
     daemon: DaemonFacts | None = None
+    volumes: Mapping[str, Mapping[str, Any] | None] = field(default_factory=dict)
 
 
 NO_FACTS = Facts()
@@ -73,6 +75,10 @@ class Gate(Protocol):
 
     def containers_to_inspect(self, request: Request, client: Client) -> tuple[str, ...]:
         """Existing containers whose configuration `decide` needs (looked up first)."""
+        ...
+
+    def volumes_to_inspect(self, request: Request, client: Client) -> tuple[str, ...]:
+        """Volumes (by name) whose options `decide` needs, if they exist (looked up first)."""
         ...
 
     def wants_daemon_facts(self, request: Request, client: Client) -> bool:
@@ -89,6 +95,9 @@ class AllowAll:
         return False
 
     def containers_to_inspect(self, request: Request, client: Client) -> tuple[str, ...]:
+        return ()
+
+    def volumes_to_inspect(self, request: Request, client: Client) -> tuple[str, ...]:
         return ()
 
     def wants_daemon_facts(self, request: Request, client: Client) -> bool:
@@ -117,6 +126,11 @@ class DenyEndpoints:
         if request.endpoint in self.endpoints:
             return ()
         return self.inner.containers_to_inspect(request, client)
+
+    def volumes_to_inspect(self, request: Request, client: Client) -> tuple[str, ...]:
+        if request.endpoint in self.endpoints:
+            return ()
+        return self.inner.volumes_to_inspect(request, client)
 
     def wants_daemon_facts(self, request: Request, client: Client) -> bool:
         return request.endpoint not in self.endpoints and self.inner.wants_daemon_facts(

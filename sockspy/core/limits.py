@@ -171,6 +171,9 @@ class RateLimitedGate:
     def containers_to_inspect(self, request: Request, client: Client) -> tuple[str, ...]:
         return self.inner.containers_to_inspect(request, client)
 
+    def volumes_to_inspect(self, request: Request, client: Client) -> tuple[str, ...]:
+        return self.inner.volumes_to_inspect(request, client)
+
     def wants_daemon_facts(self, request: Request, client: Client) -> bool:
         return self.inner.wants_daemon_facts(request, client)
 

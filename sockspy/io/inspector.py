@@ -1,10 +1,11 @@
-"""Looks up existing containers and the daemon's own defaults for the gate, cached.
+"""Looks up existing containers, volumes and the daemon's own defaults for the gate, cached.
 
 Some decisions depend on a container that already exists (`docker cp` into a container
-with a host bind, VolumesFrom such a container). sockspy asks the daemon itself with
-`GET /containers/{name}/json` on a connection of its own. Answers are cached for a
-couple of seconds: enough to absorb the bursts one CLI command makes, short enough that a
-container recreated under the same name is seen as it is now.
+with a host bind, VolumesFrom such a container) or on a named volume's options (one made
+with `type=none,o=bind`). sockspy asks the daemon itself with `GET /containers/{name}/json`
+or `GET /volumes/{name}` on a connection of its own. Answers are cached for a couple of
+seconds: enough to absorb the bursts one CLI command makes, short enough that a container
+or volume recreated under the same name is seen as it is now.
 
 Others depend on what the daemon fills in by itself (its default MaskedPaths, its
 cgroup namespace mode): sockspy reads its version and cgroup setup with `GET /version`
@@ -51,14 +52,23 @@ class ContainerInspector:
 
     async def inspect(self, name: str) -> dict[str, Any] | None:
         """The container's inspect JSON, or None if the daemon has no such container."""
+        return await self._cached(
+            f"/containers/{quote(name, safe='/')}/json", f"container {name!r}"
+        )
+
+    async def inspect_volume(self, name: str) -> dict[str, Any] | None:
+        """The volume's inspect JSON, or None if the daemon has no such volume."""
+        return await self._cached(f"/volumes/{quote(name, safe='')}", f"volume {name!r}")
+
+    async def _cached(self, target: str, what: str) -> dict[str, Any] | None:
         now = time.monotonic()
-        cached = self._cache.get(name)
+        cached = self._cache.get(target)
         if cached is not None and now - cached[0] < self.ttl:
             return cached[1]
-        answer = await self._ask(name)
+        answer = await self._ask(target, f"inspecting {what}")
         if len(self._cache) > 1024:
             self._cache.clear()
-        self._cache[name] = (now, answer)
+        self._cache[target] = (now, answer)
         return answer
 
     async def daemon_facts(self) -> DaemonFacts | None:
@@ -80,9 +90,8 @@ class ContainerInspector:
             self._daemon = (now, facts)
             return facts
 
-    async def _ask(self, name: str) -> dict[str, Any] | None:
-        what = f"inspecting container {name!r}"
-        status, body = await self._get(f"/containers/{quote(name, safe='/')}/json", what)
+    async def _ask(self, target: str, what: str) -> dict[str, Any] | None:
+        status, body = await self._get(target, what)
         if status == 404:
             return None
         return _object(status, body, what)

@@ -198,13 +198,17 @@ class Pump:
         gate = self.conv.gate  # the gate pinned when this request's head was read
         assert request is not None
         try:
-            names = gate.containers_to_inspect(request, client)
             facts = NO_FACTS
-            if names:
-                found = {name: await self.inspector.inspect(name) for name in names}
-                facts = Facts(containers=found)
+            names = gate.containers_to_inspect(request, client)
+            volume_names = gate.volumes_to_inspect(request, client)
+            if names or volume_names:
+                inspector = self.inspector
+                containers = {name: await inspector.inspect(name) for name in names}
+                volumes = {name: await inspector.inspect_volume(name) for name in volume_names}
+                facts = Facts(containers=containers, volumes=volumes)
             if gate.wants_daemon_facts(request, client):  # None (unknown): strict checks
-                facts = Facts(facts.containers, await self.inspector.daemon_facts())
+                daemon = await self.inspector.daemon_facts()
+                facts = Facts(facts.containers, daemon, facts.volumes)
             return gate.decide(request, client, facts)
         except InspectError as exc:
             return deny("internal", str(exc), status=502, code="inspect_failed")

@@ -51,6 +51,15 @@ def bind_source(spec: str) -> str | None:
     return source if "/" in source else None
 
 
+def bind_volume_name(spec: str) -> str | None:
+    """The named volume a ``Binds`` entry mounts (``cache:/cache:ro`` -> ``cache``), or
+    None for a host path or an anonymous volume (the split of `bind_source`)."""
+    parts = spec.split(":", 2)
+    if len(parts) < 2 or not parts[0] or "/" in parts[0]:
+        return None
+    return parts[0]
+
+
 def is_allowed(path: str, allowed: Iterable[str]) -> bool:
     """Whether host path `path` (cleaned here) is one of `allowed` or below one.
 

@@ -3,7 +3,7 @@
 Both take a policy file or a preset name (a file of that name wins). `explain` builds the
 request through the real core (head parser, target and route classification), so what it
 prints is what `sockspy serve` would decide, except for facts about existing containers
-and about the daemon's own defaults: it does not ask the daemon, says so when a rule
+and volumes and about the daemon's own defaults: it does not ask the daemon, says so when a rule
 would have, and decides as `serve` does when the daemon cannot be asked (the strict
 checks).
 
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TextIO
 
 from sockspy.core.conversation import MAX_INSPECTED_BODY
-from sockspy.core.decision import NO_FACTS
+from sockspy.core.decision import Facts
 from sockspy.core.gojson import BodyDecodeError
 from sockspy.core.head import ProtocolError, parse_request_head
 from sockspy.core.identity import Client, PeerCred
@@ -185,15 +185,24 @@ def explain_main(
             return 1
         request = request.with_body(body)
     containers = gate.containers_to_inspect(request, client)
+    volumes = gate.volumes_to_inspect(request, client)
     daemon = gate.wants_daemon_facts(request, client)
-    evaluation = gate.evaluate(request, client, NO_FACTS)
+    # Named volumes are taken as new (created plain): the everyday case, and the one a
+    # policy author is asking about. serve looks them up; the facts line says so.
+    assumed = Facts(volumes=dict.fromkeys(volumes))
+    evaluation = gate.evaluate(request, client, assumed)
     if body or request.endpoint not in gate.source.body_endpoints():
-        shown = _print_findings(gate, request.with_body(body), say)
+        shown = _print_findings(gate, request.with_body(body), assumed, say)
         if shown and evaluation.findings is None:
             say("", "(no rule on the way to the decision reads them)")
     else:
         say("findings", "unknown: the host-access checks read this endpoint's body (--body)")
     lookups = [f"inspect {', '.join(containers)}"] if containers else []
+    if volumes:
+        lookups.append(
+            f"look up volume {', '.join(volumes)} (taken here as new; an existing one made "
+            "with bind options is host access)"
+        )
     if daemon:
         lookups.append("read its version and cgroup setup (GET /version, GET /info)")
     if lookups:
@@ -243,10 +252,12 @@ def _head(lines: list[str]) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
-def _print_findings(gate: PolicyGate, request: Request, say: Callable[[str, str], None]) -> bool:
+def _print_findings(
+    gate: PolicyGate, request: Request, facts: Facts, say: Callable[[str, str], None]
+) -> bool:
     """Print what the host-access checks find; whether there was anything to say."""
     try:
-        found = gate.source.findings(request, gate.policy.host_access, {})
+        found = gate.source.findings(request, gate.policy.host_access, {}, volumes=facts.volumes)
     except BodyDecodeError as exc:
         say("findings", f"the body cannot be decoded as dockerd would: {exc}")
         return True

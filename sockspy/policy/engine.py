@@ -62,6 +62,10 @@ class FindingSource(Protocol):
         self, request: Request, options: HostAccessOptions
     ) -> tuple[str, ...]: ...
 
+    def volumes_referenced(
+        self, request: Request, options: HostAccessOptions
+    ) -> tuple[str, ...]: ...
+
     def daemon_facts_needed(self, request: Request, options: HostAccessOptions) -> bool: ...
 
     def findings(
@@ -70,6 +74,7 @@ class FindingSource(Protocol):
         options: HostAccessOptions,
         containers: Mapping[str, Mapping[str, Any] | None],
         daemon: DaemonFacts | None = None,
+        volumes: Mapping[str, Mapping[str, Any] | None] | None = None,
     ) -> list[Finding]: ...
 
 
@@ -182,6 +187,16 @@ class PolicyGate:
         except BodyDecodeError:
             return ()  # `decide` meets the same body and refuses it (undecodable_body)
 
+    def volumes_to_inspect(self, request: Request, client: Client) -> tuple[str, ...]:
+        if request.endpoint not in self._body_endpoints or not self._reads_findings(
+            request, client
+        ):
+            return ()
+        try:
+            return self.source.volumes_referenced(request, self.policy.host_access)
+        except BodyDecodeError:
+            return ()  # `decide` meets the same body and refuses it (undecodable_body)
+
     def wants_daemon_facts(self, request: Request, client: Client) -> bool:
         if request.endpoint not in self._body_endpoints or not self._reads_findings(
             request, client
@@ -273,7 +288,9 @@ class PolicyGate:
         ):
             raise BodyDecodeError("the request body was not buffered for inspection")
         options = self.policy.host_access
-        return tuple(self.source.findings(request, options, facts.containers, facts.daemon))
+        return tuple(
+            self.source.findings(request, options, facts.containers, facts.daemon, facts.volumes)
+        )
 
     def _decision(
         self, rule: Rule, request: Request, profile: str, matched: Sequence[Finding]

@@ -27,11 +27,15 @@ MaskedPaths it adds by default (a list that grew over the releases) and Cgroupns
 /version`` and ``GET /info``, fetched by the I/O layer when `daemon_facts_needed` says
 so) and take their strict form whenever those are unknown.
 
-Out of reach here, by design: a volume created earlier with bind options and now used
-by name (check `volume.create` instead); symlinks under an allowed bind path (resolved
-on the host); a user name the image maps to uid 0; a service network given by the ID of
-the host network; URLs the daemon fetches (build ``remote``, image import ``fromSrc``);
-and bodies no rule can read (plugin.create's tar, /session and /grpc): deny those by policy.
+Existing named volumes are looked up too (`volumes_referenced`): one created with bind
+options outside sockspy is a host mount under a harmless-looking name.
+
+Out of reach here, by design: such a volume in a container created outside sockspy and
+met again through exec or VolumesFrom (its inspect answer names the volume, not its
+options); volumes on other swarm nodes; symlinks under an allowed bind path (resolved on
+the host); a user name the image maps to uid 0; a service network given by the ID of the
+host network; URLs the daemon fetches (build ``remote``, image import ``fromSrc``); and
+bodies no rule can read (plugin.create's tar, /session and /grpc): deny those by policy.
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ from sockspy.policy.hostconfig import (
     host_config_findings,
     local_volume_options,
     mount_findings,
+    named_volumes,
     normalize_capability,
     reads_daemon_facts,
 )
@@ -80,6 +85,7 @@ class HostAccessOptions:
 _OTHER_CODES = {
     "volumes_from": "VolumesFrom a container that has host mounts",
     "container_unknown": "a container the checks need was not inspected (fail closed)",
+    "volume_unknown": "a named volume the checks need was not looked up (fail closed)",
     "target_privileged": "exec, attach, start or archive upload: a privileged container",
     "target_bind_mount": "exec, attach, start, archive or export: a container with host mounts",
     "target_host_access": "exec, attach, start or archive upload: a container with host access",
@@ -151,6 +157,23 @@ def containers_referenced(request: Request, options: HostAccessOptions) -> tuple
     return tuple(dict.fromkeys(names))
 
 
+def volumes_referenced(request: Request, options: HostAccessOptions) -> tuple[str, ...]:
+    """Named volumes a create (or old start) body mounts. May raise BodyDecodeError.
+
+    An existing volume is mounted with the options it was created with: one made with
+    ``type=none,o=bind,device=/etc`` (outside sockspy, or before it) is a bind of /etc
+    under a harmless-looking name, so each is looked up before the create is decided.
+    """
+    if request.endpoint not in ("container.create", _START) or not request.body:
+        return ()
+    names = [
+        name
+        for _, host_config in schemas.host_configs(_decode_body(request))
+        for _, name in named_volumes(host_config)
+    ]
+    return tuple(dict.fromkeys(names))
+
+
 def daemon_facts_needed(request: Request, options: HostAccessOptions) -> bool:
     """Whether `findings` reads the daemon's own defaults for this request. May raise
     BodyDecodeError.
@@ -170,12 +193,15 @@ def findings(
     options: HostAccessOptions,
     containers: Mapping[str, Mapping[str, Any] | None],
     daemon: DaemonFacts | None = None,
+    volumes: Mapping[str, Mapping[str, Any] | None] | None = None,
 ) -> list[Finding]:
     """Every way this request reaches the host, in a stable order.
 
     `containers` maps each name `containers_referenced` gave to the daemon's inspect
     answer, or None if there is no such container (the daemon will then refuse the
     request itself). A name missing from `containers` is reported ("container_unknown").
+    `volumes` does the same for `volumes_referenced` (None: a volume dockerd will create
+    plain; missing: "volume_unknown").
     `daemon` is what the daemon says of itself (`daemon_facts_needed`); None means unknown,
     and the checks that depend on it take their strict form.
     Raises BodyDecodeError for a body that cannot be decoded exactly as dockerd would.
@@ -186,7 +212,7 @@ def findings(
         found += _target_findings(request.endpoint, target, options, containers)
     check = _ENDPOINT_CHECKS.get(request.endpoint)
     if check is not None:
-        found += check(request, options, Facts(containers, daemon))
+        found += check(request, options, Facts(containers, daemon, volumes or {}))
     return found
 
 
@@ -205,7 +231,23 @@ def _container_config(request: Request, options: HostAccessOptions, facts: Facts
         found += _collect(host_config_findings(host_config, where))
         for name in _volumes_from(host_config):
             found += _volumes_from_findings(prefix, name, options, facts.containers)
+        for field, name in named_volumes(host_config):
+            found += _named_volume_findings(f"{prefix}{field}", name, facts.volumes)
     return found
+
+
+def _named_volume_findings(
+    label: str, name: str, volumes: Mapping[str, Mapping[str, Any] | None]
+) -> list[Finding]:
+    if name not in volumes:
+        return [Finding("volume_unknown", f"{label}: volume {name!r} was not looked up")]
+    volume = volumes[name]
+    if volume is None:
+        return []  # no such volume yet: dockerd creates a plain one
+    message = local_volume_options(str(volume.get("Driver", "")), volume.get("Options"))
+    if message is None:
+        return []
+    return [Finding("local_volume_options", f"{label} mounts existing volume {name!r}: {message}")]
 
 
 def _container_update(request: Request, options: HostAccessOptions, _: Facts) -> list[Finding]:

@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 from sockspy.core.daemon import DaemonFacts
-from sockspy.policy.bindpaths import bind_source, go_clean, is_allowed
+from sockspy.policy.bindpaths import bind_source, bind_volume_name, go_clean, is_allowed
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +260,20 @@ def bind_mount_sources(hc: HostConfig) -> Iterator[tuple[str, str]]:
             yield f"Mounts[{i}]", str(mount.get("Source", ""))
 
 
+def named_volumes(hc: HostConfig) -> Iterator[tuple[str, str]]:
+    """(field, volume name) for every named volume in Binds and volume Mounts: an existing
+    volume of that name is mounted as it was created (options included); a new one is
+    created plain (or with the Mount's own DriverConfig, checked on its own)."""
+    for i, spec in enumerate(hc.get("Binds") or []):
+        name = bind_volume_name(str(spec or ""))
+        if name is not None:
+            yield f"Binds[{i}]", name
+    for i, mount in enumerate(hc.get("Mounts") or []):
+        mount = mount or {}
+        if mount.get("Type") == "volume" and mount.get("Source"):
+            yield f"Mounts[{i}]", str(mount["Source"])
+
+
 def _bind_mount(hc: HostConfig, where: Where) -> Iterator[str]:
     for field, source in bind_mount_sources(hc):
         if not is_allowed(source, where.allowed_bind_paths):
@@ -356,7 +370,8 @@ HOST_CONFIG_CODES: Mapping[str, str] = MappingProxyType(
         "own default",
         "cgroup_parent": "CgroupParent puts the container in a host cgroup of the client's choice",
         "bind_mount": "a host path outside allowed_bind_paths is mounted (Binds, bind Mounts)",
-        "local_volume_options": "a local-driver volume with options (o=bind, device=, type=)",
+        "local_volume_options": "a local-driver volume with options (o=bind, device=, type=), "
+        "made now or mounted by name",
         "log_driver": "a log driver (it runs on the host) not in allowed_log_drivers",
     }
 )

@@ -391,6 +391,51 @@ def test_ci_runner_preset_denies_host_access(
     assert direct("ps", "-aq", "--filter", f"label={label}").stdout == b""
 
 
+def test_ci_runner_preset_denies_an_existing_volume_made_with_bind_options(
+    preset: Callable[[str], ProxyProcess],
+    direct: Docker,
+    test_image: str,
+    new_name: Callable[[], str],
+    tmp_path: Path,
+) -> None:
+    # Made outside sockspy (by an admin, or before sockspy): a bind of a host directory
+    # under a harmless-looking name. Through the raw socket it exposes the host directory.
+    secret = tmp_path / "host-secret"
+    secret.mkdir()
+    (secret / "key").write_text("host only\n")
+    volume, plain = f"cache-{secrets.token_hex(4)}", f"plain-{secrets.token_hex(4)}"
+    direct("volume", "create", "-o", "type=none", "-o", "o=bind", "-o", f"device={secret}", volume)
+    direct("volume", "create", plain)
+    try:
+        leaked = direct("run", "--rm", "-v", f"{volume}:/c", test_image, "cat", "/c/key").stdout
+        assert leaked == b"host only\n"  # the bypass is real on this daemon
+
+        proxy = preset("ci-runner")
+        for options in (["-v", f"{volume}:/c"], ["--mount", f"source={volume},target=/c"]):
+            name = new_name()
+            result = docker_cli(
+                proxy.unix_host, "run", "--rm", "--name", name, *options, test_image,
+                "cat", "/c/key", check=False,
+            )  # fmt: skip
+            assert_cli_denied(
+                result, "no-host-access", f"mounts existing volume '{volume}'", "o=bind"
+            )
+            assert b"host only" not in result.stdout
+            assert not exists(direct, "container", name)
+        record = audit_record(proxy, "container.create", decision="deny")
+        assert record["code"] == "host_access", record
+
+        # A plain existing volume and a new one are everyday caches: allowed.
+        for name in (plain, f"new-{secrets.token_hex(4)}"):
+            out = docker_cli(
+                proxy.unix_host, "run", "--rm", "-v", f"{name}:/c", test_image, "ls", "/c"
+            )
+            assert out.returncode == 0
+            direct("volume", "rm", "-f", name, check=False)
+    finally:
+        direct("volume", "rm", "-f", volume, plain, check=False)
+
+
 # -- traefik ---------------------------------------------------------------------------------
 
 

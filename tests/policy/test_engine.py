@@ -34,6 +34,9 @@ class FakeFindings:
     ) -> tuple[str, ...]:
         return ("web",) if request.endpoint == "container.archive_get" else ()
 
+    def volumes_referenced(self, request: Request, options: HostAccessOptions) -> tuple[str, ...]:
+        return ("cache",) if b"cache" in (request.body or b"") else ()
+
     def daemon_facts_needed(self, request: Request, options: HostAccessOptions) -> bool:
         body = request.body or b""
         if body == b"garbage":
@@ -46,6 +49,7 @@ class FakeFindings:
         options: HostAccessOptions,
         containers: Mapping[str, Mapping[str, Any] | None],
         daemon: DaemonFacts | None = None,
+        volumes: Mapping[str, Mapping[str, Any] | None] | None = None,
     ) -> list[Finding]:
         self.calls += 1
         body = request.body or b""
@@ -58,6 +62,8 @@ class FakeFindings:
             found.append(Finding("cgroupns_mode", "CgroupnsMode is 'host'"))
         if b"bind" in body:
             found.append(Finding("bind_mount", "bind mount of /etc"))
+        if b"cache" in body and ((volumes or {}).get("cache") or {}).get("Options"):
+            found.append(Finding("local_volume_options", "volume 'cache' binds /etc"))
         if request.endpoint == "container.archive_get" and (containers.get("web") or {}).get(
             "binds"
         ):
@@ -504,6 +510,17 @@ def test_daemon_facts_are_wanted_only_where_a_findings_rule_reads_a_body_that_ne
     # A body the checks cannot decode is refused by `decide`; no look-up for it.
     garbage = make_request("POST", "/containers/create", b"garbage")
     assert not g.wants_daemon_facts(garbage, ANYONE)
+
+
+def test_volumes_are_looked_up_where_a_findings_rule_reads_them_and_reach_the_findings() -> None:
+    g = gate(FINDINGS)
+    request = make_request("POST", "/containers/create", b"cache")
+    assert g.volumes_to_inspect(request, ANYONE) == ("cache",)
+    assert gate("").volumes_to_inspect(request, ANYONE) == ()
+    assert g.volumes_to_inspect(make_request("GET", "/containers/json"), ANYONE) == ()
+    bind_like = Facts(volumes={"cache": {"Driver": "local", "Options": {"o": "bind"}}})
+    assert g.decide(request, ANYONE, bind_like).rule == "default"
+    assert g.decide(request, ANYONE, Facts(volumes={"cache": None})).rule == "clean"
 
 
 def test_daemon_facts_reach_the_findings() -> None:

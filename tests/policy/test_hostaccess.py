@@ -21,6 +21,7 @@ from sockspy.policy.hostaccess import (
     body_endpoints,
     containers_referenced,
     findings,
+    volumes_referenced,
 )
 from sockspy.policy.schemas import CONTAINER_CREATE, effective_host_config
 
@@ -39,9 +40,15 @@ def request(method: str, target: str, body: object = None) -> Request:
 
 
 def codes(
-    req: Request, containers: Containers | None = None, options: HostAccessOptions = DEFAULTS
+    req: Request,
+    containers: Containers | None = None,
+    options: HostAccessOptions = DEFAULTS,
+    volumes: Containers | None = None,
 ) -> set[str]:
-    return {f.code for f in findings(req, options, containers or {})}
+    """The finding codes; named volumes not given are looked up as not existing yet."""
+    if volumes is None:
+        volumes = {name: None for name in volumes_referenced(req, options)}
+    return {f.code for f in findings(req, options, containers or {}, volumes=volumes)}
 
 
 def create(host_config: dict[str, Any]) -> Request:
@@ -117,13 +124,15 @@ ONE_PER_CODE: dict[str, tuple[Request, Containers]] = {
     "plugin_set": (request("POST", "/v1.41/plugins/p/set", ["mnt.source=/etc"]), {}),
     "swarm_init": (request("POST", "/v1.41/swarm/init", {"ListenAddr": "0.0.0.0:2377"}), {}),
     "swarm_join": (request("POST", "/v1.41/swarm/join", {"RemoteAddrs": ["10.0.0.1:2377"]}), {}),
+    "volume_unknown": (create({"Binds": ["cache:/cache"]}), {}),
 }  # fmt: skip
 
 
 @pytest.mark.parametrize("code", sorted(ONE_PER_CODE))
 def test_each_code_has_a_minimal_request_that_raises_only_it(code: str) -> None:
     req, containers = ONE_PER_CODE[code]
-    assert codes(req, containers) == {code}
+    volumes = {} if code == "volume_unknown" else None  # None: each one looked up, absent
+    assert codes(req, containers, volumes=volumes) == {code}
 
 
 def test_every_documented_code_is_exercised_and_snake_case() -> None:
@@ -148,6 +157,10 @@ CLI_REQUESTS = [
 
 # How dockerd 20.10 inspects a container run with a named volume (docker run -v myvol:/data).
 WEB = json.loads((BODIES / "dockerd2010_inspect_volume_container.json").read_text())
+# dockerd 20.10's GET /volumes/{name}: `docker volume create plainvol`, and
+# `docker volume create -o type=none -o o=bind -o device=/etc bindvol`.
+PLAIN_VOLUME = json.loads((BODIES / "dockerd2010_volume_plain.json").read_text())
+BIND_VOLUME_INSPECT = json.loads((BODIES / "dockerd2010_volume_bind.json").read_text())
 
 
 @pytest.mark.parametrize(("method", "target", "name"), CLI_REQUESTS)
@@ -155,7 +168,8 @@ def test_docker_cli_28_everyday_requests_have_no_findings(
     method: str, target: str, name: str
 ) -> None:
     req = request(method, target, (BODIES / name).read_bytes())
-    assert findings(req, DEFAULTS, {"web": WEB}) == []
+    volumes = {name: PLAIN_VOLUME for name in volumes_referenced(req, DEFAULTS)}
+    assert findings(req, DEFAULTS, {"web": WEB}, volumes=volumes) == []
 
 
 @pytest.mark.parametrize(
@@ -498,3 +512,44 @@ def test_body_endpoints() -> None:
         "swarm.init",
         "swarm.join",
     }
+
+
+# -- Named volumes that exist already --------------------------------------------------------
+
+
+def test_named_volumes_of_binds_and_volume_mounts_are_looked_up_once_each() -> None:
+    req = create(
+        {
+            "Binds": ["cache:/cache:ro", "/srv/x:/x", "anon", "cache:/again"],
+            "Mounts": [{"Type": "volume", "Source": "data", "Target": "/d"},
+                       {"Type": "volume", "Target": "/anonymous"},
+                       {"Type": "bind", "Source": "/etc", "Target": "/e"}],
+        }
+    )  # fmt: skip
+    assert volumes_referenced(req, DEFAULTS) == ("cache", "data")
+    legacy = request("POST", "/v1.41/containers/create", {"Image": "bb", "Binds": ["old:/o"]})
+    assert volumes_referenced(legacy, DEFAULTS) == ("old",)
+    assert volumes_referenced(request("POST", "/v1.41/containers/web/start"), DEFAULTS) == ()
+
+
+@pytest.mark.parametrize(
+    "host_config",
+    [
+        {"Binds": ["innocent:/data"]},
+        {"Mounts": [{"Type": "volume", "Source": "innocent", "Target": "/data"}]},
+    ],
+)
+def test_an_existing_volume_with_bind_options_is_host_access(host_config: dict[str, Any]) -> None:
+    req = create(host_config)
+    found = findings(req, DEFAULTS, {}, volumes={"innocent": BIND_VOLUME_INSPECT})
+    [finding] = found
+    assert finding.code == "local_volume_options"
+    assert "existing volume 'innocent'" in finding.message
+    assert "device=/etc" in finding.message and "o=bind" in finding.message
+
+
+def test_plain_new_and_plugin_volumes_are_not_host_access() -> None:
+    req = create({"Binds": ["a:/a", "b:/b", "c:/c"]})
+    plugin = {**BIND_VOLUME_INSPECT, "Driver": "some-plugin"}  # judged at volume.create
+    volumes = {"a": PLAIN_VOLUME, "b": None, "c": plugin}
+    assert findings(req, DEFAULTS, {}, volumes=volumes) == []
