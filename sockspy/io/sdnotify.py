@@ -3,9 +3,10 @@
 systemd passes the path of a datagram socket in $NOTIFY_SOCKET; a leading '@' means
 Linux's abstract namespace (the name starts with a NUL byte instead). Each message is
 newline-separated KEY=VALUE assignments: READY=1 once every front listens, STOPPING=1
-when shutdown begins. Without $NOTIFY_SOCKET (not under systemd, or not Type=notify)
-this does nothing. A failure to notify is reported to the caller, never raised: systemd
-then times the start out, which says more than a crash would.
+when shutdown begins, RELOADING=1 (with MONOTONIC_USEC) then READY=1 around a SIGHUP
+reload. Without $NOTIFY_SOCKET (not under systemd, or not Type=notify) this does
+nothing. A failure to notify is reported to the caller, never raised: systemd then times
+the start out, which says more than a crash would.
 """
 
 from __future__ import annotations

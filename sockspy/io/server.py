@@ -158,9 +158,13 @@ class Server:
 
     async def _reload_on_hangup(self, hangups: AsyncIterator[int]) -> None:
         async for _ in hangups:
+            # systemd shows the unit "reloading" until READY=1 (and Type=notify-reload waits).
+            now_us = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+            notify(f"RELOADING=1\nMONOTONIC_USEC={now_us}")
             await self.reloader.reload()
             if self.certs is not None:
                 await self.certs.reload()
+            notify("READY=1")
 
     @property
     def tls(self) -> ssl.SSLContext | None:

@@ -132,6 +132,10 @@ def test_socket_activation_with_names_and_notify(
             for host in (f"unix://{front}", f"tcp://127.0.0.1:{port}"):
                 result = docker(host, "version", "--format", "{{.Server.Version}}", timeout=60)
                 assert result.stdout.strip()
+            proc.send_signal(signal.SIGHUP)  # systemctl reload (ExecReload)
+            reloading = manager.recv(4096).split(b"\n")
+            assert reloading[0] == b"RELOADING=1" and reloading[1].startswith(b"MONOTONIC_USEC=")
+            assert manager.recv(4096) == b"READY=1"
         finally:
             proc.send_signal(signal.SIGTERM)
             _, err = proc.communicate(timeout=30)
