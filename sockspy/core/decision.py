@@ -48,6 +48,10 @@ def deny(rule: str, reason: str, status: int = 403, code: str | None = None) -> 
     return Decision(allowed=False, rule=rule, reason=reason, status=status, code=code)
 
 
+# Inspect answers by the name they were asked for; None: the daemon has no such object.
+Containers = Mapping[str, Mapping[str, Any] | None]
+
+
 @dataclass(frozen=True, slots=True)
 class Facts:
     """What the I/O layer looked up for the gate before it decides.
@@ -60,9 +64,9 @@ class Facts:
     the checks that depend on it then take their strict form.
     """
 
-    containers: Mapping[str, Mapping[str, Any] | None] = field(default_factory=dict)
+    containers: Containers = field(default_factory=dict)
     daemon: DaemonFacts | None = None
-    volumes: Mapping[str, Mapping[str, Any] | None] = field(default_factory=dict)
+    volumes: Containers = field(default_factory=dict)
 
 
 NO_FACTS = Facts()
@@ -77,8 +81,11 @@ class Gate(Protocol):
         """Existing containers whose configuration `decide` needs (looked up first)."""
         ...
 
-    def volumes_to_inspect(self, request: Request, client: Client) -> tuple[str, ...]:
-        """Volumes (by name) whose options `decide` needs, if they exist (looked up first)."""
+    def volumes_to_inspect(
+        self, request: Request, client: Client, containers: Containers
+    ) -> tuple[str, ...]:
+        """Volumes (by name) whose options `decide` needs, if they exist (looked up after
+        the containers, whose inspect answers `containers` holds: their volumes count)."""
         ...
 
     def wants_daemon_facts(self, request: Request, client: Client) -> bool:
@@ -97,7 +104,9 @@ class AllowAll:
     def containers_to_inspect(self, request: Request, client: Client) -> tuple[str, ...]:
         return ()
 
-    def volumes_to_inspect(self, request: Request, client: Client) -> tuple[str, ...]:
+    def volumes_to_inspect(
+        self, request: Request, client: Client, containers: Containers
+    ) -> tuple[str, ...]:
         return ()
 
     def wants_daemon_facts(self, request: Request, client: Client) -> bool:
@@ -127,10 +136,12 @@ class DenyEndpoints:
             return ()
         return self.inner.containers_to_inspect(request, client)
 
-    def volumes_to_inspect(self, request: Request, client: Client) -> tuple[str, ...]:
+    def volumes_to_inspect(
+        self, request: Request, client: Client, containers: Containers
+    ) -> tuple[str, ...]:
         if request.endpoint in self.endpoints:
             return ()
-        return self.inner.volumes_to_inspect(request, client)
+        return self.inner.volumes_to_inspect(request, client, containers)
 
     def wants_daemon_facts(self, request: Request, client: Client) -> bool:
         return request.endpoint not in self.endpoints and self.inner.wants_daemon_facts(

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sockspy.core.decision import Decision, Facts, Gate
+from sockspy.core.decision import Containers, Decision, Facts, Gate
 from sockspy.core.identity import Client
 from sockspy.core.request import Request
 
@@ -171,8 +171,10 @@ class RateLimitedGate:
     def containers_to_inspect(self, request: Request, client: Client) -> tuple[str, ...]:
         return self.inner.containers_to_inspect(request, client)
 
-    def volumes_to_inspect(self, request: Request, client: Client) -> tuple[str, ...]:
-        return self.inner.volumes_to_inspect(request, client)
+    def volumes_to_inspect(
+        self, request: Request, client: Client, containers: Containers
+    ) -> tuple[str, ...]:
+        return self.inner.volumes_to_inspect(request, client, containers)
 
     def wants_daemon_facts(self, request: Request, client: Client) -> bool:
         return self.inner.wants_daemon_facts(request, client)

@@ -199,11 +199,11 @@ class Pump:
         assert request is not None
         try:
             facts = NO_FACTS
+            inspector = self.inspector
             names = gate.containers_to_inspect(request, client)
-            volume_names = gate.volumes_to_inspect(request, client)
+            containers = {name: await inspector.inspect(name) for name in names}
+            volume_names = gate.volumes_to_inspect(request, client, containers)  # theirs too
             if names or volume_names:
-                inspector = self.inspector
-                containers = {name: await inspector.inspect(name) for name in names}
                 volumes = {name: await inspector.inspect_volume(name) for name in volume_names}
                 facts = Facts(containers=containers, volumes=volumes)
             if gate.wants_daemon_facts(request, client):  # None (unknown): strict checks

@@ -185,7 +185,7 @@ def explain_main(
             return 1
         request = request.with_body(body)
     containers = gate.containers_to_inspect(request, client)
-    volumes = gate.volumes_to_inspect(request, client)
+    volumes = gate.volumes_to_inspect(request, client, {})
     daemon = gate.wants_daemon_facts(request, client)
     # Named volumes are taken as new (created plain): the everyday case, and the one a
     # policy author is asking about. serve looks them up; the facts line says so.

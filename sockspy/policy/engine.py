@@ -63,7 +63,10 @@ class FindingSource(Protocol):
     ) -> tuple[str, ...]: ...
 
     def volumes_referenced(
-        self, request: Request, options: HostAccessOptions
+        self,
+        request: Request,
+        options: HostAccessOptions,
+        containers: Mapping[str, Mapping[str, Any] | None] | None = None,
     ) -> tuple[str, ...]: ...
 
     def daemon_facts_needed(self, request: Request, options: HostAccessOptions) -> bool: ...
@@ -187,13 +190,16 @@ class PolicyGate:
         except BodyDecodeError:
             return ()  # `decide` meets the same body and refuses it (undecodable_body)
 
-    def volumes_to_inspect(self, request: Request, client: Client) -> tuple[str, ...]:
-        if request.endpoint not in self._body_endpoints or not self._reads_findings(
-            request, client
-        ):
+    def volumes_to_inspect(
+        self,
+        request: Request,
+        client: Client,
+        containers: Mapping[str, Mapping[str, Any] | None],
+    ) -> tuple[str, ...]:
+        if not self._reads_findings(request, client):
             return ()
         try:
-            return self.source.volumes_referenced(request, self.policy.host_access)
+            return self.source.volumes_referenced(request, self.policy.host_access, containers)
         except BodyDecodeError:
             return ()  # `decide` meets the same body and refuses it (undecodable_body)
 

@@ -28,14 +28,14 @@ MaskedPaths it adds by default (a list that grew over the releases) and Cgroupns
 so) and take their strict form whenever those are unknown.
 
 Existing named volumes are looked up too (`volumes_referenced`): one created with bind
-options outside sockspy is a host mount under a harmless-looking name.
+options outside sockspy is a host mount under a harmless-looking name, whether a create
+mounts it or an existing container (exec, cp, VolumesFrom) already has it.
 
-Out of reach here, by design: such a volume in a container created outside sockspy and
-met again through exec or VolumesFrom (its inspect answer names the volume, not its
-options); volumes on other swarm nodes; symlinks under an allowed bind path (resolved on
-the host); a user name the image maps to uid 0; a service network given by the ID of the
-host network; URLs the daemon fetches (build ``remote``, image import ``fromSrc``); and
-bodies no rule can read (plugin.create's tar, /session and /grpc): deny those by policy.
+Out of reach here, by design: volumes on other swarm nodes; symlinks under an allowed
+bind path (resolved on the host); a user name the image maps to uid 0; a service network
+given by the ID of the host network; URLs the daemon fetches (build ``remote``, image
+import ``fromSrc``); and bodies no rule can read (plugin.create's tar, /session and
+/grpc): deny those by policy.
 """
 
 from __future__ import annotations
@@ -81,6 +81,9 @@ class HostAccessOptions:
     allowed_capabilities: tuple[str, ...] = ()  # normalized names, e.g. "NET_ADMIN"
     allowed_devices: tuple[str, ...] = ()  # host device paths
 
+
+# Inspect answers by the name they were asked for (None: no such container or volume).
+Containers = Mapping[str, Mapping[str, Any] | None]
 
 _OTHER_CODES = {
     "volumes_from": "VolumesFrom a container that has host mounts",
@@ -157,20 +160,24 @@ def containers_referenced(request: Request, options: HostAccessOptions) -> tuple
     return tuple(dict.fromkeys(names))
 
 
-def volumes_referenced(request: Request, options: HostAccessOptions) -> tuple[str, ...]:
-    """Named volumes a create (or old start) body mounts. May raise BodyDecodeError.
+def volumes_referenced(
+    request: Request, options: HostAccessOptions, containers: Containers | None = None
+) -> tuple[str, ...]:
+    """Named volumes whose options `findings` needs. May raise BodyDecodeError.
 
     An existing volume is mounted with the options it was created with: one made with
     ``type=none,o=bind,device=/etc`` (outside sockspy, or before it) is a bind of /etc
-    under a harmless-looking name, so each is looked up before the create is decided.
+    under a harmless-looking name. So the named volumes a create (or old start) body
+    mounts are looked up, and so are the local volumes of the containers `containers`
+    holds (the inspect answers for `containers_referenced`): an exec into a container
+    that has such a volume reaches the host as one with a bind mount does.
     """
-    if request.endpoint not in ("container.create", _START) or not request.body:
-        return ()
-    names = [
-        name
-        for _, host_config in schemas.host_configs(_decode_body(request))
-        for _, name in named_volumes(host_config)
-    ]
+    names: list[str] = []
+    if request.endpoint in ("container.create", _START) and request.body:
+        for _, host_config in schemas.host_configs(_decode_body(request)):
+            names.extend(name for _, name in named_volumes(host_config))
+    for inspect in (containers or {}).values():
+        names.extend(name for _, name in _stored_local_volumes(inspect or {}))
     return tuple(dict.fromkeys(names))
 
 
@@ -206,19 +213,19 @@ def findings(
     and the checks that depend on it take their strict form.
     Raises BodyDecodeError for a body that cannot be decoded exactly as dockerd would.
     """
+    facts = Facts(containers, daemon, volumes or {})
     found: list[Finding] = []
     target = _target(request)
     if target is not None:
-        found += _target_findings(request.endpoint, target, options, containers)
+        found += _target_findings(request.endpoint, target, options, facts)
     check = _ENDPOINT_CHECKS.get(request.endpoint)
     if check is not None:
-        found += check(request, options, Facts(containers, daemon, volumes or {}))
+        found += check(request, options, facts)
     return found
 
 
 # -- Per endpoint --------------------------------------------------------------------------
 
-Containers = Mapping[str, Mapping[str, Any] | None]
 EndpointCheck = Callable[[Request, HostAccessOptions, Facts], list[Finding]]
 
 
@@ -230,7 +237,7 @@ def _container_config(request: Request, options: HostAccessOptions, facts: Facts
         where = _where(prefix, options, daemon=facts.daemon)
         found += _collect(host_config_findings(host_config, where))
         for name in _volumes_from(host_config):
-            found += _volumes_from_findings(prefix, name, options, facts.containers)
+            found += _volumes_from_findings(prefix, name, options, facts)
         for field, name in named_volumes(host_config):
             found += _named_volume_findings(f"{prefix}{field}", name, facts.volumes)
     return found
@@ -398,39 +405,51 @@ _TARGET_CODES = {"privileged": "target_privileged", "bind_mount": "target_bind_m
 
 
 def _target_findings(
-    endpoint: str, name: str, options: HostAccessOptions, containers: Containers
+    endpoint: str, name: str, options: HostAccessOptions, facts: Facts
 ) -> list[Finding]:
-    if name not in containers:
+    if name not in facts.containers:
         return [Finding("container_unknown", f"container {name!r} was not inspected")]
-    inspect = containers[name]
+    inspect = facts.containers[name]
     if inspect is None:
         return []  # no such container: the daemon answers 404
-    found = _stored_findings(inspect, f"container {name!r}: ", options)
+    found = _stored_findings(inspect, f"container {name!r}: ", options, facts.volumes)
     if endpoint in _READS_TARGET:
-        found = [f for f in found if f.code == "bind_mount"]
-    return [Finding(_TARGET_CODES.get(f.code, "target_host_access"), f.message) for f in found]
+        found = [f for f in found if f.code in ("bind_mount", "volume_unknown")]
+    return [_as_target(f) for f in found]
+
+
+def _as_target(finding: Finding) -> Finding:
+    """A stored finding, as reported for a request on that container."""
+    if finding.code == "volume_unknown":
+        return finding  # not a fact about the container: fail closed under its own code
+    return Finding(_TARGET_CODES.get(finding.code, "target_host_access"), finding.message)
 
 
 def _volumes_from_findings(
-    prefix: str, name: str, options: HostAccessOptions, containers: Containers
+    prefix: str, name: str, options: HostAccessOptions, facts: Facts
 ) -> list[Finding]:
-    if name not in containers:
+    if name not in facts.containers:
         return [Finding("container_unknown", f"container {name!r} was not inspected")]
-    inspect = containers[name]
+    inspect = facts.containers[name]
     if inspect is None:
         return []
     label = f"{prefix}VolumesFrom {name!r}: "
-    mounts = [f for f in _stored_findings(inspect, label, options) if f.code in _MOUNT_CODES]
-    return [Finding("volumes_from", f.message) for f in mounts]
+    stored = _stored_findings(inspect, label, options, facts.volumes)
+    mounts = [Finding("volumes_from", f.message) for f in stored if f.code in _MOUNT_CODES]
+    return mounts + [f for f in stored if f.code == "volume_unknown"]  # fail closed
 
 
 _MOUNT_CODES = frozenset({"bind_mount", "local_volume_options"})
 
 
 def _stored_findings(
-    inspect: Mapping[str, Any], label: str, options: HostAccessOptions
+    inspect: Mapping[str, Any],
+    label: str,
+    options: HostAccessOptions,
+    volumes: Containers,
 ) -> list[Finding]:
-    """The host access of an existing container, from its inspect answer."""
+    """The host access of an existing container, from its inspect answer (and the options
+    of its local volumes, looked up: a volume made with bind options is a bind mount)."""
     host_config = inspect.get("HostConfig") or {}
     where = _where(f"{label}HostConfig.", options, stored=True)
     found = _collect(host_config_findings(host_config, where))
@@ -443,7 +462,25 @@ def _stored_findings(
             continue
         if not is_allowed(source, options.allowed_bind_paths):
             found.append(Finding("bind_mount", f"{label}Mounts[{i}] mounts host path {source!r}"))
+    for i, name in _stored_local_volumes(inspect):
+        if name not in volumes:
+            found.append(Finding("volume_unknown", f"{label}volume {name!r} was not looked up"))
+            continue
+        volume = volumes[name] or {}
+        message = local_volume_options(str(volume.get("Driver", "")), volume.get("Options"))
+        if message is not None:
+            text = f"{label}Mounts[{i}] mounts volume {name!r}: {message}"
+            found.append(Finding("bind_mount", text))
     return found
+
+
+def _stored_local_volumes(inspect: Mapping[str, Any]) -> Iterator[tuple[int, str]]:
+    """(index in Mounts, name) of an existing container's local-driver volumes."""
+    for i, mount in enumerate(inspect.get("Mounts") or []):
+        mount = mount or {}
+        local = str(mount.get("Driver", "")).lower() in ("", "local")
+        if mount.get("Type") == "volume" and mount.get("Name") and local:
+            yield i, str(mount["Name"])
 
 
 # -- Helpers -------------------------------------------------------------------------------

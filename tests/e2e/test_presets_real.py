@@ -425,6 +425,17 @@ def test_ci_runner_preset_denies_an_existing_volume_made_with_bind_options(
         record = audit_record(proxy, "container.create", decision="deny")
         assert record["code"] == "host_access", record
 
+        # A container made outside sockspy with that volume: exec and cp reach the host.
+        holder = new_name()
+        direct("run", "-d", "--name", holder, "-v", f"{volume}:/c", test_image, "sleep", "600")
+        try:
+            for args in (["exec", holder, "cat", "/c/key"], ["cp", f"{holder}:/c/key", "-"]):
+                result = docker_cli(proxy.unix_host, *args, check=False)
+                assert_cli_denied(result, "no-host-access", f"mounts volume '{volume}'")
+                assert b"host only" not in result.stdout
+        finally:
+            direct("rm", "-f", holder, check=False)
+
         # A plain existing volume and a new one are everyday caches: allowed.
         for name in (plain, f"new-{secrets.token_hex(4)}"):
             out = docker_cli(

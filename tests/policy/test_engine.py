@@ -34,8 +34,14 @@ class FakeFindings:
     ) -> tuple[str, ...]:
         return ("web",) if request.endpoint == "container.archive_get" else ()
 
-    def volumes_referenced(self, request: Request, options: HostAccessOptions) -> tuple[str, ...]:
-        return ("cache",) if b"cache" in (request.body or b"") else ()
+    def volumes_referenced(
+        self,
+        request: Request,
+        options: HostAccessOptions,
+        containers: Mapping[str, Mapping[str, Any] | None] | None = None,
+    ) -> tuple[str, ...]:
+        in_body = ("cache",) if b"cache" in (request.body or b"") else ()
+        return in_body + tuple(containers or ())
 
     def daemon_facts_needed(self, request: Request, options: HostAccessOptions) -> bool:
         body = request.body or b""
@@ -515,9 +521,11 @@ def test_daemon_facts_are_wanted_only_where_a_findings_rule_reads_a_body_that_ne
 def test_volumes_are_looked_up_where_a_findings_rule_reads_them_and_reach_the_findings() -> None:
     g = gate(FINDINGS)
     request = make_request("POST", "/containers/create", b"cache")
-    assert g.volumes_to_inspect(request, ANYONE) == ("cache",)
-    assert gate("").volumes_to_inspect(request, ANYONE) == ()
-    assert g.volumes_to_inspect(make_request("GET", "/containers/json"), ANYONE) == ()
+    assert g.volumes_to_inspect(request, ANYONE, {}) == ("cache",)
+    assert gate("").volumes_to_inspect(request, ANYONE, {}) == ()
+    assert g.volumes_to_inspect(make_request("GET", "/containers/json"), ANYONE, {}) == ()
+    archive = make_request("GET", "/containers/web/archive?path=/")
+    assert g.volumes_to_inspect(archive, ANYONE, {"web": {}}) == ("web",)  # the inspected's
     bind_like = Facts(volumes={"cache": {"Driver": "local", "Options": {"o": "bind"}}})
     assert g.decide(request, ANYONE, bind_like).rule == "default"
     assert g.decide(request, ANYONE, Facts(volumes={"cache": None})).rule == "clean"

@@ -47,7 +47,7 @@ def codes(
 ) -> set[str]:
     """The finding codes; named volumes not given are looked up as not existing yet."""
     if volumes is None:
-        volumes = {name: None for name in volumes_referenced(req, options)}
+        volumes = dict.fromkeys(volumes_referenced(req, options, containers))
     return {f.code for f in findings(req, options, containers or {}, volumes=volumes)}
 
 
@@ -168,7 +168,7 @@ def test_docker_cli_28_everyday_requests_have_no_findings(
     method: str, target: str, name: str
 ) -> None:
     req = request(method, target, (BODIES / name).read_bytes())
-    volumes = {name: PLAIN_VOLUME for name in volumes_referenced(req, DEFAULTS)}
+    volumes = {name: PLAIN_VOLUME for name in volumes_referenced(req, DEFAULTS, {"web": WEB})}
     assert findings(req, DEFAULTS, {"web": WEB}, volumes=volumes) == []
 
 
@@ -185,7 +185,9 @@ def test_docker_cli_28_everyday_requests_have_no_findings(
 def test_requests_on_an_ordinary_container_have_no_findings(
     method: str, target: str, body: bytes | None
 ) -> None:
-    assert findings(request(method, target, body), DEFAULTS, {"web": WEB}) == []
+    req = request(method, target, body)
+    assert volumes_referenced(req, DEFAULTS, {"web": WEB}) == ("gojson-diff-myvol",)
+    assert findings(req, DEFAULTS, {"web": WEB}, volumes={"gojson-diff-myvol": PLAIN_VOLUME}) == []
 
 
 # -- Request bodies decoded as dockerd decodes them ---------------------------------------
@@ -553,3 +555,27 @@ def test_plain_new_and_plugin_volumes_are_not_host_access() -> None:
     plugin = {**BIND_VOLUME_INSPECT, "Driver": "some-plugin"}  # judged at volume.create
     volumes = {"a": PLAIN_VOLUME, "b": None, "c": plugin}
     assert findings(req, DEFAULTS, {}, volumes=volumes) == []
+
+
+def test_an_existing_container_with_a_bind_like_volume_has_a_host_mount() -> None:
+    # WEB runs with -v gojson-diff-myvol:/data; here that volume binds /etc (type=none,o=bind).
+    bind_like = {"gojson-diff-myvol": BIND_VOLUME_INSPECT}
+    for method, target, body in [
+        ("POST", "/v1.41/containers/web/exec", EXEC),
+        ("GET", "/v1.41/containers/web/archive?path=/data", None),
+        ("POST", "/v1.41/containers/web/attach?stream=1&stdin=1", None),
+    ]:
+        req = request(method, target, body)
+        assert volumes_referenced(req, DEFAULTS, {"web": WEB}) == ("gojson-diff-myvol",)
+        found = findings(req, DEFAULTS, {"web": WEB}, volumes=bind_like)
+        assert [f.code for f in found] == ["target_bind_mount"], (target, found)
+        assert (
+            "volume 'gojson-diff-myvol'" in found[0].message and "device=/etc" in found[0].message
+        )
+    take = create({"VolumesFrom": ["web"]})
+    assert codes(take, {"web": WEB}, volumes=bind_like) == {"volumes_from"}
+    assert codes(take, {"web": WEB}, volumes={}) == {"volume_unknown"}  # not looked up
+    assert "volume_unknown" in {
+        f.code for f in findings(request("POST", "/v1.41/containers/web/exec", EXEC), DEFAULTS,
+                                 {"web": WEB}, volumes={})
+    }  # fmt: skip
