@@ -136,4 +136,18 @@ def certs_main(args: argparse.Namespace) -> int:
         return 1
     for path in written:
         print(path)
+    print(_next_steps(Path(args.directory).absolute(), args.client), file=sys.stderr)
     return 0
+
+
+def _next_steps(folder: Path, clients: list[str]) -> str:
+    """What to run with the files: the serve flags and each client's environment."""
+    lines = [
+        "sockspy certs: serve with",
+        f"  --tlsverify --tlscacert {folder / 'ca.pem'} --tlscert {folder / 'server-cert.pem'} "
+        f"--tlskey {folder / 'server-key.pem'}",
+    ]
+    for name in clients:
+        lines.append(f"client {name}: DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH={folder / name}")
+    lines.append(f"keep {folder / 'ca-key.pem'} offline: whoever has it can make clients")
+    return "\n".join(lines)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import trio
 
+from sockspy.__main__ import main
 from sockspy.certs import CertsError, write_certs
 from sockspy.core.address import TcpAddress
 from sockspy.core.identity import Client
@@ -190,3 +191,15 @@ def test_close_notify_is_a_half_close_both_ways(certs: Path) -> None:
         return got, out, tail
 
     assert trio.run(main) == (b"stdin", b"output after stdin EOF", b"")
+
+
+def test_certs_command_lists_the_files_and_says_how_to_use_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["certs", str(tmp_path / "tls"), "--client", "ci"]) == 0
+    out, err = capsys.readouterr()
+    assert all(Path(line).is_file() for line in out.splitlines())
+    flags = err.splitlines()[1].split()
+    assert flags[0] == "--tlsverify"
+    assert all(Path(path).is_file() for path in flags[2::2])  # --tlscacert ca.pem ...
+    assert f"client ci: DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH={tmp_path / 'tls' / 'ci'}" in err
