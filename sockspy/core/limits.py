@@ -9,10 +9,13 @@ peer is unknown). All clients of one key share its allowance.
 
 `ConnectionLimits` counts open connections in total and per key; `admit` answers None or
 a `Refusal` (503 over the total, 429 over a client's share) and counts the connection,
-`release` uncounts it. `RateLimiter` keeps one token bucket per key (`rate` tokens a
-second, up to `burst`); the gate wrapper `RateLimitedGate` takes a token when a request is
-decided and denies it with 429 when there is none. Buckets of idle clients are forgotten
-(a full bucket is the same as no bucket), so the table stays small.
+`release` uncounts it. TLS connections count against the total from accept on
+(`begin_handshake`), before their certificate names the client.
+
+`RateLimiter` keeps one token bucket per key (`rate` tokens a second, up to `burst`); the
+gate wrapper `RateLimitedGate` takes a token when a request is decided and denies it with
+429 when there is none. Buckets of idle clients are forgotten (a full bucket is the same
+as no bucket), so the table stays small.
 
 `GateHolder` is the indirection that makes the policy reloadable: the server owns one,
 `current` is replaced whole on SIGHUP (one reference store: atomic, trio is one thread),
@@ -61,16 +64,36 @@ class ConnectionLimits:
         self.total = total
         self.per_client = per_client
         self.open = 0
+        self.handshaking = 0  # TLS connections whose client is not known yet
         self.by_client: dict[str, int] = {}
 
-    def admit(self, key: str) -> Refusal | None:
-        """Count a new connection of `key`, or say why it is refused (and count nothing)."""
-        if self.total is not None and self.open >= self.total:
+    def _over_total(self) -> Refusal | None:
+        held = self.open + self.handshaking
+        if self.total is not None and held >= self.total:
             return Refusal(
                 503,
                 "too_many_connections",
-                f"too many connections ({self.open} open, at most {self.total})",
+                f"too many connections ({held} open, at most {self.total})",
             )
+        return None
+
+    def begin_handshake(self) -> Refusal | None:
+        """Count a TLS connection against the total while its handshake runs (its client
+        key comes from the certificate, so only then can `admit` count it per client).
+        A flood of connections that never finish their handshake hits the total too."""
+        refusal = self._over_total()
+        if refusal is None:
+            self.handshaking += 1
+        return refusal
+
+    def end_handshake(self) -> None:
+        self.handshaking -= 1
+
+    def admit(self, key: str) -> Refusal | None:
+        """Count a new connection of `key`, or say why it is refused (and count nothing)."""
+        refusal = self._over_total()
+        if refusal is not None:
+            return refusal
         mine = self.by_client.get(key, 0)
         if self.per_client is not None and mine >= self.per_client:
             return Refusal(

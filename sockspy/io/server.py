@@ -34,6 +34,7 @@ from sockspy.core.limits import (
     GateHolder,
     RateLimitedGate,
     RateLimiter,
+    Refusal,
     client_key,
 )
 from sockspy.io.admin import Admin
@@ -185,6 +186,7 @@ class Server:
         return {
             **self.counters,
             "open_connections": len(self.pumps),
+            "tls_handshakes": self.limits.handshaking,
             "rate_limited": limiter.limited if limiter is not None else 0,
             "policy_reloads": self.reloader.reloads,
             "policy_reload_failures": self.reloader.failures,
@@ -249,6 +251,11 @@ class Server:
         client_stream: ByteStream
         tls = self.tls
         if tls is not None and front.kind == "tcp":
+            refusal = self.limits.begin_handshake()
+            if refusal is not None:  # no TLS yet to say it in: the connection is closed
+                self._refused(conn_id, identify(stream, front.name), refusal)
+                await trio.aclose_forcefully(stream)
+                return
             try:  # in this connection's task: a slow handshake never holds up accept
                 client_stream, client = await accept_tls(stream, tls, front.name)
             except TlsHandshakeError as exc:
@@ -257,18 +264,15 @@ class Server:
                      "reason": str(exc)}, "warning",
                 )  # fmt: skip
                 return
+            finally:
+                self.limits.end_handshake()
         else:
             client_stream = SockStream.adopt(stream)
             client = identify(client_stream, front.name)
         key = client_key(client)
         refusal = self.limits.admit(key)
         if refusal is not None:
-            self.counters["connections_refused"] += 1
-            self.log.emit(
-                {"event": "connection_refused", "conn_id": conn_id, **client.fields(),
-                 "status": refusal.status, "code": refusal.code, "reason": refusal.reason},
-                "warning",
-            )  # fmt: skip
+            self._refused(conn_id, client, refusal)
             await refuse(client_stream, refusal)
             return
         self.counters["connections_accepted"] += 1
@@ -276,6 +280,14 @@ class Server:
             await self._pump(conn_id, client_stream, client)
         finally:
             self.limits.release(key)
+
+    def _refused(self, conn_id: int, client: Client, refusal: Refusal) -> None:
+        self.counters["connections_refused"] += 1
+        self.log.emit(
+            {"event": "connection_refused", "conn_id": conn_id, **client.fields(),
+             "status": refusal.status, "code": refusal.code, "reason": refusal.reason},
+            "warning",
+        )  # fmt: skip
 
     async def _pump(self, conn_id: int, client_stream: ByteStream, client: Client) -> None:
         config = self.config

@@ -172,3 +172,16 @@ def test_the_head_size_cap_is_configurable() -> None:
     small = Conversation(1, UNIX, AllowAll(), clock=lambda: 0.0, max_head_bytes=64)
     small.client_data(PING)
     assert small.pending_decision is not None
+
+
+def test_tls_handshakes_count_against_the_total_until_the_client_is_known() -> None:
+    limits = ConnectionLimits(total=2, per_client=1)
+    assert limits.begin_handshake() is None
+    assert limits.begin_handshake() is None
+    refusal = limits.begin_handshake()  # two handshakes that never finish fill the total
+    assert refusal is not None and refusal.status == 503
+    assert "2 open, at most 2" in refusal.reason
+    limits.end_handshake()  # the first one's certificate is known now: counted per client
+    assert limits.admit("tls:alice") is None
+    assert limits.open == 1 and limits.handshaking == 1
+    assert limits.admit("tls:bob") is not None  # alice and the pending handshake: full

@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import socket as stdlib_socket
+import ssl
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -15,11 +16,13 @@ from typing import Any
 
 import trio
 
+from sockspy.certs import write_certs
 from sockspy.core.address import TcpAddress, UnixAddress
 from sockspy.core.decision import AllowAll, DenyEndpoints
 from sockspy.io.logsink import AuditLog
 from sockspy.io.reload import LoadedPolicy, ReloadError
 from sockspy.io.server import ServeConfig, Server
+from sockspy.io.tls import TlsFiles, server_context
 
 PING = b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n"
 PONG = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK"
@@ -65,12 +68,14 @@ def run(scenario: Scenario, **settings: Any) -> list[dict[str, Any]]:
     log = AuditLog("json", sink)
     settings.setdefault("gate", AllowAll())
     settings.setdefault("upstream", UnixAddress(upstream_path))
+    settings.setdefault("listen", [UnixAddress(front_path)])
     config = ServeConfig(
-        listen=[UnixAddress(front_path)],
         log=log,
         grace_period=2.0,
         **settings,
     )
+
+    unix_front = any(isinstance(a, UnixAddress) for a in config.listen)
 
     async def main() -> None:
         async with trio.open_nursery() as nursery:
@@ -80,7 +85,7 @@ def run(scenario: Scenario, **settings: Any) -> list[dict[str, Any]]:
             await scenario(front_path, server)
             os.kill(os.getpid(), signal.SIGTERM)
             with trio.fail_after(10):
-                while server.pumps or Path(front_path).exists():
+                while server.pumps or (unix_front and Path(front_path).exists()):
                     await trio.sleep(0.01)
             nursery.cancel_scope.cancel()
 
@@ -206,6 +211,54 @@ def test_connections_over_the_total_get_503() -> None:
 
     records = run(scenario, max_connections=2)
     assert [r["code"] for r in events(records, "connection_refused")] == ["too_many_connections"]
+
+
+def test_tls_connections_stuck_before_their_handshake_count_against_the_total(
+    tmp_path: Path,
+) -> None:
+    write_certs(tmp_path, ["127.0.0.1"], ["alice"])
+    files = TlsFiles(
+        verify=True,
+        cacert=str(tmp_path / "ca.pem"),
+        cert=str(tmp_path / "server-cert.pem"),
+        key=str(tmp_path / "server-key.pem"),
+    )
+    client_context = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
+    client_context.load_cert_chain(tmp_path / "alice" / "cert.pem", tmp_path / "alice" / "key.pem")
+    port = _free_port()
+
+    async def alice_pings() -> bytes:
+        raw = await trio.open_tcp_stream("127.0.0.1", port)
+        tls = trio.SSLStream(raw, client_context, server_hostname="127.0.0.1")
+        try:
+            await tls.send_all(PING)
+            return await read_response(tls)
+        except trio.BrokenResourceError:
+            return b""
+        finally:
+            await trio.aclose_forcefully(tls)
+
+    async def scenario(front: str, server: Server) -> None:
+        silent = [await trio.open_tcp_stream("127.0.0.1", port) for _ in range(2)]
+        with trio.fail_after(5):
+            while server.limits.handshaking < 2:  # both accepted, neither says a word
+                await trio.sleep(0.01)
+        assert await alice_pings() == b""  # over the total: closed before any TLS
+        for stream in silent:
+            await stream.aclose()
+        with trio.fail_after(5):
+            while server.limits.handshaking:
+                await trio.sleep(0.01)
+        assert (await alice_pings()).endswith(b"OK")
+
+    records = run(
+        scenario, listen=[TcpAddress("127.0.0.1", port)], tls=server_context(files),
+        max_connections=2,
+    )  # fmt: skip
+    [refused] = events(records, "connection_refused")
+    assert refused["code"] == "too_many_connections" and refused["client_ip"] == "127.0.0.1"
+    assert refused["reason"] == "too many connections (2 open, at most 2)"
+    assert [r["tls_cn"] for r in events(records, "exchange")] == ["alice"]
 
 
 def test_requests_over_the_rate_get_429_rate_limited() -> None:
