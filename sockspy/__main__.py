@@ -38,6 +38,7 @@ from sockspy.tlscli import (
     add_serve_arguments,
     certs_main,
     server_tls,
+    server_tls_files,
     upstream_tls,
 )
 
@@ -214,6 +215,7 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"sockspy: the front {upstream} is also the upstream", file=sys.stderr)
         return 2
     try:
+        tls_files = server_tls_files(args, os.environ)
         tls = server_tls(args, os.environ)
         target = upstream_tls(args, upstream, args.upstream is None, os.environ)
     except TlsConfigError as exc:
@@ -266,6 +268,7 @@ def _serve(args: argparse.Namespace) -> int:
         tls=tls,
         reload=reload,
         reload_tls=reload_tls if tls is not None else None,
+        tls_cert_file=tls_files.cert if tls_files is not None else None,
         policy_fields=first.fields,
         **operating_settings(args),
     )

@@ -54,19 +54,23 @@ def _cert_dir(env: Mapping[str, str]) -> Path:
     return Path(env.get("DOCKER_CERT_PATH") or Path.home() / ".docker")
 
 
-def server_tls(args: argparse.Namespace, env: Mapping[str, str]) -> ssl.SSLContext | None:
-    """The front's TLS context, or None for plain tcp fronts. Raises TlsConfigError."""
+def server_tls_files(args: argparse.Namespace, env: Mapping[str, str]) -> TlsFiles | None:
+    """The fronts' TLS files as dockerd would find them, or None for plain tcp fronts."""
     if not (args.tls or args.tlsverify or args.tlscert or args.tlskey):
         return None
     folder = _cert_dir(env)
-    return server_context(
-        TlsFiles(
-            verify=args.tlsverify,
-            cacert=args.tlscacert or str(folder / "ca.pem"),
-            cert=args.tlscert or str(folder / "cert.pem"),
-            key=args.tlskey or str(folder / "key.pem"),
-        )
+    return TlsFiles(
+        verify=args.tlsverify,
+        cacert=args.tlscacert or str(folder / "ca.pem"),
+        cert=args.tlscert or str(folder / "cert.pem"),
+        key=args.tlskey or str(folder / "key.pem"),
     )
+
+
+def server_tls(args: argparse.Namespace, env: Mapping[str, str]) -> ssl.SSLContext | None:
+    """The front's TLS context, or None for plain tcp fronts. Raises TlsConfigError."""
+    files = server_tls_files(args, env)
+    return server_context(files) if files is not None else None
 
 
 def upstream_tls(

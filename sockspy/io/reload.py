@@ -11,19 +11,24 @@ read with, and nothing already decided or forwarded is judged again.
 
 The fronts' certificates, key and client CA are read again the same way (`CertReloader`):
 rotated files take effect for the next handshake, open TLS connections keep theirs, and
-files that do not load leave the old context in force (`tls_reload` says why).
+files that do not load leave the old context in force (`tls_reload` says why). The
+server certificate's names and end of validity are logged at start (`tls`) and with each
+reload, as a warning when it expires within 30 days.
 """
 
 from __future__ import annotations
 
+import datetime
 import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import trio
 
+from sockspy.core.certinfo import certificate_fields, expiry_level
 from sockspy.core.decision import Gate
 from sockspy.core.limits import GateHolder
 from sockspy.io.logsink import AuditLog
@@ -109,19 +114,42 @@ class PolicyReloader:
 
 
 class CertReloader:
-    """The TLS context of the fronts, replaced by SIGHUP when the files load again."""
+    """The TLS context of the fronts, replaced by SIGHUP when the files load again; and
+    what the server certificate says of itself (`certinfo`), for the audit log."""
 
     def __init__(
-        self, context: ssl.SSLContext, loader: Callable[[], ssl.SSLContext], log: AuditLog
+        self,
+        context: ssl.SSLContext,
+        loader: Callable[[], ssl.SSLContext] | None,
+        log: AuditLog,
+        cert_file: str | None = None,
     ) -> None:
         self.context = context
         self.loader = loader
         self.log = log
+        self.cert_file = cert_file
         self.reloads = 0
         self.failures = 0
 
+    def describe(self) -> dict[str, Any]:
+        """The server certificate's names and validity, read from its file now."""
+        if self.cert_file is None:
+            return {}
+        try:
+            pem = Path(self.cert_file).read_bytes()
+            return certificate_fields(pem, datetime.datetime.now(datetime.UTC))
+        except (OSError, ValueError) as exc:
+            return {"cert_error": f"{self.cert_file}: {exc}"}
+
+    def announce(self) -> None:
+        """The `tls` record at start: a warning when the certificate expires soon."""
+        fields = self.describe()
+        self.log.emit({"event": "tls", **fields}, _level(fields))
+
     async def reload(self) -> bool:
         """Read the certificate files again; True if the new context replaced the old."""
+        if self.loader is None:
+            return False
         try:
             context = await trio.to_thread.run_sync(self.loader)
         except Exception as exc:  # TlsConfigError, or whatever else breaks: keep the old one
@@ -134,5 +162,10 @@ class CertReloader:
             return False
         self.context = context  # the next handshake uses it; open connections keep theirs
         self.reloads += 1
-        self.log.emit({"event": "tls_reload", "ok": True})
+        fields = self.describe()
+        self.log.emit({"event": "tls_reload", "ok": True, **fields}, _level(fields))
         return True
+
+
+def _level(fields: dict[str, Any]) -> str:
+    return expiry_level(fields) if "cert_days_left" in fields else "info"

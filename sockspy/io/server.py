@@ -67,6 +67,7 @@ class ServeConfig:
     tls: ssl.SSLContext | None = None  # TLS (or mTLS) on tcp fronts; unix fronts stay plain
     reload: Loader | None = None  # SIGHUP loads the policy again with this
     reload_tls: Callable[[], ssl.SSLContext] | None = None  # ... and the certificates with this
+    tls_cert_file: str | None = None  # the server certificate, for its names and expiry
     policy_fields: dict[str, Any] = field(default_factory=dict)  # source, mode, ... (audit)
     max_connections: int | None = None  # open client connections, in total
     max_connections_per_client: int | None = None  # ... per unix uid or tcp address
@@ -101,8 +102,8 @@ class Server:
             self._wrap,
         )
         self.certs = (
-            CertReloader(config.tls, config.reload_tls, self.log)
-            if config.tls is not None and config.reload_tls is not None
+            CertReloader(config.tls, config.reload_tls, self.log, config.tls_cert_file)
+            if config.tls is not None
             else None
         )
         self.counters = {"connections_accepted": 0, "connections_refused": 0}
@@ -129,6 +130,8 @@ class Server:
             for front in admin_fronts:
                 self.log.emit({"event": "listening", "address": front.name, "admin": True})
             self.log.emit({"event": "upstream", "address": str(config.upstream)})
+            if self.certs is not None:
+                self.certs.announce()
             notify("READY=1")  # systemd's Type=notify: every front listens
             async with trio.open_nursery() as handlers:
                 with (
@@ -153,7 +156,7 @@ class Server:
 
     def _hangups(self) -> Any:
         """SIGHUP's receiver while the server runs (a no-op context with nothing to reload)."""
-        if self.config.reload is None and self.certs is None:
+        if self.config.reload is None and (self.certs is None or self.certs.loader is None):
             return contextlib.nullcontext()
         return trio.open_signal_receiver(signal.SIGHUP)
 
@@ -176,6 +179,7 @@ class Server:
         """What /healthz says besides the daemon's reachability."""
         return {
             "policy": self.reloader.describe(),
+            **({"tls": self.certs.describe()} if self.certs is not None else {}),
             "open_connections": len(self.pumps),
             "uptime_s": round(time.monotonic() - self.started, 3),
             "stopping": self.stopping,

@@ -249,17 +249,24 @@ def test_sighup_rotates_the_certificates_and_open_connections_keep_theirs(
     with context.wrap_socket(raw, server_hostname="127.0.0.1") as open_conn:
         assert ping_on(open_conn).startswith(b"HTTP/1.1 200 ")
 
-        rotated = tmp_path / "rotated"  # a new CA, server certificate and alice
+        [started] = [r for r in proxy.audit_records() if r["event"] == "tls"]
+        assert started["level"] == "info" and started["cert_days_left"] > 800
+        assert started["cert_names"] == ["127.0.0.1", "localhost"]
+
+        rotated = tmp_path / "rotated"  # a new CA, server certificate and alice: 20 days
         subprocess.run(
             [sys.executable, "-m", "sockspy", "certs", str(rotated), "--san", "127.0.0.1",
-             "--client", "alice"],
+             "--san", "docker.example", "--client", "alice", "--days", "20"],
             check=True, capture_output=True,
         )  # fmt: skip
         for name in ("ca.pem", "server-cert.pem", "server-key.pem"):
             shutil.copy(rotated / name, live / name)
         proxy.proc.send_signal(signal.SIGHUP)
         records_once(proxy, lambda rs: any(r.get("event") == "tls_reload" for r in rs))
-        assert [r["ok"] for r in proxy.audit_records() if r["event"] == "tls_reload"] == [True]
+        [reloaded] = [r for r in proxy.audit_records() if r["event"] == "tls_reload"]
+        assert reloaded["ok"] is True and reloaded["level"] == "warning"  # expires soon
+        assert reloaded["cert_names"] == ["127.0.0.1", "docker.example"]
+        assert reloaded["cert_days_left"] in (19, 20)
 
         new_alice = as_client(proxy, rotated, "alice")
         new_alice("ps")

@@ -253,8 +253,10 @@ def test_tls_connections_stuck_before_their_handshake_count_against_the_total(
 
     records = run(
         scenario, listen=[TcpAddress("127.0.0.1", port)], tls=server_context(files),
-        max_connections=2,
+        tls_cert_file=files.cert, max_connections=2,
     )  # fmt: skip
+    [tls] = events(records, "tls")  # the start-up record of the server certificate
+    assert tls["cert_names"] == ["127.0.0.1"] and tls["level"] == "info"
     [refused] = events(records, "connection_refused")
     assert refused["code"] == "too_many_connections" and refused["client_ip"] == "127.0.0.1"
     assert refused["reason"] == "too many connections (2 open, at most 2)"
