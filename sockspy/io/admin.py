@@ -3,7 +3,8 @@
 `GET /healthz` pings the daemon (`GET /_ping`) and answers 200 with JSON when it
 answered, 503 when not: `status`, `upstream` (address, reachable, error), `policy`
 (source, mode, when loaded, reloads), `open_connections`, `uptime_s`. `GET /metrics`
-answers the server's counters as JSON, without touching the daemon. Anything else is a
+answers the server's counters in Prometheus' text format (`core/metrics.py`; JSON with
+`?format=json`), without touching the daemon. Anything else is a
 404 (405 for another method). One request per connection; the connection is closed after
 the answer. The proxied fronts know nothing of these paths: `/healthz` there is a Docker
 API path like any other, decided by the policy and forwarded or denied.
@@ -12,12 +13,13 @@ API path like any other, decided by the policy and forwarded or denied.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from typing import Any
 
 import trio
 
+from sockspy.core.metrics import CONTENT_TYPE, prometheus_text
 from sockspy.io.listeners import Front
 from sockspy.io.sockstream import ByteStream, SockStream
 from sockspy.io.upstream import Upstream, UpstreamError, connect
@@ -33,10 +35,17 @@ Status = Callable[[], dict[str, Any]]
 
 
 class Admin:
-    def __init__(self, upstream: Upstream, status: Status, metrics: Status) -> None:
+    def __init__(
+        self,
+        upstream: Upstream,
+        status: Status,
+        metrics: Status,
+        exchanges: Callable[[], Mapping[str, int]] = dict,
+    ) -> None:
         self.upstream = upstream
         self.status = status
         self.metrics = metrics
+        self.exchanges = exchanges
 
     async def serve(self, front: Front) -> None:
         async with trio.open_nursery() as nursery:
@@ -53,17 +62,25 @@ class Admin:
             with trio.move_on_after(ADMIN_REQUEST_SECONDS):
                 head = await _read_head(stream)
                 if head is not None:
-                    status, body = await self.answer(head)
-                    await stream.send_all(_response(status, body))
+                    await stream.send_all(await self.respond(head))
         except _ERRORS:
             pass
         finally:
             with suppress(*_ERRORS):
                 await stream.aclose()
 
-    async def answer(self, head: bytes) -> tuple[int, dict[str, Any]]:
+    async def respond(self, head: bytes) -> bytes:
+        """The whole response to one request head: Prometheus text for GET /metrics
+        (JSON with ?format=json), JSON for everything else."""
         method, _, rest = head.split(b"\r\n", 1)[0].decode("latin-1").partition(" ")
-        path = rest.partition(" ")[0].partition("?")[0]
+        path, _, query = rest.partition(" ")[0].partition("?")
+        if method == "GET" and path == "/metrics" and "format=json" not in query.split("&"):
+            text = prometheus_text(self.metrics(), self.exchanges())
+            return _response_bytes(200, text.encode(), CONTENT_TYPE)
+        status, body = await self.answer(method, path)
+        return _response_bytes(status, json.dumps(body).encode() + b"\n", "application/json")
+
+    async def answer(self, method: str, path: str) -> tuple[int, dict[str, Any]]:
         if path not in ("/healthz", "/metrics"):
             return 404, {"message": f"sockspy admin: no such path {path!r}"}
         if method != "GET":
@@ -117,12 +134,11 @@ async def _read_head(stream: ByteStream) -> bytes | None:
     return data
 
 
-def _response(status: int, body: dict[str, Any]) -> bytes:
-    payload = json.dumps(body).encode() + b"\n"
+def _response_bytes(status: int, payload: bytes, content_type: str) -> bytes:
     phrase = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}
     head = (
         f"HTTP/1.1 {status} {phrase.get(status, 'Error')}\r\n"
-        "Content-Type: application/json\r\n"
+        f"Content-Type: {content_type}\r\n"
         f"Content-Length: {len(payload)}\r\n"
         "Server: sockspy\r\n"
         "Connection: close\r\n\r\n"

@@ -19,6 +19,7 @@ connection with one audit record, and nothing escapes to the server.
 from __future__ import annotations
 
 import traceback
+from collections import Counter
 from contextlib import suppress
 from typing import Any
 
@@ -60,6 +61,7 @@ class Pump:
         gates: GateHolder | None = None,  # a reloadable policy: overrides `gate`
         head_timeout: float | None = None,
         max_head_bytes: int = MAX_HEAD_BYTES,
+        tally: Counter[str] | None = None,  # exchanges by decision, for /metrics
     ) -> None:
         self.conv = Conversation(
             conn_id, client, gates.current if gates else gate, max_inspected_body=max_body_bytes,
@@ -71,6 +73,7 @@ class Pump:
         self.upstream: ByteStream | None = None
         self.inspector = inspector or ContainerInspector(upstream_address)
         self.log = log
+        self.tally = tally
         self.draining = False  # the server is shutting down: close once idle
         self._client_lock = trio.Lock()
         self._upstream_lock = trio.Lock()
@@ -295,8 +298,11 @@ class Pump:
 
     def _emit_records(self) -> None:
         records = self.conv.records
+        tally = self.tally
         for record in records:
             self.log.emit(record)
+            if tally is not None and record["event"] == "exchange":
+                tally[record["decision"] or "none"] += 1
         records.clear()
 
     # -- hijacked sessions ----------------------------------------------------------

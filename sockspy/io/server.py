@@ -13,11 +13,13 @@ address serves health and counters (`sockspy.io.admin`), never the proxied front
 from __future__ import annotations
 
 import contextlib
+import datetime
 import errno
 import itertools
 import signal
 import ssl
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -107,6 +109,7 @@ class Server:
             else None
         )
         self.counters = {"connections_accepted": 0, "connections_refused": 0}
+        self.exchanges: Counter[str] = Counter()  # by decision
 
     def _wrap(self, gate: Gate) -> Gate:
         """The gate as served: the policy, behind the rate limit if there is one."""
@@ -141,7 +144,9 @@ class Server:
                     async with trio.open_nursery() as acceptors:
                         for front in fronts:
                             acceptors.start_soon(self._accept_loop, front, handlers)
-                        admin = Admin(config.upstream, self.health, self.metrics)
+                        admin = Admin(
+                            config.upstream, self.health, self.metrics, lambda: self.exchanges
+                        )
                         for front in admin_fronts:
                             acceptors.start_soon(admin.serve, front)
                         if hangups is not None:
@@ -196,8 +201,17 @@ class Server:
             "policy_reload_failures": self.reloader.failures,
             "tls_reloads": self.certs.reloads if self.certs is not None else 0,
             "tls_reload_failures": self.certs.failures if self.certs is not None else 0,
+            **self._cert_end(),
             "uptime_s": round(time.monotonic() - self.started, 3),
         }
+
+    def _cert_end(self) -> dict[str, Any]:
+        """The server certificate's end of validity as a Unix time, if there is one."""
+        not_after = self.certs.describe().get("cert_not_after") if self.certs else None
+        if not not_after:
+            return {}
+        stamp = datetime.datetime.fromisoformat(not_after.replace("Z", "+00:00"))
+        return {"tls_cert_not_after": int(stamp.timestamp())}
 
     async def _wait_for_signal(self, signals: AsyncIterator[int], acceptors: trio.Nursery) -> None:
         async for signum in signals:
@@ -307,6 +321,7 @@ class Server:
             gates=self.gates,
             head_timeout=config.head_timeout,
             max_head_bytes=config.max_head_bytes,
+            tally=self.exchanges,
         )
         self.pumps.add(pump)
         if self.stopping:  # a handshake that ended after the drain began

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import signal
 import socket as stdlib_socket
 import ssl
@@ -322,21 +323,28 @@ def test_admin_healthz_answers_on_its_own_address_and_not_on_the_front() -> None
     port = _free_port()
     answers: dict[str, Any] = {}
 
-    async def get(path: str) -> tuple[int, dict[str, Any]]:
+    async def get_raw(path: str) -> tuple[bytes, bytes]:
         stream = await trio.open_tcp_stream("127.0.0.1", port)
         await stream.send_all(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-        data = await read_to_eof(stream)
-        head, body = data.split(b"\r\n\r\n", 1)
+        head, body = (await read_to_eof(stream)).split(b"\r\n\r\n", 1)
+        return head, body
+
+    async def get(path: str) -> tuple[int, dict[str, Any]]:
+        head, body = await get_raw(path)
         return int(head.split(b" ")[1]), json.loads(body)
 
     async def scenario(front: str, server: Server) -> None:
         answers["healthz"] = await get("/healthz")
-        answers["metrics"] = await get("/metrics")
         answers["other"] = await get("/containers/json")
         proxied = await trio.open_unix_socket(front)
         await proxied.send_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         answers["front"] = await read_response(proxied)
         await proxied.aclose()
+        with trio.fail_after(5):
+            while server.pumps:  # the exchange is counted when its connection has ended
+                await trio.sleep(0.01)
+        answers["metrics"] = await get("/metrics?format=json")
+        answers["prometheus"] = await get_raw("/metrics")
 
     run(scenario, admin=[TcpAddress("127.0.0.1", port)], policy_fields={"source": "preset:x"})
     status, health = answers["healthz"]
@@ -345,7 +353,18 @@ def test_admin_healthz_answers_on_its_own_address_and_not_on_the_front() -> None
     assert health["policy"]["source"] == "preset:x"
     assert health["open_connections"] == 0 and health["uptime_s"] >= 0
     status, metrics = answers["metrics"]
-    assert status == 200 and "connections_refused" in metrics
+    assert status == 200 and metrics["connections_accepted"] == 1
+    head, text = answers["prometheus"]
+    assert (
+        head.startswith(b"HTTP/1.1 200 OK") and b"Content-Type: text/plain; version=0.0.4" in head
+    )
+    lines = text.decode().splitlines()
+    assert "# TYPE sockspy_connections_accepted_total counter" in lines
+    assert "sockspy_connections_accepted_total 1" in lines
+    assert "sockspy_open_connections 0" in lines
+    assert 'sockspy_exchanges_total{decision="allow"} 1' in lines
+    samples = [line for line in lines if not line.startswith("#")]
+    assert all(re.fullmatch(r'[a-z_]+(\{decision="[a-z_]+"\})? [0-9.e+-]+', s) for s in samples)
     assert answers["other"][0] == 404
     # On the proxied front /healthz is a Docker API path like any other: the daemon answers.
     assert answers["front"] == PONG
