@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import ssl
 import sys
 from collections.abc import Mapping, Sequence
 from typing import TextIO
@@ -26,7 +25,7 @@ from sockspy.io.listeners import ListenError
 from sockspy.io.logsink import AuditLog, LogFormat
 from sockspy.io.reload import LoadedPolicy, ReloadError
 from sockspy.io.server import ServeConfig, Server
-from sockspy.io.tls import TlsConfigError
+from sockspy.io.tls import TlsConfigError, server_context
 from sockspy.opscli import add_operating_arguments, loaded_policy, operating_settings
 from sockspy.policy.commands import check_main, explain_main, load_named
 from sockspy.policy.load import PolicyError
@@ -37,7 +36,6 @@ from sockspy.tlscli import (
     add_certs_command,
     add_serve_arguments,
     certs_main,
-    server_tls,
     server_tls_files,
     upstream_tls,
 )
@@ -216,7 +214,7 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     try:
         tls_files = server_tls_files(args, os.environ)
-        tls = server_tls(args, os.environ)
+        tls = server_context(tls_files) if tls_files is not None else None
         target = upstream_tls(args, upstream, args.upstream is None, os.environ)
     except TlsConfigError as exc:
         print(f"sockspy: {exc}", file=sys.stderr)
@@ -250,12 +248,6 @@ def _serve(args: argparse.Namespace) -> int:
             raise ReloadError([str(problem) for problem in exc.problems]) from None
         return loaded_policy(again, args.deny_endpoint)
 
-    def reload_tls() -> ssl.SSLContext:  # SIGHUP: the same certificate files, read again
-        context = server_tls(args, os.environ)
-        if context is None:  # cannot happen: the flags that asked for TLS are the same
-            raise TlsConfigError("TLS is no longer configured")
-        return context
-
     config = ServeConfig(
         listen=listen,
         upstream=target,
@@ -267,7 +259,8 @@ def _serve(args: argparse.Namespace) -> int:
         max_body_bytes=first.max_body_bytes,
         tls=tls,
         reload=reload,
-        reload_tls=reload_tls if tls is not None else None,
+        # SIGHUP: the same certificate files, read again
+        reload_tls=(lambda: server_context(tls_files)) if tls_files is not None else None,
         tls_cert_file=tls_files.cert if tls_files is not None else None,
         policy_fields=first.fields,
         **operating_settings(args),

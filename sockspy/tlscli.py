@@ -10,14 +10,13 @@ key.pem in $DOCKER_CERT_PATH); `--upstream-tls*` flags say the same explicitly.
 from __future__ import annotations
 
 import argparse
-import ssl
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 
 from sockspy.certs import DEFAULT_DAYS, CertsError, write_certs
 from sockspy.core.address import TcpAddress, UpstreamAddress
-from sockspy.io.tls import TlsConfigError, TlsFiles, client_context, server_context
+from sockspy.io.tls import TlsConfigError, TlsFiles, client_context
 from sockspy.io.upstream import TlsUpstream, Upstream
 
 
@@ -65,12 +64,6 @@ def server_tls_files(args: argparse.Namespace, env: Mapping[str, str]) -> TlsFil
         cert=args.tlscert or str(folder / "cert.pem"),
         key=args.tlskey or str(folder / "key.pem"),
     )
-
-
-def server_tls(args: argparse.Namespace, env: Mapping[str, str]) -> ssl.SSLContext | None:
-    """The front's TLS context, or None for plain tcp fronts. Raises TlsConfigError."""
-    files = server_tls_files(args, env)
-    return server_context(files) if files is not None else None
 
 
 def upstream_tls(

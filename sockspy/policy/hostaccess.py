@@ -48,7 +48,7 @@ from types import MappingProxyType
 from typing import Any
 
 from sockspy.core.daemon import DaemonFacts
-from sockspy.core.decision import Facts
+from sockspy.core.decision import Containers, Facts
 from sockspy.core.gojson import BodyDecodeError, GoType, Struct, decode_into, decode_value
 from sockspy.core.request import Request
 from sockspy.policy import schemas
@@ -81,9 +81,6 @@ class HostAccessOptions:
     allowed_capabilities: tuple[str, ...] = ()  # normalized names, e.g. "NET_ADMIN"
     allowed_devices: tuple[str, ...] = ()  # host device paths
 
-
-# Inspect answers by the name they were asked for (None: no such container or volume).
-Containers = Mapping[str, Mapping[str, Any] | None]
 
 _OTHER_CODES = {
     "volumes_from": "VolumesFrom a container that has host mounts",
@@ -198,9 +195,9 @@ def daemon_facts_needed(request: Request, options: HostAccessOptions) -> bool:
 def findings(
     request: Request,
     options: HostAccessOptions,
-    containers: Mapping[str, Mapping[str, Any] | None],
+    containers: Containers,
     daemon: DaemonFacts | None = None,
-    volumes: Mapping[str, Mapping[str, Any] | None] | None = None,
+    volumes: Containers | None = None,
 ) -> list[Finding]:
     """Every way this request reaches the host, in a stable order.
 
@@ -243,15 +240,10 @@ def _container_config(request: Request, options: HostAccessOptions, facts: Facts
     return found
 
 
-def _named_volume_findings(
-    label: str, name: str, volumes: Mapping[str, Mapping[str, Any] | None]
-) -> list[Finding]:
+def _named_volume_findings(label: str, name: str, volumes: Containers) -> list[Finding]:
     if name not in volumes:
         return [Finding("volume_unknown", f"{label}: volume {name!r} was not looked up")]
-    volume = volumes[name]
-    if volume is None:
-        return []  # no such volume yet: dockerd creates a plain one
-    message = local_volume_options(str(volume.get("Driver", "")), volume.get("Options"))
+    message = _volume_host_access(volumes[name])  # None: no such volume yet, made plain
     if message is None:
         return []
     return [Finding("local_volume_options", f"{label} mounts existing volume {name!r}: {message}")]
@@ -466,12 +458,18 @@ def _stored_findings(
         if name not in volumes:
             found.append(Finding("volume_unknown", f"{label}volume {name!r} was not looked up"))
             continue
-        volume = volumes[name] or {}
-        message = local_volume_options(str(volume.get("Driver", "")), volume.get("Options"))
+        message = _volume_host_access(volumes[name])
         if message is not None:
             text = f"{label}Mounts[{i}] mounts volume {name!r}: {message}"
             found.append(Finding("bind_mount", text))
     return found
+
+
+def _volume_host_access(volume: Mapping[str, Any] | None) -> str | None:
+    """How an existing volume (its `GET /volumes/{name}` answer) reaches the host, or None."""
+    if volume is None:
+        return None
+    return local_volume_options(str(volume.get("Driver", "")), volume.get("Options"))
 
 
 def _stored_local_volumes(inspect: Mapping[str, Any]) -> Iterator[tuple[int, str]]:
