@@ -17,9 +17,9 @@ import pstats
 import statistics
 import time
 
-from sockspy.core.conversation import Conversation
-from sockspy.core.decision import NO_FACTS
-from sockspy.core.identity import Client, PeerCred
+from sockspy.core.deciding.decision import NO_FACTS
+from sockspy.core.proxy.conversation import Conversation
+from sockspy.core.serving.identity import Client, PeerCred
 from sockspy.policy.engine import PolicyGate
 from sockspy.policy.presets import load_preset
 

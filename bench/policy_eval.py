@@ -15,10 +15,10 @@ import json
 import statistics
 import time
 
-from sockspy.core.decision import Facts
-from sockspy.core.head import parse_request_head
-from sockspy.core.identity import Client, PeerCred
-from sockspy.core.request import Request, classify_request
+from sockspy.core.deciding.decision import Facts
+from sockspy.core.docker.request import Request, classify_request
+from sockspy.core.serving.identity import Client, PeerCred
+from sockspy.core.wire.head import parse_request_head
 from sockspy.policy import hostaccess
 from sockspy.policy.engine import PolicyGate
 from sockspy.policy.presets import PRESETS, load_preset

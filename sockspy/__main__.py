@@ -12,14 +12,14 @@ from typing import TextIO
 import trio
 
 from sockspy import __version__
-from sockspy.core.address import (
+from sockspy.core.serving.address import (
     AddressError,
     ListenAddress,
     TcpAddress,
     parse_listen_address,
     parse_upstream_address,
 )
-from sockspy.core.exposure import INSECURE_FLAG, exposed_fronts, refusal
+from sockspy.core.serving.exposure import INSECURE_FLAG, exposed_fronts, refusal
 from sockspy.io.exposure import planned_tcp_fronts
 from sockspy.io.listeners import ListenError
 from sockspy.io.logsink import AuditLog, LogFormat

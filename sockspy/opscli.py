@@ -6,9 +6,14 @@ import argparse
 import re
 from typing import Any
 
-from sockspy.core.address import AddressError, FdAddress, ListenAddress, parse_listen_address
-from sockspy.core.decision import DenyEndpoints, Gate
-from sockspy.core.head import MAX_HEAD_BYTES
+from sockspy.core.deciding.decision import DenyEndpoints, Gate
+from sockspy.core.serving.address import (
+    AddressError,
+    FdAddress,
+    ListenAddress,
+    parse_listen_address,
+)
+from sockspy.core.wire.head import MAX_HEAD_BYTES
 from sockspy.io.reload import LoadedPolicy
 from sockspy.policy.engine import PolicyGate
 from sockspy.policy.model import Policy

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from sockspy.certs import DEFAULT_DAYS, CertsError, write_certs
-from sockspy.core.address import TcpAddress, UpstreamAddress
+from sockspy.core.serving.address import TcpAddress, UpstreamAddress
 from sockspy.io.tls import TlsConfigError, TlsFiles, client_context
 from sockspy.io.upstream import TlsUpstream, Upstream
 

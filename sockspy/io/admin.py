@@ -19,7 +19,7 @@ from typing import Any
 
 import trio
 
-from sockspy.core.metrics import CONTENT_TYPE, prometheus_text
+from sockspy.core.serving.metrics import CONTENT_TYPE, prometheus_text
 from sockspy.io.listeners import Front
 from sockspy.io.sockstream import ByteStream, SockStream
 from sockspy.io.upstream import Upstream, UpstreamError, connect

@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import socket
 
-from sockspy.core.address import FdAddress, ListenAddress, TcpAddress
-from sockspy.core.exposure import TcpFront
+from sockspy.core.serving.address import FdAddress, ListenAddress, TcpAddress
+from sockspy.core.serving.exposure import TcpFront
 from sockspy.io.listeners import inherited_name, systemd_fds
 
 

@@ -23,7 +23,7 @@ from urllib.parse import quote
 import h11
 import trio
 
-from sockspy.core.daemon import DaemonFacts, read_daemon_facts
+from sockspy.core.docker.daemon import DaemonFacts, read_daemon_facts
 from sockspy.io.sockstream import ByteStream
 from sockspy.io.upstream import Upstream, UpstreamError, connect
 

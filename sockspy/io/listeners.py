@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import trio
 
-from sockspy.core.address import FdAddress, ListenAddress, TcpAddress, UnixAddress
+from sockspy.core.serving.address import FdAddress, ListenAddress, TcpAddress, UnixAddress
 
 # Bursts of CLI connections (compose, CI runners) must not be refused; the kernel caps
 # this at net.core.somaxconn.

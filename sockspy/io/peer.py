@@ -8,7 +8,7 @@ import struct
 
 import trio
 
-from sockspy.core.identity import Client, PeerCred, container_id_from_cgroup
+from sockspy.core.serving.identity import Client, PeerCred, container_id_from_cgroup
 from sockspy.io.sockstream import SockStream
 
 _UCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid

@@ -25,11 +25,11 @@ from typing import Any
 
 import trio
 
-from sockspy.core.conversation import EOF, MAX_INSPECTED_BODY, Conversation, Outbox
-from sockspy.core.decision import NO_FACTS, Decision, Facts, Gate, deny
-from sockspy.core.head import MAX_HEAD_BYTES
-from sockspy.core.identity import Client
-from sockspy.core.limits import GateHolder
+from sockspy.core.deciding.decision import NO_FACTS, Decision, Facts, Gate, deny
+from sockspy.core.proxy.conversation import EOF, MAX_INSPECTED_BODY, Conversation, Outbox
+from sockspy.core.serving.identity import Client
+from sockspy.core.serving.limits import GateHolder
+from sockspy.core.wire.head import MAX_HEAD_BYTES
 from sockspy.io.inspector import ContainerInspector, InspectError
 from sockspy.io.logsink import AuditLog
 from sockspy.io.sockstream import ByteStream, SockStream, SplicePipe

@@ -12,8 +12,8 @@ from contextlib import suppress
 
 import trio
 
-from sockspy.core.errors import error_response
-from sockspy.core.limits import Refusal
+from sockspy.core.serving.limits import Refusal
+from sockspy.core.wire.errors import error_response
 from sockspy.io.sockstream import ByteStream
 
 # How long a refused client may take to send its request head (it is never forwarded).

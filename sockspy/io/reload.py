@@ -28,9 +28,9 @@ from typing import Any
 
 import trio
 
-from sockspy.core.certinfo import certificate_fields, expiry_level
-from sockspy.core.decision import Gate
-from sockspy.core.limits import GateHolder
+from sockspy.core.deciding.decision import Gate
+from sockspy.core.serving.certinfo import certificate_fields, expiry_level
+from sockspy.core.serving.limits import GateHolder
 from sockspy.io.logsink import AuditLog
 
 

@@ -5,7 +5,7 @@ open exchanges and streams run for the grace period, then closes what is left an
 returns. A second signal skips the rest of the grace period.
 
 SIGHUP reloads the policy and the fronts' TLS certificates (`sockspy.io.reload`). Each
-connection is first counted against the connection limits (`sockspy.core.limits`) and
+connection is first counted against the connection limits (`sockspy.core.serving.limits`) and
 turned away with a JSON error if over one (`sockspy.io.refuse`). An optional admin
 address serves health and counters (`sockspy.io.admin`), never the proxied fronts.
 """
@@ -26,12 +26,11 @@ from typing import Any
 
 import trio
 
-from sockspy.core.address import ListenAddress
-from sockspy.core.conversation import MAX_INSPECTED_BODY
-from sockspy.core.decision import Gate
-from sockspy.core.head import MAX_HEAD_BYTES
-from sockspy.core.identity import Client
-from sockspy.core.limits import (
+from sockspy.core.deciding.decision import Gate
+from sockspy.core.proxy.conversation import MAX_INSPECTED_BODY
+from sockspy.core.serving.address import ListenAddress
+from sockspy.core.serving.identity import Client
+from sockspy.core.serving.limits import (
     ConnectionLimits,
     GateHolder,
     RateLimitedGate,
@@ -39,6 +38,7 @@ from sockspy.core.limits import (
     Refusal,
     client_key,
 )
+from sockspy.core.wire.head import MAX_HEAD_BYTES
 from sockspy.io.admin import Admin
 from sockspy.io.inspector import ContainerInspector
 from sockspy.io.listeners import Front, close_fronts, open_fronts

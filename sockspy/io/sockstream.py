@@ -22,7 +22,7 @@ from typing import Protocol
 
 import trio
 
-from sockspy.core.address import TcpAddress, UpstreamAddress
+from sockspy.core.serving.address import TcpAddress, UpstreamAddress
 
 RECEIVE_SIZE = 64 * 1024
 # A proxy is a store-and-forward hop: the more a send may queue in the kernel, the less

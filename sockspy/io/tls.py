@@ -30,8 +30,8 @@ from dataclasses import dataclass, replace
 
 import trio
 
-from sockspy.core.address import TcpAddress
-from sockspy.core.identity import Client, tls_identity
+from sockspy.core.serving.address import TcpAddress
+from sockspy.core.serving.identity import Client, tls_identity
 from sockspy.io.peer import identify
 
 HANDSHAKE_TIMEOUT = 10.0

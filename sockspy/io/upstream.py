@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import trio
 
-from sockspy.core.address import TcpAddress, UpstreamAddress
+from sockspy.core.serving.address import TcpAddress, UpstreamAddress
 from sockspy.io.sockstream import ByteStream, connect_stream
 from sockspy.io.tls import connect_tls
 

@@ -28,8 +28,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sockspy.core.decision import Decision
-from sockspy.core.request import Request
+from sockspy.core.deciding.decision import Decision
+from sockspy.core.docker.request import Request
 
 RULE = "canonical"  # the rule name canonical refusals carry in the audit log
 

@@ -20,12 +20,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from sockspy.core.conversation import MAX_INSPECTED_BODY
-from sockspy.core.decision import Facts
-from sockspy.core.gojson import BodyDecodeError
-from sockspy.core.head import ProtocolError, parse_request_head
-from sockspy.core.identity import Client, PeerCred
-from sockspy.core.request import Request, classify_request
+from sockspy.core.deciding.decision import Facts
+from sockspy.core.docker.gojson import BodyDecodeError
+from sockspy.core.docker.request import Request, classify_request
+from sockspy.core.proxy.conversation import MAX_INSPECTED_BODY
+from sockspy.core.serving.identity import Client, PeerCred
+from sockspy.core.wire.head import ProtocolError, parse_request_head
 from sockspy.policy.engine import PolicyGate
 from sockspy.policy.load import PolicyError, load_policy
 from sockspy.policy.model import DEFAULT_PROFILE, Policy, Profile, Rule

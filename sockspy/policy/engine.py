@@ -37,13 +37,13 @@ from dataclasses import dataclass
 from fnmatch import translate
 from typing import Any, Protocol
 
-from sockspy.core.daemon import DaemonFacts
-from sockspy.core.decision import Decision, Facts
-from sockspy.core.framing import NoBody
-from sockspy.core.gojson import BodyDecodeError
-from sockspy.core.identity import Client
-from sockspy.core.request import Request
-from sockspy.core.routes import split_version
+from sockspy.core.deciding.decision import Decision, Facts
+from sockspy.core.docker.daemon import DaemonFacts
+from sockspy.core.docker.gojson import BodyDecodeError
+from sockspy.core.docker.request import Request
+from sockspy.core.docker.routes import split_version
+from sockspy.core.serving.identity import Client
+from sockspy.core.wire.framing import NoBody
 from sockspy.policy import canonical, hostaccess
 from sockspy.policy.hostaccess import Finding, HostAccessOptions
 from sockspy.policy.load import ENDPOINTS, endpoints_matching
@@ -141,7 +141,7 @@ class Evaluation:
 
 
 class PolicyGate:
-    """The `Gate` of a `Policy` (see `sockspy.core.decision.Gate`)."""
+    """The `Gate` of a `Policy` (see `sockspy.core.deciding.decision.Gate`)."""
 
     def __init__(self, policy: Policy, findings: FindingSource | None = None) -> None:
         self.policy = policy

@@ -2,7 +2,7 @@
 
 Theory of operation
 -------------------
-A request body is decoded exactly as dockerd decodes it (`sockspy.core.gojson` over the
+A request body is decoded exactly as dockerd decodes it (`sockspy.core.docker.gojson` over the
 structs in `schemas`); anything Go would read otherwise raises `BodyDecodeError` and the
 caller refuses the request. The decoded structs are then read by small predicates, one
 per kind of host access, each named in `FINDING_CODES`. A predicate yields messages;
@@ -47,11 +47,11 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from sockspy.core.daemon import DaemonFacts
-from sockspy.core.decision import Containers, Facts
-from sockspy.core.gojson import BodyDecodeError, GoType, Struct, decode_into, decode_value
-from sockspy.core.request import Request
-from sockspy.policy import schemas
+from sockspy.core.deciding.decision import Containers, Facts
+from sockspy.core.docker import schemas
+from sockspy.core.docker.daemon import DaemonFacts
+from sockspy.core.docker.gojson import BodyDecodeError, GoType, Struct, decode_into, decode_value
+from sockspy.core.docker.request import Request
 from sockspy.policy.bindpaths import go_clean, is_allowed
 from sockspy.policy.hostconfig import (
     HOST_CONFIG_CODES,

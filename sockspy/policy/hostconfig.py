@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from sockspy.core.daemon import DaemonFacts
+from sockspy.core.docker.daemon import DaemonFacts
 from sockspy.policy.bindpaths import bind_source, bind_volume_name, go_clean, is_allowed
 
 

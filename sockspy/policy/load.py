@@ -7,7 +7,7 @@ the n-th rule. That is exact for the usual layout and falls back to the nearest 
 table for the rest (inline tables, arrays of inline tables).
 
 What is checked: unknown keys anywhere, types, modes and actions, API versions, CIDRs,
-endpoint globs (each must name at least one endpoint of `sockspy.core.routes.ROUTES`),
+endpoint globs (each must name at least one endpoint of `sockspy.core.docker.routes.ROUTES`),
 finding codes (against `sockspy.policy.hostaccess.FINDING_CODES`), profile names a rule
 refers to, and duplicate names.
 """
@@ -24,7 +24,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from sockspy.core.routes import ROUTES
+from sockspy.core.docker.routes import ROUTES
 from sockspy.policy.canonical import parse_version
 from sockspy.policy.hostaccess import FINDING_CODES, HostAccessOptions
 from sockspy.policy.model import (

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sockspy.core.routes import ROUTES
+from sockspy.core.docker.routes import ROUTES
 from sockspy.policy.load import PolicyError, Problem
 from sockspy.policy.model import Policy, Rule
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sockspy.core.address import (
+from sockspy.core.serving.address import (
     AddressError,
     FdAddress,
     TcpAddress,

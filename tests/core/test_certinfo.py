@@ -7,7 +7,7 @@ import datetime
 import pytest
 
 from sockspy.certs import issue, make_ca
-from sockspy.core.certinfo import certificate_fields, expiry_level
+from sockspy.core.serving.certinfo import certificate_fields, expiry_level
 
 NOW = datetime.datetime.now(datetime.UTC)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from sockspy.core.conversation import EOF, Conversation, State
-from sockspy.core.decision import ALLOW, AllowAll, Decision, DenyEndpoints
-from sockspy.core.identity import Client, PeerCred
+from sockspy.core.deciding.decision import ALLOW, AllowAll, Decision, DenyEndpoints
+from sockspy.core.proxy.conversation import EOF, Conversation, State
+from sockspy.core.serving.identity import Client, PeerCred
 
 CLIENT = Client(front="unix:///run/sockspy.sock", peer=PeerCred(pid=42, uid=1000, gid=1000))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sockspy.core.exposure import TcpFront, exposed_fronts, is_loopback, refusal
+from sockspy.core.serving.exposure import TcpFront, exposed_fronts, is_loopback, refusal
 
 
 @pytest.mark.parametrize(

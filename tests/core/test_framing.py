@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sockspy.core.framing import (
+from sockspy.core.wire.framing import (
     ChunkedReader,
     FramingError,
     LengthReader,

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sockspy.core.gojson import (
+from sockspy.core.docker.gojson import (
     MAX_DEPTH,
     Any,
     Array,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sockspy.core.framing import Chunked, FixedLength, NoBody, UntilClose
-from sockspy.core.head import (
+from sockspy.core.wire.framing import Chunked, FixedLength, NoBody, UntilClose
+from sockspy.core.wire.head import (
     ProtocolError,
     find_head_end,
     parse_request_head,

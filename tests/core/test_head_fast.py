@@ -11,7 +11,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sockspy.core.head import (
+from sockspy.core.wire.head import (
     ProtocolError,
     RequestHead,
     ResponseHead,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sockspy.core.identity import Client, PeerCred, container_id_from_cgroup
+from sockspy.core.serving.identity import Client, PeerCred, container_id_from_cgroup
 
 ID = "fbd7ed3128ba821dbd5282b4fe7fae71f2cd9e7cac131a1ee5a3ab1c880b2f10"
 

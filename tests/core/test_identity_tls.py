@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sockspy.core.identity import Client, tls_identity
+from sockspy.core.serving.identity import Client, tls_identity
 
 # What ssl.SSLSocket.getpeercert() returns for a verified certificate (trimmed).
 PEERCERT = {

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 
-from sockspy.core.conversation import Conversation, State
-from sockspy.core.decision import ALLOW, NO_FACTS, AllowAll, DenyEndpoints
-from sockspy.core.identity import Client, PeerCred
-from sockspy.core.limits import (
+from sockspy.core.deciding.decision import ALLOW, NO_FACTS, AllowAll, DenyEndpoints
+from sockspy.core.proxy.conversation import Conversation, State
+from sockspy.core.serving.identity import Client, PeerCred
+from sockspy.core.serving.limits import (
     ConnectionLimits,
     GateHolder,
     RateLimitedGate,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sockspy.core.metrics import prometheus_text
+from sockspy.core.serving.metrics import prometheus_text
 
 
 def test_counters_gauges_and_exchanges_by_decision_in_exposition_format() -> None:

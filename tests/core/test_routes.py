@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sockspy.core.routes import ROUTES, Route, RouteMatch, classify, split_version
+from sockspy.core.docker.routes import ROUTES, Route, RouteMatch, classify, split_version
 
 # (method, path) -> (endpoint, params). Paths are decoded and unversioned, as classify takes them.
 ROUTED = [

@@ -35,12 +35,12 @@ from hypothesis import strategies as st
 from support.daemon import DockerDaemon
 from support.http import connect
 
-from sockspy.core.gojson import BodyDecodeError, decode_into
-from sockspy.core.head import parse_request_head
-from sockspy.core.request import classify_request
+from sockspy.core.docker.gojson import BodyDecodeError, decode_into
+from sockspy.core.docker.request import classify_request
+from sockspy.core.docker.schemas import CONTAINER_CREATE, effective_host_config
+from sockspy.core.wire.head import parse_request_head
 from sockspy.policy.hostaccess import HostAccessOptions, findings
 from sockspy.policy.hostconfig import DEFAULT_CAPABILITIES, Where, host_config_findings
-from sockspy.policy.schemas import CONTAINER_CREATE, effective_host_config
 
 pytestmark = pytest.mark.e2e
 

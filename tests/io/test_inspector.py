@@ -11,8 +11,8 @@ from typing import Any
 
 import trio
 
-from sockspy.core.address import UnixAddress
-from sockspy.core.daemon import DaemonFacts
+from sockspy.core.docker.daemon import DaemonFacts
+from sockspy.core.serving.address import UnixAddress
 from sockspy.io.inspector import ContainerInspector
 
 VERSION = {

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from sockspy.core.address import TcpAddress, UnixAddress
+from sockspy.core.serving.address import TcpAddress, UnixAddress
 from sockspy.io.listeners import ListenError, close_fronts, open_fronts
 
 

@@ -18,8 +18,8 @@ from typing import Any
 import trio
 
 from sockspy.certs import write_certs
-from sockspy.core.address import TcpAddress, UnixAddress
-from sockspy.core.decision import AllowAll, DenyEndpoints
+from sockspy.core.deciding.decision import AllowAll, DenyEndpoints
+from sockspy.core.serving.address import TcpAddress, UnixAddress
 from sockspy.io.logsink import AuditLog
 from sockspy.io.reload import LoadedPolicy, ReloadError
 from sockspy.io.server import ServeConfig, Server

@@ -10,8 +10,8 @@ import pytest
 
 from sockspy.__main__ import main
 from sockspy.certs import write_certs
-from sockspy.core.address import FdAddress, TcpAddress, UnixAddress
-from sockspy.core.exposure import TcpFront
+from sockspy.core.serving.address import FdAddress, TcpAddress, UnixAddress
+from sockspy.core.serving.exposure import TcpFront
 from sockspy.io.exposure import planned_tcp_fronts
 
 

@@ -12,8 +12,8 @@ import trio
 
 from sockspy.__main__ import main
 from sockspy.certs import CertsError, write_certs
-from sockspy.core.address import TcpAddress
-from sockspy.core.identity import Client
+from sockspy.core.serving.address import TcpAddress
+from sockspy.core.serving.identity import Client
 from sockspy.io.tls import (
     TlsConfigError,
     TlsFiles,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sockspy.core.head import parse_request_head
-from sockspy.core.identity import Client, PeerCred
-from sockspy.core.request import Request, classify_request
+from sockspy.core.docker.request import Request, classify_request
+from sockspy.core.serving.identity import Client, PeerCred
+from sockspy.core.wire.head import parse_request_head
 
 
 def make_request(

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from policy.policy_requests import make_client, make_request
 
-from sockspy.core.daemon import DaemonFacts, read_daemon_facts
-from sockspy.core.decision import NO_FACTS, AllowAll, DenyEndpoints, Facts
-from sockspy.core.request import Request
+from sockspy.core.deciding.decision import NO_FACTS, AllowAll, DenyEndpoints, Facts
+from sockspy.core.docker.daemon import DaemonFacts, read_daemon_facts
+from sockspy.core.docker.request import Request
 from sockspy.policy.engine import PolicyGate
 from sockspy.policy.hostaccess import HostAccessOptions, daemon_facts_needed, findings
 from sockspy.policy.hostconfig import (

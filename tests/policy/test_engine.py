@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from policy.policy_requests import make_client, make_request
 
-from sockspy.core.daemon import DaemonFacts
-from sockspy.core.decision import NO_FACTS, Decision, Facts, Gate
-from sockspy.core.gojson import BodyDecodeError
-from sockspy.core.request import Request
+from sockspy.core.deciding.decision import NO_FACTS, Decision, Facts, Gate
+from sockspy.core.docker.daemon import DaemonFacts
+from sockspy.core.docker.gojson import BodyDecodeError
+from sockspy.core.docker.request import Request
 from sockspy.policy.engine import PolicyGate
 from sockspy.policy.hostaccess import Finding, HostAccessOptions
 from sockspy.policy.load import parse_policy

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from sockspy.core.gojson import BodyDecodeError
-from sockspy.core.head import parse_request_head
-from sockspy.core.request import Request, classify_request
+from sockspy.core.docker.gojson import BodyDecodeError
+from sockspy.core.docker.request import Request, classify_request
+from sockspy.core.docker.schemas import CONTAINER_CREATE, effective_host_config
+from sockspy.core.wire.head import parse_request_head
 from sockspy.policy.bindpaths import bind_source, go_clean, is_allowed
 from sockspy.policy.hostaccess import (
     FINDING_CODES,
@@ -23,7 +24,6 @@ from sockspy.policy.hostaccess import (
     findings,
     volumes_referenced,
 )
-from sockspy.policy.schemas import CONTAINER_CREATE, effective_host_config
 
 BODIES = Path(__file__).parent / "bodies"
 DEFAULTS = HostAccessOptions()
@@ -227,7 +227,7 @@ def test_bodies_dockerd_would_read_otherwise_raise(body: bytes) -> None:
 
 
 def test_effective_host_config_is_getHostConfig() -> None:
-    from sockspy.core.gojson import decode_into
+    from sockspy.core.docker.gojson import decode_into
 
     def effective(body: bytes) -> dict[str, Any] | None:
         return effective_host_config(decode_into(body, CONTAINER_CREATE))

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from policy.policy_requests import make_client, make_request
 
-from sockspy.core.decision import Facts
+from sockspy.core.deciding.decision import Facts
 from sockspy.policy.engine import PolicyGate
 from sockspy.policy.load import PolicyError, load_policy
 from sockspy.policy.presets import PRESETS, load_preset, preset_text

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 import pytest
 from policy.policy_requests import make_client, make_request
 
-from sockspy.core.decision import NO_FACTS
-from sockspy.core.routes import ROUTES
+from sockspy.core.deciding.decision import NO_FACTS
+from sockspy.core.docker.routes import ROUTES
 from sockspy.policy.engine import PolicyGate
 from sockspy.policy.load import PolicyError
 from sockspy.policy.tecnativa import SECTION_DEFAULTS, SECTIONS, policy_from_env

@@ -36,21 +36,22 @@ from collections import deque
 from collections.abc import Callable
 from typing import Final
 
-from sockspy.core import audit, hijack
-from sockspy.core.decision import Decision, Gate
-from sockspy.core.errors import error_response
-from sockspy.core.exchange import Exchange
-from sockspy.core.framing import BodyReader, FixedLength, FramingError, NoBody, reader_for
-from sockspy.core.head import (
+from sockspy.core.deciding.decision import Decision, Gate
+from sockspy.core.docker import hijack
+from sockspy.core.docker.request import Request, classify_request
+from sockspy.core.proxy import records as audit
+from sockspy.core.proxy.exchange import Exchange
+from sockspy.core.serving.identity import Client
+from sockspy.core.serving.limits import GateHolder
+from sockspy.core.wire.errors import error_response
+from sockspy.core.wire.framing import BodyReader, FixedLength, FramingError, NoBody, reader_for
+from sockspy.core.wire.head import (
     MAX_HEAD_BYTES,
     ProtocolError,
     find_head_end,
     parse_request_head,
     parse_response_head,
 )
-from sockspy.core.identity import Client
-from sockspy.core.limits import GateHolder
-from sockspy.core.request import Request, classify_request
 
 # A body a rule reads is held in memory until decided; larger ones are refused (413).
 MAX_INSPECTED_BODY = 1024 * 1024

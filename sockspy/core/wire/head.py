@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import h11
 
-from sockspy.core.framing import BodyFraming, Chunked, FixedLength, NoBody, UntilClose
+from sockspy.core.wire.framing import BodyFraming, Chunked, FixedLength, NoBody, UntilClose
 
 # Go's http.Server default (DefaultMaxHeaderBytes is 1 MiB); registry auth and build
 # configuration headers can be tens of KiB, so a small cap would break real clients.

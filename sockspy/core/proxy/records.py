@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sockspy.core.exchange import Exchange
-from sockspy.core.identity import Client
+from sockspy.core.proxy.exchange import Exchange
+from sockspy.core.serving.identity import Client
 
 Record = dict[str, Any]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from sockspy.core.head import RequestHead
-from sockspy.core.routes import Route, classify, split_version
-from sockspy.core.target import Target, parse_target
+from sockspy.core.docker.routes import Route, classify, split_version
+from sockspy.core.wire.head import RequestHead
+from sockspy.core.wire.target import Target, parse_target
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sockspy.core.gojson import Any as Raw
-from sockspy.core.gojson import (
+from sockspy.core.docker.gojson import Any as Raw
+from sockspy.core.docker.gojson import (
     Array,
     Bool,
     Embedded,

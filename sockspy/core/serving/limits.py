@@ -30,9 +30,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sockspy.core.decision import Containers, Decision, Facts, Gate
-from sockspy.core.identity import Client
-from sockspy.core.request import Request
+from sockspy.core.deciding.decision import Containers, Decision, Facts, Gate
+from sockspy.core.docker.request import Request
+from sockspy.core.serving.identity import Client
 
 
 def client_key(client: Client) -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sockspy.core.decision import Decision
-from sockspy.core.head import RequestHead
-from sockspy.core.request import Request
+from sockspy.core.deciding.decision import Decision
+from sockspy.core.docker.request import Request
+from sockspy.core.wire.head import RequestHead
 
 
 @dataclass(slots=True)

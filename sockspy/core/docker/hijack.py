@@ -10,8 +10,8 @@ tell the two apart.
 
 from __future__ import annotations
 
-from sockspy.core.gojson import BodyDecodeError, top_level_field
-from sockspy.core.request import Request
+from sockspy.core.docker.gojson import BodyDecodeError, top_level_field
+from sockspy.core.docker.request import Request
 
 EXEC_START = "exec.start"
 

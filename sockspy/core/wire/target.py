@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sockspy.core.head import ProtocolError
+from sockspy.core.wire.head import ProtocolError
 
 _PERCENT = re.compile(rb"%([0-9A-Fa-f]{2})")
 

@@ -11,9 +11,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sockspy.core.daemon import DaemonFacts
-from sockspy.core.identity import Client
-from sockspy.core.request import Request
+from sockspy.core.docker.daemon import DaemonFacts
+from sockspy.core.docker.request import Request
+from sockspy.core.serving.identity import Client
 
 
 @dataclass(frozen=True, slots=True)
