@@ -17,7 +17,7 @@ import pstats
 import statistics
 import time
 
-from sockspy.core.deciding.decision import NO_FACTS
+from sockspy.core.deciding.judgement import NO_FACTS, decide_offline
 from sockspy.core.proxy.conversation import Conversation
 from sockspy.core.serving.identity import Client, PeerCred
 from sockspy.policy.engine import PolicyGate
@@ -48,7 +48,7 @@ def main() -> None:
         request = conv.pending_decision
         assert request is not None
         gate.containers_to_inspect(request, conv.client)
-        conv.decided(gate.decide(request, conv.client, NO_FACTS))
+        conv.decided(decide_offline(gate, request, conv.client, NO_FACTS))
         conv.to_upstream.clear()
         conv.upstream_data(RESPONSE)
         conv.to_client.clear()

@@ -15,7 +15,7 @@ import json
 import statistics
 import time
 
-from sockspy.core.deciding.decision import Facts
+from sockspy.core.deciding.judgement import Facts, decide_offline
 from sockspy.core.docker.request import Request, classify_request
 from sockspy.core.serving.identity import Client, PeerCred
 from sockspy.core.wire.head import parse_request_head
@@ -91,7 +91,7 @@ def main() -> None:
             fresh()
             gate.wants_body(request, client)
             gate.containers_to_inspect(request, client)
-            gate.decide(request, client, facts)
+            decide_offline(gate, request, client, facts)
 
     for _ in range(200):  # warm up
         one_pass()
@@ -102,7 +102,7 @@ def main() -> None:
             one_pass()
         elapsed = time.perf_counter() - start
         samples.append(elapsed / (args.rounds // 5 * len(cases)) * 1e6)
-    verdicts = [gate.decide(r, client, facts).label for r, facts in cases]
+    verdicts = [decide_offline(gate, r, client, facts).label for r, facts in cases]
     print(f"preset {args.preset}: {len(cases)} requests per pass ({', '.join(verdicts)})")
     print(f"{statistics.median(samples):.2f} µs/decision (median of 5, min {min(samples):.2f})")
     print("per request (µs, median of 5):")
@@ -121,7 +121,7 @@ def _time_one(gate: PolicyGate, client: Client, request: Request, facts: Facts, 
             fresh()
             gate.wants_body(request, client)
             gate.containers_to_inspect(request, client)
-            gate.decide(request, client, facts)
+            decide_offline(gate, request, client, facts)
         samples.append((time.perf_counter() - start) / (n // 5) * 1e6)
     return statistics.median(samples)
 

@@ -21,7 +21,7 @@ import trio
 
 from sockspy.core.serving.metrics import CONTENT_TYPE, prometheus_text
 from sockspy.io.listeners import Front
-from sockspy.io.sockstream import ByteStream, SockStream
+from sockspy.io.sockstream import ByteStream, SockStream, StreamClosed
 from sockspy.io.upstream import Upstream, UpstreamError, connect
 
 # An admin request is one short exchange: its head, and the daemon's answer to a ping.
@@ -29,7 +29,6 @@ ADMIN_REQUEST_SECONDS = 5.0
 PING_SECONDS = 3.0
 _HEAD_LIMIT = 16 * 1024
 _PING = b"GET /_ping HTTP/1.1\r\nHost: api.moby.localhost\r\nConnection: close\r\n\r\n"
-_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
 
 Status = Callable[[], dict[str, Any]]
 
@@ -63,10 +62,10 @@ class Admin:
                 head = await _read_head(stream)
                 if head is not None:
                     await stream.send_all(await self.respond(head))
-        except _ERRORS:
+        except StreamClosed:
             pass
         finally:
-            with suppress(*_ERRORS):
+            with suppress(StreamClosed):
                 await stream.aclose()
 
     async def respond(self, head: bytes) -> bytes:
@@ -106,13 +105,13 @@ class Admin:
                     await daemon.send_all(_PING)
                     answer = await _read_head(daemon)
                 finally:
-                    with suppress(*_ERRORS):
+                    with suppress(StreamClosed):
                         await daemon.aclose()
         except trio.TooSlowError:
             return f"no answer to /_ping within {PING_SECONDS:g} s"
         except UpstreamError as exc:
             return str(exc)
-        except _ERRORS as exc:
+        except StreamClosed as exc:
             return repr(exc)
         if answer is None:
             return "the daemon closed the connection without an answer"

@@ -1,4 +1,8 @@
-"""Looks up existing containers, volumes and the daemon's own defaults for the gate, cached.
+"""Answers the gate's look-ups from the daemon: existing containers, volumes, and the
+daemon's own defaults, cached.
+
+A decision procedure yields a `Lookup` (`sockspy.core.deciding.lookups`); `answer` gives
+it what the daemon says, or raises `LookupFailed` (the request is then denied with 502).
 
 Some decisions depend on a container that already exists (`docker cp` into a container
 with a host bind, VolumesFrom such a container) or on a named volume's options (one made
@@ -23,8 +27,9 @@ from urllib.parse import quote
 import h11
 import trio
 
+from sockspy.core.deciding.lookups import InspectContainer, InspectVolume, Lookup, LookupFailed
 from sockspy.core.docker.daemon import DaemonFacts, read_daemon_facts
-from sockspy.io.sockstream import ByteStream
+from sockspy.io.sockstream import ByteStream, StreamClosed
 from sockspy.io.upstream import Upstream, UpstreamError, connect
 
 CACHE_SECONDS = 2.0
@@ -32,7 +37,7 @@ DAEMON_CACHE_SECONDS = 300.0
 MAX_ANSWER = 16 * 1024 * 1024
 
 
-class InspectError(Exception):
+class InspectError(LookupFailed):
     """The daemon did not give a usable answer; the gate must not guess."""
 
 
@@ -49,6 +54,19 @@ class ContainerInspector:
         self._cache: dict[str, tuple[float, dict[str, Any] | None]] = {}
         self._daemon: tuple[float, DaemonFacts] | None = None
         self._daemon_lock = trio.Lock()
+
+    async def answer(self, lookup: Lookup) -> Any:
+        """The daemon's answer to one look-up of a decision procedure. Raises LookupFailed."""
+        try:
+            if isinstance(lookup, InspectContainer):
+                return await self.inspect(lookup.name)
+            if isinstance(lookup, InspectVolume):
+                return await self.inspect_volume(lookup.name)
+            return await self.daemon_facts()
+        except UpstreamError as exc:
+            raise LookupFailed(f"cannot reach the daemon to inspect: {exc}") from None
+        except trio.TooSlowError:
+            raise LookupFailed(f"the daemon did not answer {lookup} in time") from None
 
     async def inspect(self, name: str) -> dict[str, Any] | None:
         """The container's inspect JSON, or None if the daemon has no such container."""
@@ -111,7 +129,7 @@ class ContainerInspector:
             )
             await stream.send_all(conn.send(request) + conn.send(h11.EndOfMessage()))
             return await _read_response(conn, stream)
-        except (h11.ProtocolError, trio.BrokenResourceError, OSError) as exc:
+        except (h11.ProtocolError, StreamClosed) as exc:
             raise InspectError(f"{what} failed: {exc}") from None
         finally:
             await stream.aclose()

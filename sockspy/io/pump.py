@@ -1,16 +1,15 @@
 """The pump: drives one client connection's `Conversation` with real sockets.
 
-Two tasks per connection. The client task reads the client, feeds the conversation and
-asks the gate when the conversation holds a request for decision. The daemon task
-(started when the first allowed request opens the upstream connection) reads the daemon
-and feeds the conversation too. Either task may flush either outbox; each outbox has its
-own lock and is drained strictly in order, so no byte is reordered whichever task
-happens to send it.
+Two tasks per connection. The client task reads the client, feeds the conversation and,
+when the conversation holds a request for decision, drives its `Judgement`: it answers
+the gate's look-ups from the daemon (`ContainerInspector`) and hands the decision back.
+The daemon task (started when the first allowed request opens the upstream connection)
+reads the daemon and feeds the conversation too. Either task may flush either outbox;
+each outbox has its own lock and is drained strictly in order, so no byte is reordered
+whichever task happens to send it.
 
-After a real `101`, both tasks leave the conversation and relay raw bytes, passing a
-half-close on in each direction, until both directions have ended. Between two plain
-sockets the bytes move with splice(2); when either side is TLS they are copied, and a
-TLS side's half-close is a close_notify (see `sockspy.io.tls`).
+After a real `101`, both tasks leave the conversation and relay raw bytes
+(`sockspy.io.tunnel`) until both directions have ended.
 
 This class is the error boundary of a connection: whatever goes wrong in it closes this
 connection with one audit record, and nothing escapes to the server.
@@ -21,18 +20,20 @@ from __future__ import annotations
 import traceback
 from collections import Counter
 from contextlib import suppress
-from typing import Any
 
 import trio
 
-from sockspy.core.deciding.decision import NO_FACTS, Decision, Facts, Gate, deny
-from sockspy.core.proxy.conversation import EOF, MAX_INSPECTED_BODY, Conversation, Outbox
+from sockspy.core.deciding.decision import Decision
+from sockspy.core.deciding.gate import Gate, GateHolder
+from sockspy.core.deciding.judgement import Judgement
+from sockspy.core.deciding.lookups import LookupFailed
+from sockspy.core.proxy.conversation import EOF, Conversation, Outbox
 from sockspy.core.serving.identity import Client
-from sockspy.core.serving.limits import GateHolder
 from sockspy.core.wire.head import MAX_HEAD_BYTES
-from sockspy.io.inspector import ContainerInspector, InspectError
+from sockspy.io.inspector import ContainerInspector
 from sockspy.io.logsink import AuditLog
-from sockspy.io.sockstream import ByteStream, SockStream, SplicePipe
+from sockspy.io.sockstream import ByteStream, StreamClosed
+from sockspy.io.tunnel import Tunnel, Way
 from sockspy.io.upstream import Upstream, UpstreamError, connect
 
 # 64 KiB: big enough for throughput, small enough to stay below malloc's mmap threshold.
@@ -43,7 +44,6 @@ LINGER_SECONDS = 1.0
 # Small pieces (heads, short bodies) are joined before sending; bulk data never is.
 _COALESCE_BELOW = 16 * 1024
 _COALESCE_LIMIT = 64 * 1024
-_STREAM_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
 
 
 class Pump:
@@ -52,21 +52,16 @@ class Pump:
         conn_id: int,
         stream: ByteStream,
         client: Client,
-        gate: Gate,
+        gates: GateHolder | Gate,  # the policy in force (reloadable), pinned per request
         upstream_address: Upstream,
         log: AuditLog,
         inspector: ContainerInspector | None = None,
-        max_body_bytes: int = MAX_INSPECTED_BODY,
         *,
-        gates: GateHolder | None = None,  # a reloadable policy: overrides `gate`
         head_timeout: float | None = None,
         max_head_bytes: int = MAX_HEAD_BYTES,
         tally: Counter[str] | None = None,  # exchanges by decision, for /metrics
     ) -> None:
-        self.conv = Conversation(
-            conn_id, client, gates.current if gates else gate, max_inspected_body=max_body_bytes,
-            gates=gates, max_head_bytes=max_head_bytes,
-        )  # fmt: skip
+        self.conv = Conversation(conn_id, client, gates, max_head_bytes=max_head_bytes)
         self.client_stream = stream
         self.head_timeout = head_timeout
         self.upstream_address = upstream_address
@@ -82,9 +77,7 @@ class Pump:
         self._abort_reason: str | None = None
         self._scope = trio.CancelScope()
         self._nursery: trio.Nursery | None = None
-        self._tunnel_up = 0
-        self._tunnel_down = 0
-        self._tunnel_ends: set[str] = set()
+        self._tunnel = Tunnel(self._tunnel_closed)
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -125,15 +118,15 @@ class Pump:
 
     async def _close_streams(self) -> None:
         if self.upstream is not None:
-            with suppress(*_STREAM_ERRORS):
+            with suppress(StreamClosed):
                 await self.upstream.aclose()
         if self._abort_reason is None and not self._client_eof:
             await self._linger()
-        with suppress(*_STREAM_ERRORS):
+        with suppress(StreamClosed):
             await self.client_stream.aclose()
 
     async def _linger(self) -> None:
-        with suppress(*_STREAM_ERRORS):
+        with suppress(StreamClosed):
             await self.client_stream.send_eof()
             with trio.move_on_after(LINGER_SECONDS):
                 while await self.client_stream.receive_some(RECEIVE_SIZE):
@@ -196,37 +189,26 @@ class Pump:
         return None
 
     async def _decide(self) -> Decision:
+        """Drive the pending request's judgement, answering its look-ups from the daemon
+        (the gate is the one pinned when the request's head was read)."""
         request = self.conv.pending_decision
-        client = self.conv.client
-        gate = self.conv.gate  # the gate pinned when this request's head was read
         assert request is not None
-        try:
-            facts = NO_FACTS
-            inspector = self.inspector
-            names = gate.containers_to_inspect(request, client)
-            containers = {name: await inspector.inspect(name) for name in names}
-            volume_names = gate.volumes_to_inspect(request, client, containers)  # theirs too
-            if names or volume_names:
-                volumes = {name: await inspector.inspect_volume(name) for name in volume_names}
-                facts = Facts(containers=containers, volumes=volumes)
-            if gate.wants_daemon_facts(request, client):  # None (unknown): strict checks
-                daemon = await self.inspector.daemon_facts()
-                facts = Facts(facts.containers, daemon, facts.volumes)
-            return gate.decide(request, client, facts)
-        except InspectError as exc:
-            return deny("internal", str(exc), status=502, code="inspect_failed")
-        except UpstreamError as exc:
-            return deny("internal", f"cannot reach the daemon to inspect: {exc}", 502,
-                        code="inspect_failed")  # fmt: skip
-        except Exception as exc:  # a broken rule denies; it never lets a request through
-            return deny("internal", f"policy evaluation failed: {exc!r}", 500, code="internal")
+        judgement = Judgement(self.conv.gate, request, self.conv.client)
+        step = judgement.start()
+        while not isinstance(step, Decision):
+            try:
+                answer = await self.inspector.answer(step)
+            except LookupFailed as exc:
+                return judgement.failed(str(exc))
+            step = judgement.answer(answer)
+        return step
 
     @staticmethod
     async def _receive(stream: ByteStream) -> bytes:
         """The next bytes, or b"" at end of stream (a reset counts as an end)."""
         try:
             return await stream.receive_some(RECEIVE_SIZE)
-        except _STREAM_ERRORS:
+        except StreamClosed:
             return b""
 
     async def _wait_for_change(self) -> None:
@@ -282,7 +264,7 @@ class Pump:
                 else:
                     assert isinstance(item, bytes)
                     await stream.send_all(item)
-            except _STREAM_ERRORS as exc:
+            except StreamClosed as exc:
                 self._abort(f"{peer} write failed: {exc!r}")
                 await trio.lowlevel.checkpoint()
 
@@ -311,66 +293,18 @@ class Pump:
         await self._flush()
         if not self._client_eof:
             assert self.upstream is not None
-            await self._relay(self.client_stream, self.upstream, "up")
-        self._tunnel_end("up")
+            if await self._tunnel.relay(self.client_stream, self.upstream, Way.UP):
+                self._client_eof = True
+        self._tunnel.end(Way.UP)
 
     async def _tunnel_daemon_to_client(self, upstream: ByteStream) -> None:
         await self._flush()
-        await self._relay(upstream, self.client_stream, "down")
-        self._tunnel_end("down")
+        await self._tunnel.relay(upstream, self.client_stream, Way.DOWN)
 
-    async def _relay(self, source: ByteStream, sink: ByteStream, way: str) -> None:
-        """Move raw bytes until `source` ends, then pass the half-close on to `sink`.
-
-        Between two plain sockets the bytes go through a pipe (splice): sockspy counts
-        them but never copies them, so a tunnel costs a few system calls per read,
-        whatever its size. A TLS side must decrypt or encrypt them, so they are copied.
-        """
-        try:
-            if isinstance(source, SockStream) and isinstance(sink, SockStream):
-                await self._splice(source, sink, way)
-            else:
-                await self._copy(source, sink, way)
-        except _STREAM_ERRORS:
-            self._tunnel_end("up")
-            self._tunnel_end("down")
-            return
-        if way == "up":
-            self._client_eof = True
-        with suppress(*_STREAM_ERRORS):
-            await sink.send_eof()
-
-    async def _splice(self, source: SockStream, sink: SockStream, way: str) -> None:
-        pipe = SplicePipe()
-        try:
-            while moved := await source.splice_to(sink, pipe):
-                self._count(way, moved)
-        finally:
-            pipe.close()
-
-    async def _copy(self, source: ByteStream, sink: ByteStream, way: str) -> None:
-        # A failed read is the source's end (as a reset is for splice); a failed write raises.
-        while data := await self._receive(source):
-            await sink.send_all(data)
-            self._count(way, len(data))
-
-    def _count(self, way: str, moved: int) -> None:
-        if way == "up":
-            self._tunnel_up += moved
-        else:
-            self._tunnel_down += moved
-
-    def _tunnel_end(self, way: str) -> None:
-        if way in self._tunnel_ends:
-            return
-        self._tunnel_ends.add(way)
-        if len(self._tunnel_ends) == 2:
-            self.conv.tunnel_closed(self._tunnel_up, self._tunnel_down)
-            self._emit_records()
-            self._scope.cancel()
-
-    def status(self) -> dict[str, Any]:
-        return {"conn_id": self.conv.conn_id, "state": self.conv.state.value}
+    def _tunnel_closed(self, client_to_daemon: int, daemon_to_client: int) -> None:
+        self.conv.tunnel_closed(client_to_daemon, daemon_to_client)
+        self._emit_records()
+        self._scope.cancel()
 
 
 def _coalesce(first: bytes, outbox: Outbox) -> bytes:

@@ -14,21 +14,20 @@ import trio
 
 from sockspy.core.serving.limits import Refusal
 from sockspy.core.wire.errors import error_response
-from sockspy.io.sockstream import ByteStream
+from sockspy.io.sockstream import ByteStream, StreamClosed
 
 # How long a refused client may take to send its request head (it is never forwarded).
 REFUSAL_WAIT_SECONDS = 2.0
 # After the answer, read and drop what the client still sends so no reset destroys it.
 REFUSAL_LINGER_SECONDS = 1.0
 _HEAD_LIMIT = 64 * 1024
-_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
 
 
 async def refuse(stream: ByteStream, refusal: Refusal) -> None:
     """Answer `refusal` on `stream` and close it. Never raises on a broken connection."""
     response = error_response(refusal.status, f"sockspy: {refusal.reason}", close=True)
     try:
-        with suppress(*_ERRORS):
+        with suppress(StreamClosed):
             seen = b""
             with trio.move_on_after(REFUSAL_WAIT_SECONDS):
                 while b"\r\n\r\n" not in seen and len(seen) < _HEAD_LIMIT:
@@ -42,5 +41,5 @@ async def refuse(stream: ByteStream, refusal: Refusal) -> None:
                 while await stream.receive_some(_HEAD_LIMIT):
                     pass
     finally:
-        with suppress(*_ERRORS):
+        with suppress(StreamClosed):
             await stream.aclose()

@@ -28,18 +28,17 @@ from typing import Any
 
 import trio
 
-from sockspy.core.deciding.decision import Gate
+from sockspy.core.deciding.gate import Gate, GateHolder
 from sockspy.core.serving.certinfo import certificate_fields, expiry_level
-from sockspy.core.serving.limits import GateHolder
 from sockspy.io.logsink import AuditLog
 
 
 @dataclass(frozen=True, slots=True)
 class LoadedPolicy:
-    """A gate ready to use, with what the audit log and /healthz say about it."""
+    """A gate ready to use (its body limit with it), with what the audit log and /healthz
+    say about it."""
 
     gate: Gate
-    max_body_bytes: int
     fields: dict[str, Any] = field(default_factory=dict)  # source, mode, rules, ...
 
 

@@ -26,13 +26,11 @@ from typing import Any
 
 import trio
 
-from sockspy.core.deciding.decision import Gate
-from sockspy.core.proxy.conversation import MAX_INSPECTED_BODY
+from sockspy.core.deciding.gate import Gate, GateHolder
 from sockspy.core.serving.address import ListenAddress
 from sockspy.core.serving.identity import Client
 from sockspy.core.serving.limits import (
     ConnectionLimits,
-    GateHolder,
     RateLimitedGate,
     RateLimiter,
     Refusal,
@@ -64,8 +62,6 @@ class ServeConfig:
     socket_mode: int = 0o660
     socket_group: str | None = None
     grace_period: float = 10.0
-    max_body_bytes: int = MAX_INSPECTED_BODY
-    extra: dict[str, object] = field(default_factory=dict)
     tls: ssl.SSLContext | None = None  # TLS (or mTLS) on tcp fronts; unix fronts stay plain
     reload: Loader | None = None  # SIGHUP loads the policy again with this
     reload_tls: Callable[[], ssl.SSLContext] | None = None  # ... and the certificates with this
@@ -98,7 +94,7 @@ class Server:
         self.gates = GateHolder(self._wrap(config.gate))
         self.reloader = PolicyReloader(
             self.gates,
-            LoadedPolicy(config.gate, config.max_body_bytes, config.policy_fields),
+            LoadedPolicy(config.gate, config.policy_fields),
             config.reload,
             self.log,
             self._wrap,
@@ -313,12 +309,10 @@ class Server:
             conn_id,
             client_stream,
             client,
-            self.gates.current,
+            self.gates,
             config.upstream,
             self.log,
             self.inspector,
-            max_body_bytes=self.reloader.loaded.max_body_bytes,
-            gates=self.gates,
             head_timeout=config.head_timeout,
             max_head_bytes=config.max_head_bytes,
             tally=self.exchanges,

@@ -11,6 +11,11 @@ operations in a row that did not wait, the next one yields.
 It has the part of trio's stream interface the pump uses (`ByteStream`: `receive_some`,
 `send_all`, `send_eof`, `aclose`), so a TLS stream (`sockspy.io.tls.TlsStream`) can take
 its place; only two plain `SockStream`s relay with splice.
+
+A stream that breaks raises `StreamClosed`, whatever broke it: the OS errors of a socket
+(reset, broken pipe) and trio's closed and broken resource errors are mapped to it here,
+at the stream boundary, so the code above catches one exception (as httpcore maps its
+backends' exceptions in one place).
 """
 
 from __future__ import annotations
@@ -31,19 +36,36 @@ RECEIVE_SIZE = 64 * 1024
 # an allocation: an idle connection costs nothing more. Capped by net.core.wmem_max.
 SEND_BUFFER = 1024 * 1024
 FAIR_SHARE = 16  # operations without a wait before a task lets the others run
+# What a broken socket raises below the boundary; above it, only StreamClosed.
+RAW_STREAM_ERRORS = (OSError, trio.BrokenResourceError, trio.ClosedResourceError)
+
+
+class StreamClosed(Exception):
+    """The stream cannot be used any more: reset, broken, or closed by sockspy."""
+
+    @classmethod
+    def of(cls, exc: BaseException) -> StreamClosed:
+        return cls(str(exc) or type(exc).__name__)
 
 
 class ByteStream(Protocol):
     """What the pump needs of a connection, plain or TLS."""
 
-    async def receive_some(self, max_bytes: int = ...) -> bytes: ...
+    async def receive_some(self, max_bytes: int = ...) -> bytes:
+        """The next bytes, b"" at the end of the stream. Raises StreamClosed."""
+        ...
 
-    async def send_all(self, data: bytes | bytearray | memoryview) -> None: ...
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        """Raises StreamClosed."""
+        ...
 
     async def send_eof(self) -> None:
-        """End this direction; the other one stays open (TLS: a close_notify)."""
+        """End this direction; the other one stays open (TLS: a close_notify). Raises
+        StreamClosed."""
 
-    async def aclose(self) -> None: ...
+    async def aclose(self) -> None:
+        """Close both directions; never raises StreamClosed."""
+        ...
 
 
 class SockStream:
@@ -72,16 +94,18 @@ class SockStream:
             # A short read last time: the socket is almost surely empty now, so skip the
             # receive that would only fail with EAGAIN and wait for readiness first.
             self._streak = 0
-            await trio.lowlevel.wait_readable(sock)
+            await _wait_readable(sock)
         while True:
             if self._closed:
-                raise trio.ClosedResourceError("stream was closed")
+                raise StreamClosed("stream was closed")
             try:
                 data = sock.recv(max_bytes)
             except BlockingIOError:
                 self._streak = 0
-                await trio.lowlevel.wait_readable(sock)
+                await _wait_readable(sock)
                 continue
+            except OSError as exc:
+                raise StreamClosed.of(exc) from exc
             self._drained = 0 < len(data) < max_bytes
             await self._fair()
             return data
@@ -92,13 +116,15 @@ class SockStream:
         try:
             while view:
                 if self._closed:
-                    raise trio.ClosedResourceError("stream was closed")
+                    raise StreamClosed("stream was closed")
                 try:
                     sent = sock.send(view)
                 except BlockingIOError:
                     self._streak = 0
-                    await trio.lowlevel.wait_writable(sock)
+                    await _wait_writable(sock)
                     continue
+                except OSError as exc:
+                    raise StreamClosed.of(exc) from exc
                 view = view[sent:]
         finally:
             view.release()
@@ -109,23 +135,25 @@ class SockStream:
         never copying them into Python; the count moved, 0 at the end of this stream.
 
         For hijacked sessions (attach, exec), whose bytes sockspy relays without reading.
-        A reset of this socket counts as its end; a failure to write raises OSError.
+        A reset of this socket counts as its end; a failure to write raises StreamClosed.
         """
         source = self.socket
         if self._drained:
             self._streak = 0
-            await trio.lowlevel.wait_readable(source)
+            await _wait_readable(source)
         while True:
             if self._closed or sink._closed:
-                raise trio.ClosedResourceError("stream was closed")
+                raise StreamClosed("stream was closed")
             try:
                 moved = os.splice(source.fileno(), pipe.write_fd, pipe.size, flags=_SPLICE)
             except BlockingIOError:
                 self._streak = 0
-                await trio.lowlevel.wait_readable(source)
+                await _wait_readable(source)
                 continue
             except (ConnectionResetError, BrokenPipeError):
                 moved = 0
+            except OSError as exc:
+                raise StreamClosed.of(exc) from exc
             break
         self._drained = 0 < moved < pipe.size
         left = moved
@@ -134,16 +162,21 @@ class SockStream:
                 left -= os.splice(pipe.read_fd, sink.socket.fileno(), left, flags=_SPLICE)
             except BlockingIOError:
                 sink._streak = 0
-                await trio.lowlevel.wait_writable(sink.socket)
+                await _wait_writable(sink.socket)
                 if sink._closed:
-                    raise trio.ClosedResourceError("stream was closed") from None
+                    raise StreamClosed("stream was closed") from None
+            except OSError as exc:
+                raise StreamClosed.of(exc) from exc
         await self._fair()
         return moved
 
     async def send_eof(self) -> None:
         if self._closed:
-            raise trio.ClosedResourceError("stream was closed")
-        self.socket.shutdown(socket.SHUT_WR)
+            raise StreamClosed("stream was closed")
+        try:
+            self.socket.shutdown(socket.SHUT_WR)
+        except OSError as exc:
+            raise StreamClosed.of(exc) from exc
         await self._fair()
 
     async def aclose(self) -> None:
@@ -152,6 +185,20 @@ class SockStream:
             trio.lowlevel.notify_closing(self.socket)  # wakes a task waiting on it
             self.socket.close()
         await trio.lowlevel.checkpoint()
+
+
+async def _wait_readable(sock: socket.socket) -> None:
+    try:
+        await trio.lowlevel.wait_readable(sock)
+    except RAW_STREAM_ERRORS as exc:  # closed while waiting (another task's aclose)
+        raise StreamClosed.of(exc) from exc
+
+
+async def _wait_writable(sock: socket.socket) -> None:
+    try:
+        await trio.lowlevel.wait_writable(sock)
+    except RAW_STREAM_ERRORS as exc:
+        raise StreamClosed.of(exc) from exc
 
 
 _SPLICE = os.SPLICE_F_MOVE | os.SPLICE_F_NONBLOCK

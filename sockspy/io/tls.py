@@ -26,6 +26,7 @@ The handshake runs in the connection's own task (never in the accept loop) under
 from __future__ import annotations
 
 import ssl
+from contextlib import suppress
 from dataclasses import dataclass, replace
 
 import trio
@@ -33,6 +34,7 @@ import trio
 from sockspy.core.serving.address import TcpAddress
 from sockspy.core.serving.identity import Client, tls_identity
 from sockspy.io.peer import identify
+from sockspy.io.sockstream import RAW_STREAM_ERRORS, StreamClosed
 
 HANDSHAKE_TIMEOUT = 10.0
 RECEIVE_SIZE = 64 * 1024
@@ -133,11 +135,16 @@ class TlsStream:
             # b"" only while our side is still open), but it is the peer's clean EOF.
             if isinstance(exc.__cause__, ssl.SSLZeroReturnError):
                 return b""
-            raise
+            raise StreamClosed.of(exc) from exc
+        except RAW_STREAM_ERRORS as exc:
+            raise StreamClosed.of(exc) from exc
         return data if isinstance(data, bytes) else bytes(data)
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
-        await self.tls.send_all(data)
+        try:
+            await self.tls.send_all(data)
+        except RAW_STREAM_ERRORS as exc:
+            raise StreamClosed.of(exc) from exc
 
     async def send_eof(self) -> None:
         """Send close_notify and keep reading: TLS's nearest thing to a half-close."""
@@ -149,11 +156,15 @@ class TlsStream:
         # trio has no public call for this (see the module docstring); these are the
         # internals `SSLStream.aclose` uses, under the send-side conflict detector so that
         # a concurrent send_all fails loudly instead of interleaving.
-        with tls._outer_send_conflict_detector:
-            await tls._retry(tls._ssl_object.unwrap, ignore_want_read=True)
+        try:
+            with tls._outer_send_conflict_detector:
+                await tls._retry(tls._ssl_object.unwrap, ignore_want_read=True)
+        except RAW_STREAM_ERRORS as exc:
+            raise StreamClosed.of(exc) from exc
 
     async def aclose(self) -> None:
-        await self.tls.aclose()
+        with suppress(*RAW_STREAM_ERRORS):
+            await self.tls.aclose()
 
     def peer_identity(self) -> tuple[str | None, tuple[str, ...]]:
         """(CN, names) of the verified peer certificate; (None, ()) without one."""

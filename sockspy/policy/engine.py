@@ -5,47 +5,48 @@ Theory of operation
 A `Policy` is compiled once (`PolicyGate.__init__`): endpoint globs are expanded against
 the route table into sets of names, path globs into one anchored regex per rule, and the
 rules are indexed by endpoint, so a request only walks the rules that can name its
-endpoint. Per request, `decide`:
+endpoint. Per request, `judge` (a decision procedure: it yields the daemon look-ups it
+needs, `sockspy.core.deciding.lookups`):
 
 1. picks the client's profile (first match; cached per connection identity);
 2. applies the canonical refusals (`sockspy.policy.canonical`): API version below the
-   floor, form bodies, a buffered body over `max_body_bytes`. These are 400s (413) in
-   every mode;
+   floor, form bodies. These are 400s in every mode (a body over `max_body_bytes` never
+   gets here: the conversation refuses it with 413 while it is read);
 3. walks the candidate rules in order. Cheap conditions first (profile, method, path,
    query); a rule that reads a query parameter refuses a request that repeats it. Host
    access findings are computed at most once, and only when a rule that reads them is
-   reached; a body Go would decode otherwise than Python is refused (``undecodable_body``);
+   reached: only then are the daemon's containers, volumes or defaults looked up. A body
+   Go would decode otherwise than Python is refused (``undecodable_body``);
 4. the first rule whose conditions all hold decides; none is a denial by the rule
    "default".
 
 In `warn` and `audit` mode a denial by a rule (the default included) is forwarded and
 recorded as ``would_deny``; canonical refusals never are.
 
-The core asks `wants_body` before `decide`: the engine wants a body only for an endpoint
-whose body the host-access checks read (`hostaccess.body_endpoints()`), and only if a
-rule that reads findings could apply to this client and method. Likewise
-`containers_to_inspect`, and `wants_daemon_facts` (the daemon's own defaults, for a
-create body that lists MaskedPaths or asks for CgroupnsMode "host").
+The core asks `wants_body` when the head is read: the engine wants a body only for an
+endpoint whose body the host-access checks read (`hostaccess.body_endpoints()`), and only
+if a rule that reads findings could apply to this client and method. The decision carries
+the findings it was reached with (`Decision.findings`).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fnmatch import translate
-from typing import Any, Protocol
+from typing import Protocol
 
-from sockspy.core.deciding.decision import Decision, Facts
-from sockspy.core.docker.daemon import DaemonFacts
+from sockspy.core.deciding.decision import Decision, Finding
+from sockspy.core.deciding.lookups import Procedure
 from sockspy.core.docker.gojson import BodyDecodeError
 from sockspy.core.docker.request import Request
 from sockspy.core.docker.routes import split_version
 from sockspy.core.serving.identity import Client
 from sockspy.core.wire.framing import NoBody
 from sockspy.policy import canonical, hostaccess
-from sockspy.policy.hostaccess import Finding, HostAccessOptions
+from sockspy.policy.hostaccess import HostAccessOptions
 from sockspy.policy.load import ENDPOINTS, endpoints_matching
 from sockspy.policy.model import ANY_FINDING, DEFAULT_PROFILE, DEFAULT_RULE, Policy, Profile, Rule
 
@@ -58,27 +59,9 @@ class FindingSource(Protocol):
 
     def body_endpoints(self) -> frozenset[str]: ...
 
-    def containers_referenced(
-        self, request: Request, options: HostAccessOptions
-    ) -> tuple[str, ...]: ...
-
-    def volumes_referenced(
-        self,
-        request: Request,
-        options: HostAccessOptions,
-        containers: Mapping[str, Mapping[str, Any] | None] | None = None,
-    ) -> tuple[str, ...]: ...
-
-    def daemon_facts_needed(self, request: Request, options: HostAccessOptions) -> bool: ...
-
     def findings(
-        self,
-        request: Request,
-        options: HostAccessOptions,
-        containers: Mapping[str, Mapping[str, Any] | None],
-        daemon: DaemonFacts | None = None,
-        volumes: Mapping[str, Mapping[str, Any] | None] | None = None,
-    ) -> list[Finding]: ...
+        self, request: Request, options: HostAccessOptions
+    ) -> Procedure[list[Finding]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,18 +113,8 @@ def _with_head(methods: tuple[str, ...]) -> frozenset[str] | None:
     return frozenset(methods) | ({"HEAD"} if "GET" in methods else set())
 
 
-@dataclass(frozen=True, slots=True)
-class Evaluation:
-    """A decision and how it was reached (for `sockspy explain` and tests)."""
-
-    decision: Decision
-    profile: str
-    rule: Rule | None  # the rule that decided; None for canonical refusals and the default
-    findings: tuple[Finding, ...] | None  # None: no rule reached needed them
-
-
 class PolicyGate:
-    """The `Gate` of a `Policy` (see `sockspy.core.deciding.decision.Gate`)."""
+    """The `Gate` of a `Policy` (see `sockspy.core.deciding.gate.Gate`)."""
 
     def __init__(self, policy: Policy, findings: FindingSource | None = None) -> None:
         self.policy = policy
@@ -164,6 +137,10 @@ class PolicyGate:
         self._profile_cache: dict[Client, str] = {}
         self._findings_cache: dict[tuple[str, str, str], bool] = {}
 
+    @property
+    def max_body_bytes(self) -> int:
+        return self.policy.max_body_bytes
+
     # -- who is asking ------------------------------------------------------------------------
 
     def profile_for(self, client: Client) -> str:
@@ -181,40 +158,6 @@ class PolicyGate:
 
     def wants_body(self, request: Request, client: Client) -> bool:
         return request.endpoint in self._body_endpoints and self._reads_findings(request, client)
-
-    def containers_to_inspect(self, request: Request, client: Client) -> tuple[str, ...]:
-        if not self._reads_findings(request, client):
-            return ()
-        try:
-            return self.source.containers_referenced(request, self.policy.host_access)
-        except BodyDecodeError:
-            return ()  # `decide` meets the same body and refuses it (undecodable_body)
-
-    def volumes_to_inspect(
-        self,
-        request: Request,
-        client: Client,
-        containers: Mapping[str, Mapping[str, Any] | None],
-    ) -> tuple[str, ...]:
-        if not self._reads_findings(request, client):
-            return ()
-        try:
-            return self.source.volumes_referenced(request, self.policy.host_access, containers)
-        except BodyDecodeError:
-            return ()  # `decide` meets the same body and refuses it (undecodable_body)
-
-    def wants_daemon_facts(self, request: Request, client: Client) -> bool:
-        if request.endpoint not in self._body_endpoints or not self._reads_findings(
-            request, client
-        ):
-            return False
-        try:
-            return self.source.daemon_facts_needed(request, self.policy.host_access)
-        except BodyDecodeError:
-            return False  # `decide` meets the same body and refuses it (undecodable_body)
-
-    def decide(self, request: Request, client: Client, facts: Facts) -> Decision:
-        return self.evaluate(request, client, facts).decision
 
     # -- evaluation ---------------------------------------------------------------------------
 
@@ -234,18 +177,13 @@ class PolicyGate:
                 self._findings_cache[key] = known
         return known
 
-    def evaluate(self, request: Request, client: Client, facts: Facts) -> Evaluation:
+    def judge(self, request: Request, client: Client) -> Procedure[Decision]:
         profile = self.profile_for(client)
         refusal = canonical.version_refusal(request, self.floor) or canonical.form_body_refusal(
             request
         )
         if refusal is not None:
-            return Evaluation(canonical.refuse(*refusal, profile=profile), profile, None, None)
-        body = request.body
-        if body is not None and len(body) > self.policy.max_body_bytes:
-            reason = f"request body over {self.policy.max_body_bytes} bytes"
-            decision = canonical.refuse("body_too_large", reason, profile, status=413)
-            return Evaluation(decision, profile, None, None)
+            return canonical.refuse(*refusal, profile=profile)
 
         method = request.method
         route_path: str | None = None
@@ -264,45 +202,44 @@ class PolicyGate:
                 repeated = canonical.repeated_parameter(request, rule.reads)
                 if repeated is not None:
                     reason = f"query parameter {repeated!r} is repeated ({rule.rule.name} reads it)"
-                    decision = canonical.refuse("repeated_query_parameter", reason, profile)
-                    return Evaluation(decision, profile, None, found)
+                    return canonical.refuse("repeated_query_parameter", reason, profile)
                 if not _query_matches(rule, request):
                     continue
             matched: list[Finding] = []
             if rule.if_findings is not None or rule.unless_findings is not None:
                 if found is None:
                     try:
-                        found = self._findings(request, facts)
+                        found = tuple((yield from self._findings(request)))
                     except BodyDecodeError as exc:
-                        decision = canonical.refuse("undecodable_body", str(exc), profile)
-                        return Evaluation(decision, profile, None, None)
+                        return canonical.refuse("undecodable_body", str(exc), profile)
                 if rule.unless_findings is not None and _select(found, rule.unless_findings):
                     continue
                 if rule.if_findings is not None:
                     matched = _select(found, rule.if_findings)
                     if not matched:
                         continue
-            decision = self._decision(rule.rule, request, profile, matched)
-            return Evaluation(decision, profile, rule.rule, found)
-        return Evaluation(self._default(request, profile), profile, None, found)
+            return self._decision(rule.rule, request, profile, matched, found)
+        return self._default(request, profile, found)
 
-    def _findings(self, request: Request, facts: Facts) -> tuple[Finding, ...]:
+    def _findings(self, request: Request) -> Procedure[list[Finding]]:
         if (
             request.body is None
             and request.endpoint in self._body_endpoints
             and not isinstance(request.head.framing, NoBody)
         ):
             raise BodyDecodeError("the request body was not buffered for inspection")
-        options = self.policy.host_access
-        return tuple(
-            self.source.findings(request, options, facts.containers, facts.daemon, facts.volumes)
-        )
+        return self.source.findings(request, self.policy.host_access)
 
     def _decision(
-        self, rule: Rule, request: Request, profile: str, matched: Sequence[Finding]
+        self,
+        rule: Rule,
+        request: Request,
+        profile: str,
+        matched: Sequence[Finding],
+        found: tuple[Finding, ...] | None,
     ) -> Decision:
         if rule.action == "allow":
-            return Decision(allowed=True, rule=rule.name, profile=profile, verdict="allow")
+            return Decision(True, rule.name, profile=profile, verdict="allow", findings=found)
         details = "; ".join(f.message for f in matched)
         if rule.message:
             reason = f"{rule.message} ({details})" if details else rule.message
@@ -312,16 +249,21 @@ class PolicyGate:
             reason = f"{_describe(request)} is denied"
             if rule.profiles:
                 reason += f" for profile {profile}"
-        return self._deny(rule.name, reason, "host_access" if matched else "rule_deny", profile)
+        code = "host_access" if matched else "rule_deny"
+        return self._deny(rule.name, reason, code, profile, found)
 
-    def _default(self, request: Request, profile: str) -> Decision:
+    def _default(
+        self, request: Request, profile: str, found: tuple[Finding, ...] | None
+    ) -> Decision:
         reason = f"no rule allows {_describe(request)} for profile {profile}"
-        return self._deny(DEFAULT_RULE, reason, "default_deny", profile)
+        return self._deny(DEFAULT_RULE, reason, "default_deny", profile, found)
 
-    def _deny(self, rule: str, reason: str, code: str, profile: str) -> Decision:
+    def _deny(
+        self, rule: str, reason: str, code: str, profile: str, found: tuple[Finding, ...] | None
+    ) -> Decision:
         if self.enforcing:
-            return Decision(False, rule, reason, 403, code, profile, "deny")
-        return Decision(True, rule, reason, 403, code, profile, "would_deny")
+            return Decision(False, rule, reason, 403, code, profile, "deny", found)
+        return Decision(True, rule, reason, 403, code, profile, "would_deny", found)
 
 
 def _describe(request: Request) -> str:

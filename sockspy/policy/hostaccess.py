@@ -2,11 +2,16 @@
 
 Theory of operation
 -------------------
-A request body is decoded exactly as dockerd decodes it (`sockspy.core.docker.gojson` over the
-structs in `schemas`); anything Go would read otherwise raises `BodyDecodeError` and the
-caller refuses the request. The decoded structs are then read by small predicates, one
+A request body is decoded exactly as dockerd decodes it, once per request
+(`Request.decoded_body`); anything Go would read otherwise raises `BodyDecodeError` and
+the caller refuses the request. The decoded structs are then read by small predicates, one
 per kind of host access, each named in `FINDING_CODES`. A predicate yields messages;
 `findings` turns them into `Finding`s.
+
+`findings` is a decision procedure (`sockspy.core.deciding.lookups`): where a check
+depends on the daemon's state it yields the look-up (a container, a volume, the daemon's
+defaults) and reads the answer, so the I/O layer and `explain` answer the same questions
+in the same order.
 
 The HostConfig predicates (`hostconfig.HOST_CONFIG_CHECKS`) read these HostConfigs alike:
 
@@ -24,10 +29,10 @@ only refuses more (a mode "HOST" is reported though dockerd only honours "host")
 Two checks compare a request with what *this* daemon would fill in by itself: the
 MaskedPaths it adds by default (a list that grew over the releases) and CgroupnsMode
 "host" (its own default on cgroup v1). They read `DaemonFacts` (the daemon's ``GET
-/version`` and ``GET /info``, fetched by the I/O layer when `daemon_facts_needed` says
-so) and take their strict form whenever those are unknown.
+/version`` and ``GET /info``, asked for only by a create that lists MaskedPaths or asks
+for CgroupnsMode "host") and take their strict form whenever those are unknown.
 
-Existing named volumes are looked up too (`volumes_referenced`): one created with bind
+Existing named volumes are looked up too: one created with bind
 options outside sockspy is a host mount under a harmless-looking name, whether a create
 mounts it or an existing container (exec, cp, VolumesFrom) already has it.
 
@@ -40,17 +45,24 @@ import ``fromSrc``); and bodies no rule can read (plugin.create's tar, /session 
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from sockspy.core.deciding.decision import Containers, Facts
+from sockspy.core.deciding.decision import Finding
+from sockspy.core.deciding.lookups import (
+    NOT_LOOKED_UP,
+    InspectContainer,
+    InspectVolume,
+    Procedure,
+    ReadDaemonFacts,
+)
 from sockspy.core.docker import schemas
+from sockspy.core.docker.bodies import BODY_ENDPOINTS
 from sockspy.core.docker.daemon import DaemonFacts
-from sockspy.core.docker.gojson import BodyDecodeError, GoType, Struct, decode_into, decode_value
+from sockspy.core.docker.gojson import BodyDecodeError
 from sockspy.core.docker.request import Request
 from sockspy.policy.bindpaths import go_clean, is_allowed
 from sockspy.policy.hostconfig import (
@@ -65,12 +77,6 @@ from sockspy.policy.hostconfig import (
     normalize_capability,
     reads_daemon_facts,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    code: str  # stable snake_case reason code, e.g. "privileged"
-    message: str  # for people: "HostConfig.Privileged is true"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,151 +118,82 @@ _RUNS_IN_TARGET = frozenset(
 # out mounted volumes; it is checked like the others all the same.)
 _READS_TARGET = frozenset({"container.archive_get", "container.archive_head", "container.export"})
 
-_BODY_SCHEMAS: Mapping[str, GoType] = MappingProxyType(
-    {
-        "container.create": schemas.CONTAINER_CREATE,
-        _START: schemas.CONTAINER_CREATE,  # runconfig.decodeHostConfig: the same wrapper
-        "container.update": schemas.CONTAINER_UPDATE,
-        "exec.create": schemas.EXEC_CONFIG,
-        "volume.create": schemas.VOLUME_CREATE,
-        "service.create": schemas.SERVICE_SPEC,
-        "service.update": schemas.SERVICE_SPEC,
-        "plugin.pull": schemas.PLUGIN_PRIVILEGES,
-        "plugin.upgrade": schemas.PLUGIN_PRIVILEGES,
-        "plugin.set": schemas.PLUGIN_SET_ARGS,
-        "swarm.init": schemas.SWARM_INIT,
-        "swarm.join": schemas.SWARM_JOIN,
-    }
-)
-
-
 def body_endpoints() -> frozenset[str]:
-    """Endpoints whose JSON body must be buffered and decoded.
+    """Endpoints whose JSON body the checks read (`sockspy.core.docker.bodies`)."""
+    return BODY_ENDPOINTS
 
-    container.start takes a body only below API 1.24 (a HostConfig that re-configures the
-    container); any non-empty body on start is inspected. Not image.build (its body is a
-    tar; its danger is in the query), nor plugin.create (a tar: deny it by policy).
+
+def findings(request: Request, options: HostAccessOptions) -> Procedure[list[Finding]]:
+    """Every way this request reaches the host, in a stable order: a procedure that
+    yields the look-ups it needs. Raises BodyDecodeError for a body that cannot be
+    decoded exactly as dockerd would (before it asks anything).
+
+    The container a request acts on (route parameter ``name``) is inspected, and so are
+    the VolumesFrom sources of a create (or old start) body and the named volumes it
+    mounts; an inspected container's local volumes are looked up too. An answer of None
+    (no such container: the daemon refuses the request itself; no such volume: dockerd
+    creates it plain) finds nothing; `NOT_LOOKED_UP` is a finding of its own
+    ("container_unknown", "volume_unknown"), so a decision without it fails closed.
     """
-    return frozenset(_BODY_SCHEMAS)
-
-
-def containers_referenced(request: Request, options: HostAccessOptions) -> tuple[str, ...]:
-    """Existing containers whose inspect JSON `findings` needs. May raise BodyDecodeError.
-
-    The target of a request that acts on a container (route parameter ``name``), and the
-    VolumesFrom sources of a create (or old start) body, ":ro"/":rw" stripped.
-    """
-    names: list[str] = []
-    target = _target(request)
-    if target is not None:
-        names.append(target)
-    if request.endpoint in ("container.create", _START) and request.body:
-        body = _decode_body(request)
-        for _, host_config in schemas.host_configs(body):
-            names.extend(_volumes_from(host_config))
-    return tuple(dict.fromkeys(names))
-
-
-def volumes_referenced(
-    request: Request, options: HostAccessOptions, containers: Containers | None = None
-) -> tuple[str, ...]:
-    """Named volumes whose options `findings` needs. May raise BodyDecodeError.
-
-    An existing volume is mounted with the options it was created with: one made with
-    ``type=none,o=bind,device=/etc`` (outside sockspy, or before it) is a bind of /etc
-    under a harmless-looking name. So the named volumes a create (or old start) body
-    mounts are looked up, and so are the local volumes of the containers `containers`
-    holds (the inspect answers for `containers_referenced`): an exec into a container
-    that has such a volume reaches the host as one with a bind mount does.
-    """
-    names: list[str] = []
-    if request.endpoint in ("container.create", _START) and request.body:
-        for _, host_config in schemas.host_configs(_decode_body(request)):
-            names.extend(name for _, name in named_volumes(host_config))
-    for inspect in (containers or {}).values():
-        names.extend(name for _, name in _stored_local_volumes(inspect or {}))
-    return tuple(dict.fromkeys(names))
-
-
-def daemon_facts_needed(request: Request, options: HostAccessOptions) -> bool:
-    """Whether `findings` reads the daemon's own defaults for this request. May raise
-    BodyDecodeError.
-
-    Only a create (or old start) body that lists MaskedPaths or asks for CgroupnsMode
-    "host" is compared with what the daemon would fill in itself; every other request
-    is decided without asking the daemon about itself.
-    """
-    if request.endpoint not in ("container.create", _START) or not request.body:
-        return False
-    body = _decode_body(request)
-    return any(reads_daemon_facts(hc) for _, hc in schemas.host_configs(body))
-
-
-def findings(
-    request: Request,
-    options: HostAccessOptions,
-    containers: Containers,
-    daemon: DaemonFacts | None = None,
-    volumes: Containers | None = None,
-) -> list[Finding]:
-    """Every way this request reaches the host, in a stable order.
-
-    `containers` maps each name `containers_referenced` gave to the daemon's inspect
-    answer, or None if there is no such container (the daemon will then refuse the
-    request itself). A name missing from `containers` is reported ("container_unknown").
-    `volumes` does the same for `volumes_referenced` (None: a volume dockerd will create
-    plain; missing: "volume_unknown").
-    `daemon` is what the daemon says of itself (`daemon_facts_needed`); None means unknown,
-    and the checks that depend on it take their strict form.
-    Raises BodyDecodeError for a body that cannot be decoded exactly as dockerd would.
-    """
-    facts = Facts(containers, daemon, volumes or {})
+    if request.endpoint in BODY_ENDPOINTS and (request.body or request.endpoint != _START):
+        request.decoded_body()  # an undecodable body is refused before anything is asked
     found: list[Finding] = []
     target = _target(request)
     if target is not None:
-        found += _target_findings(request.endpoint, target, options, facts)
-    check = _ENDPOINT_CHECKS.get(request.endpoint)
-    if check is not None:
-        found += check(request, options, facts)
+        found += yield from _target_findings(request.endpoint, target, options)
+    if request.endpoint in _CONTAINER_CONFIG:
+        found += yield from _container_config(request, options)
+    else:
+        check = _ENDPOINT_CHECKS.get(request.endpoint)
+        if check is not None:
+            found += check(request, options)
     return found
 
 
 # -- Per endpoint --------------------------------------------------------------------------
 
-EndpointCheck = Callable[[Request, HostAccessOptions, Facts], list[Finding]]
+EndpointCheck = Callable[[Request, HostAccessOptions], list[Finding]]
+_CONTAINER_CONFIG = frozenset({"container.create", _START})
 
 
-def _container_config(request: Request, options: HostAccessOptions, facts: Facts) -> list[Finding]:
+def _container_config(request: Request, options: HostAccessOptions) -> Procedure[list[Finding]]:
+    """A create (or old start) body: its HostConfigs, the containers it takes volumes
+    from, the named volumes it mounts, and where it needs them, the daemon's defaults."""
     if request.endpoint == _START and not request.body:
         return []  # the usual start: no body
+    host_configs = schemas.host_configs(request.decoded_body())
+    daemon: DaemonFacts | None = None
+    if any(reads_daemon_facts(hc) for _, hc in host_configs):
+        daemon = yield ReadDaemonFacts()
     found = []
-    for prefix, host_config in schemas.host_configs(_decode_body(request)):
-        where = _where(prefix, options, daemon=facts.daemon)
+    for prefix, host_config in host_configs:
+        where = _where(prefix, options, daemon=daemon)
         found += _collect(host_config_findings(host_config, where))
         for name in _volumes_from(host_config):
-            found += _volumes_from_findings(prefix, name, options, facts)
+            found += yield from _volumes_from_findings(prefix, name, options)
         for field, name in named_volumes(host_config):
-            found += _named_volume_findings(f"{prefix}{field}", name, facts.volumes)
+            volume = yield InspectVolume(name)
+            found += _named_volume_findings(f"{prefix}{field}", name, volume)
     return found
 
 
-def _named_volume_findings(label: str, name: str, volumes: Containers) -> list[Finding]:
-    if name not in volumes:
+def _named_volume_findings(label: str, name: str, volume: Any) -> list[Finding]:
+    if volume is NOT_LOOKED_UP:
         return [Finding("volume_unknown", f"{label}: volume {name!r} was not looked up")]
-    message = _volume_host_access(volumes[name])  # None: no such volume yet, made plain
+    message = _volume_host_access(volume)  # None: no such volume yet, made plain
     if message is None:
         return []
     return [Finding("local_volume_options", f"{label} mounts existing volume {name!r}: {message}")]
 
 
-def _container_update(request: Request, options: HostAccessOptions, _: Facts) -> list[Finding]:
+def _container_update(request: Request, options: HostAccessOptions) -> list[Finding]:
     # UpdateConfig{Resources; RestartPolicy}: the Resources predicates apply. (dockerd
     # 20.10 ignores Devices, DeviceCgroupRules and CgroupParent on update; reported anyway.)
-    return _collect(host_config_findings(_decode_body(request), _where("", options)))
+    return _collect(host_config_findings(request.decoded_body(), _where("", options)))
 
 
-def _exec_create(request: Request, options: HostAccessOptions, _: Facts) -> list[Finding]:
-    body = _decode_body(request)
+def _exec_create(request: Request, options: HostAccessOptions) -> list[Finding]:
+    body = request.decoded_body()
     found = []
     if body.get("Privileged"):
         found.append(Finding("exec_privileged", "exec Privileged is true"))
@@ -280,16 +217,16 @@ def _is_root(user: str) -> bool:
     return name == "root" or (_UID.fullmatch(name) is not None and int(name) == 0)
 
 
-def _volume_create(request: Request, options: HostAccessOptions, _: Facts) -> list[Finding]:
-    body = _decode_body(request)
+def _volume_create(request: Request, options: HostAccessOptions) -> list[Finding]:
+    body = request.decoded_body()
     message = local_volume_options(body.get("Driver", ""), body.get("DriverOpts"))
     if message is None:
         return []
     return [Finding("local_volume_options", f"volume {body.get('Name', '')!r}: {message}")]
 
 
-def _service(request: Request, options: HostAccessOptions, _: Facts) -> list[Finding]:
-    spec = _decode_body(request)
+def _service(request: Request, options: HostAccessOptions) -> list[Finding]:
+    spec = request.decoded_body()
     task = spec.get("TaskTemplate", {})
     container = task.get("ContainerSpec") or {}
     where = _where("TaskTemplate.ContainerSpec.", options)
@@ -325,7 +262,7 @@ def _service_privileges(container: Mapping[str, Any]) -> Iterator[str]:
         yield f"Privileges.AppArmor.Mode is {apparmor!r}"
 
 
-def _plugin_privileges(request: Request, _: HostAccessOptions, __: Facts) -> list[Finding]:
+def _plugin_privileges(request: Request, _: HostAccessOptions) -> list[Finding]:
     # Each privilege the client accepts is one the plugin's config asks for (plugin
     # backend computePrivileges: network, host pid/ipc namespace, mount, device,
     # allow-all-devices, capabilities): every one of them reaches the host.
@@ -334,18 +271,18 @@ def _plugin_privileges(request: Request, _: HostAccessOptions, __: Facts) -> lis
             "plugin_privileges",
             f"plugin privilege {p.get('Name', '')!r}: {', '.join(p.get('Value') or [])}",
         )
-        for p in _decode_body(request)
+        for p in request.decoded_body()
     ]
 
 
-def _plugin_set(request: Request, _: HostAccessOptions, __: Facts) -> list[Finding]:
-    args: list[str] = _decode_body(request)
+def _plugin_set(request: Request, _: HostAccessOptions) -> list[Finding]:
+    args: list[str] = request.decoded_body()
     if not args:
         return []
     return [Finding("plugin_set", f"plugin settings: {', '.join(args)}")]
 
 
-def _swarm(request: Request, _: HostAccessOptions, __: Facts) -> list[Finding]:
+def _swarm(request: Request, _: HostAccessOptions) -> list[Finding]:
     """Swarm init and join reach the host whatever the body says.
 
     After init the daemon is a manager: its join tokens (``GET /swarm``) let any machine
@@ -354,13 +291,13 @@ def _swarm(request: Request, _: HostAccessOptions, __: Facts) -> list[Finding]:
     the remote managers outright. The body is decoded only to refuse what Go would not
     read the same way; no field of it makes either more or less dangerous.
     """
-    _decode_body(request)
+    request.decoded_body()
     if request.endpoint == "swarm.join":
         return [Finding("swarm_join", "joining a swarm gives its managers this node")]
     return [Finding("swarm_init", "a swarm manager runs services that bypass sockspy")]
 
 
-def _build(request: Request, _: HostAccessOptions, __: Facts) -> list[Finding]:
+def _build(request: Request, _: HostAccessOptions) -> list[Finding]:
     found = []
     network = _query(request, "networkmode").lower()
     if network == "host" or network.startswith("container:"):
@@ -373,8 +310,6 @@ def _build(request: Request, _: HostAccessOptions, __: Facts) -> list[Finding]:
 
 _ENDPOINT_CHECKS: Mapping[str, EndpointCheck] = MappingProxyType(
     {
-        "container.create": _container_config,
-        _START: _container_config,
         "container.update": _container_update,
         "exec.create": _exec_create,
         "volume.create": _volume_create,
@@ -397,14 +332,14 @@ _TARGET_CODES = {"privileged": "target_privileged", "bind_mount": "target_bind_m
 
 
 def _target_findings(
-    endpoint: str, name: str, options: HostAccessOptions, facts: Facts
-) -> list[Finding]:
-    if name not in facts.containers:
+    endpoint: str, name: str, options: HostAccessOptions
+) -> Procedure[list[Finding]]:
+    inspect = yield InspectContainer(name)
+    if inspect is NOT_LOOKED_UP:
         return [Finding("container_unknown", f"container {name!r} was not inspected")]
-    inspect = facts.containers[name]
     if inspect is None:
         return []  # no such container: the daemon answers 404
-    found = _stored_findings(inspect, f"container {name!r}: ", options, facts.volumes)
+    found = yield from _stored_findings(inspect, f"container {name!r}: ", options)
     if endpoint in _READS_TARGET:
         found = [f for f in found if f.code in ("bind_mount", "volume_unknown")]
     return [_as_target(f) for f in found]
@@ -418,15 +353,15 @@ def _as_target(finding: Finding) -> Finding:
 
 
 def _volumes_from_findings(
-    prefix: str, name: str, options: HostAccessOptions, facts: Facts
-) -> list[Finding]:
-    if name not in facts.containers:
+    prefix: str, name: str, options: HostAccessOptions
+) -> Procedure[list[Finding]]:
+    inspect = yield InspectContainer(name)
+    if inspect is NOT_LOOKED_UP:
         return [Finding("container_unknown", f"container {name!r} was not inspected")]
-    inspect = facts.containers[name]
     if inspect is None:
         return []
     label = f"{prefix}VolumesFrom {name!r}: "
-    stored = _stored_findings(inspect, label, options, facts.volumes)
+    stored = yield from _stored_findings(inspect, label, options)
     mounts = [Finding("volumes_from", f.message) for f in stored if f.code in _MOUNT_CODES]
     return mounts + [f for f in stored if f.code == "volume_unknown"]  # fail closed
 
@@ -438,8 +373,7 @@ def _stored_findings(
     inspect: Mapping[str, Any],
     label: str,
     options: HostAccessOptions,
-    volumes: Containers,
-) -> list[Finding]:
+) -> Procedure[list[Finding]]:
     """The host access of an existing container, from its inspect answer (and the options
     of its local volumes, looked up: a volume made with bind options is a bind mount)."""
     host_config = inspect.get("HostConfig") or {}
@@ -455,10 +389,11 @@ def _stored_findings(
         if not is_allowed(source, options.allowed_bind_paths):
             found.append(Finding("bind_mount", f"{label}Mounts[{i}] mounts host path {source!r}"))
     for i, name in _stored_local_volumes(inspect):
-        if name not in volumes:
+        volume = yield InspectVolume(name)
+        if volume is NOT_LOOKED_UP:
             found.append(Finding("volume_unknown", f"{label}volume {name!r} was not looked up"))
             continue
-        message = _volume_host_access(volumes[name])
+        message = _volume_host_access(volume)
         if message is not None:
             text = f"{label}Mounts[{i}] mounts volume {name!r}: {message}"
             found.append(Finding("bind_mount", text))
@@ -516,22 +451,6 @@ def _target(request: Request) -> str | None:
 def _volumes_from(host_config: Mapping[str, Any]) -> list[str]:
     # volume/mounts.ParseVolumesFrom: "name[:mode]", split at the first ":".
     return [spec.split(":", 1)[0] for spec in host_config.get("VolumesFrom") or [] if spec]
-
-
-def _decode_body(request: Request) -> Any:
-    """The body as dockerd's struct would hold it. Treat the result as read-only: it is
-    shared between the engine's two questions about one request (which containers to
-    inspect, then the findings), so a create body is decoded once, not twice."""
-    return _decode(request.endpoint, request.body if request.body is not None else b"")
-
-
-@functools.lru_cache(maxsize=4)  # small: it keeps the bodies alive
-def _decode(endpoint: str, body: bytes) -> Any:
-    schema = _BODY_SCHEMAS[endpoint]
-    if isinstance(schema, Struct):
-        return decode_into(body, schema)
-    decoded = decode_value(body, schema)
-    return decoded if decoded is not None else []
 
 
 def _query(request: Request, name: str) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from sockspy.core.deciding.decision import ALLOW, AllowAll, Decision, DenyEndpoints
+from sockspy.core.deciding.decision import ALLOW, Decision
+from sockspy.core.deciding.gate import AllowAll, DenyEndpoints
 from sockspy.core.proxy.conversation import EOF, Conversation, State
 from sockspy.core.serving.identity import Client, PeerCred
 

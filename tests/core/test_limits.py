@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 
-from sockspy.core.deciding.decision import ALLOW, NO_FACTS, AllowAll, DenyEndpoints
+from sockspy.core.deciding.decision import ALLOW
+from sockspy.core.deciding.gate import AllowAll, DenyEndpoints, GateHolder
+from sockspy.core.deciding.judgement import NO_FACTS, decide_offline
 from sockspy.core.proxy.conversation import Conversation, State
 from sockspy.core.serving.identity import Client, PeerCred
 from sockspy.core.serving.limits import (
     ConnectionLimits,
-    GateHolder,
     RateLimitedGate,
     RateLimiter,
     client_key,
@@ -97,15 +98,15 @@ def test_a_request_over_the_rate_is_denied_with_429_whatever_the_policy() -> Non
     conv = Conversation(1, UNIX, gate, clock=clock)
     conv.client_data(PING)
     assert conv.pending_decision is not None
-    assert gate.decide(conv.pending_decision, UNIX, NO_FACTS).allowed
-    decision = gate.decide(conv.pending_decision, UNIX, NO_FACTS)
+    assert decide_offline(gate, conv.pending_decision, UNIX, NO_FACTS).allowed
+    decision = decide_offline(gate, conv.pending_decision, UNIX, NO_FACTS)
     assert (decision.allowed, decision.status, decision.code) == (False, 429, "rate_limited")
     assert decision.reason is not None and "uid:1000" in decision.reason
 
 
 def test_each_request_is_judged_by_the_gate_in_force_when_its_head_was_read() -> None:
     holder = GateHolder(AllowAll())
-    conv = Conversation(1, UNIX, holder.current, clock=lambda: 0.0, gates=holder)
+    conv = Conversation(1, UNIX, holder, clock=lambda: 0.0)
     conv.client_data(PING)
     assert isinstance(conv.gate, AllowAll)
     holder.current = DenyEndpoints(["system.ping"])  # a reload while a request is decided
@@ -122,7 +123,7 @@ def test_a_request_whose_body_is_buffered_keeps_the_gate_that_asked_for_it() -> 
             return True
 
     holder = GateHolder(WantsBody())
-    conv = Conversation(1, UNIX, holder.current, clock=lambda: 0.0, gates=holder)
+    conv = Conversation(1, UNIX, holder, clock=lambda: 0.0)
     conv.client_data(CREATE[:-4])
     holder.current = AllowAll()  # reloaded while the body is read
     conv.client_data(CREATE[-4:])

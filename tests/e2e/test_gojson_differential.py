@@ -33,13 +33,14 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from support.daemon import DockerDaemon
+from support.deciding import findings
 from support.http import connect
 
 from sockspy.core.docker.gojson import BodyDecodeError, decode_into
 from sockspy.core.docker.request import classify_request
 from sockspy.core.docker.schemas import CONTAINER_CREATE, effective_host_config
 from sockspy.core.wire.head import parse_request_head
-from sockspy.policy.hostaccess import HostAccessOptions, findings
+from sockspy.policy.hostaccess import HostAccessOptions
 from sockspy.policy.hostconfig import DEFAULT_CAPABILITIES, Where, host_config_findings
 
 pytestmark = pytest.mark.e2e

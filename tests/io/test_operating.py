@@ -18,12 +18,14 @@ from typing import Any
 import trio
 
 from sockspy.certs import write_certs
-from sockspy.core.deciding.decision import AllowAll, DenyEndpoints
+from sockspy.core.deciding.gate import AllowAll, DenyEndpoints
 from sockspy.core.serving.address import TcpAddress, UnixAddress
 from sockspy.io.logsink import AuditLog
 from sockspy.io.reload import LoadedPolicy, ReloadError
 from sockspy.io.server import ServeConfig, Server
 from sockspy.io.tls import TlsFiles, server_context
+from sockspy.policy.engine import PolicyGate
+from sockspy.policy.load import parse_policy
 
 PING = b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n"
 PONG = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK"
@@ -286,7 +288,7 @@ def test_sighup_swaps_the_policy_and_a_broken_one_keeps_the_old() -> None:
         return policies[-1]()
 
     def deny_ping() -> LoadedPolicy:
-        return LoadedPolicy(DenyEndpoints(["system.ping"]), 1024, {"source": "test"})
+        return LoadedPolicy(DenyEndpoints(["system.ping"]), {"source": "test"})
 
     def broken() -> LoadedPolicy:
         raise ReloadError(["policy.toml:3: rule 'x': unknown key 'methodz'"])
@@ -317,6 +319,62 @@ def test_sighup_swaps_the_policy_and_a_broken_one_keeps_the_old() -> None:
     assert [r["ok"] for r in reloads] == [True, False]
     assert reloads[1]["problems"] == ["policy.toml:3: rule 'x': unknown key 'methodz'"]
     assert reloads[1]["level"] == "error"
+
+
+BODY_RULES = """
+[[rules]]
+name = "no-privileged"
+action = "deny"
+endpoints = ["container.create"]
+if_findings = ["privileged"]
+
+[[rules]]
+name = "rest"
+action = "allow"
+"""
+
+
+def test_a_reload_that_raises_or_lowers_max_body_bytes_applies_to_the_next_request() -> None:
+    def policy(limit: int) -> LoadedPolicy:
+        text = f"max_body_bytes = {limit}\n{BODY_RULES}"
+        return LoadedPolicy(PolicyGate(parse_policy(text, "p.toml")), {"source": "test"})
+
+    policies = [policy(1024)]
+
+    def create(size: int) -> bytes:
+        body = json.dumps({"Image": "bb", "Labels": {"pad": "x" * size}}).encode()
+        head = "POST /v1.41/containers/create HTTP/1.1\r\nHost: x\r\nContent-Type: "
+        head += f"application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        return head.encode() + body
+
+    async def status_of(stream: trio.SocketStream, request: bytes) -> bytes:
+        await stream.send_all(request)
+        return (await read_response(stream)).split(b" ", 2)[1]
+
+    async def reload(server: Server, count: int) -> None:
+        os.kill(os.getpid(), signal.SIGHUP)
+        with trio.fail_after(5):
+            while server.reloader.reloads < count:
+                await trio.sleep(0.01)
+
+    async def scenario(front: str, server: Server) -> None:
+        keep_alive = await trio.open_unix_socket(front)
+        assert await status_of(keep_alive, create(500)) == b"200"
+        policies.append(policy(4096))
+        await reload(server, 1)
+        assert await status_of(keep_alive, create(3000)) == b"200"  # raised: the open one too
+        policies.append(policy(1024))
+        await reload(server, 2)
+        assert await status_of(keep_alive, create(3000)) == b"413"  # lowered: the same
+        await keep_alive.aclose()
+
+    records = run(scenario, gate=policies[0].gate, reload=lambda: policies[-1],
+                  policy_fields={"source": "test"})  # fmt: skip
+    creates = [r for r in events(records, "exchange") if r["endpoint"] == "container.create"]
+    assert [(r["status"], r["code"]) for r in creates] == [
+        (200, None), (200, None), (413, "body_too_large"),
+    ]  # fmt: skip
+    assert len({r["conn_id"] for r in creates}) == 1
 
 
 def test_admin_healthz_answers_on_its_own_address_and_not_on_the_front() -> None:

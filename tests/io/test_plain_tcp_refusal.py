@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sockspy.__main__ import main
 from sockspy.certs import write_certs
+from sockspy.cli import main
 from sockspy.core.serving.address import FdAddress, TcpAddress, UnixAddress
 from sockspy.core.serving.exposure import TcpFront
 from sockspy.io.exposure import planned_tcp_fronts

@@ -19,7 +19,7 @@ from typing import Any
 import trio
 import trio.lowlevel
 
-from sockspy.core.deciding.decision import AllowAll
+from sockspy.core.deciding.gate import AllowAll
 from sockspy.core.serving.address import UnixAddress
 from sockspy.io.logsink import AuditLog
 from sockspy.io.server import ServeConfig, Server

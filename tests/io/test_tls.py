@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import trio
 
-from sockspy.__main__ import main
 from sockspy.certs import CertsError, write_certs
+from sockspy.cli import main
 from sockspy.core.serving.address import TcpAddress
 from sockspy.core.serving.identity import Client
 from sockspy.io.tls import (

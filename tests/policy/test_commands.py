@@ -5,7 +5,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from sockspy.policy.commands import check_main, explain_main
+from sockspy.cli.check import check_main
+from sockspy.cli.explain import explain_main
 
 POLICY = """\
 mode = "enforce"
@@ -221,3 +222,22 @@ def test_explain_picks_the_profile_of_a_client_certificate_name(tmp_path: Path) 
         )  # fmt: skip
         assert got == code
         assert f"tls_name={names[0]} -> profile {profile}" in out.getvalue()
+
+
+def test_explain_reads_a_body_up_to_the_policy_limit_as_serve_does(tmp_path: Path) -> None:
+    path = tmp_path / "big.toml"
+    path.write_text(
+        "max_body_bytes = 4194304\n"
+        '[[rules]]\nname = "no-privileged"\naction = "deny"\nendpoints = ["container.create"]\n'
+        'if_findings = ["privileged"]\n'
+        '[[rules]]\nname = "rest"\naction = "allow"\n'
+    )
+    body = tmp_path / "create.json"
+    padding = "x" * (2 * 1024 * 1024)
+    body.write_text(f'{{"Image": "bb", "Labels": {{"pad": "{padding}"}}}}')
+    code, lines = run_explain(str(path), "POST /v1.45/containers/create", body=str(body))
+    assert (code, lines[-1]) == (0, "decision:  allow by rule rest (line 7)")
+    path.write_text(path.read_text().replace("4194304", "1048576"))
+    code, lines = run_explain(str(path), "POST /v1.45/containers/create", body=str(body))
+    assert code == 1
+    assert lines[-1].startswith("decision:  refused by the core, 413 (body_too_large): request body")

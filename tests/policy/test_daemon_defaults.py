@@ -12,12 +12,15 @@ from typing import Any
 
 import pytest
 from policy.policy_requests import make_client, make_request
+from support.deciding import asked_by, daemon_facts_needed, findings
 
-from sockspy.core.deciding.decision import NO_FACTS, AllowAll, DenyEndpoints, Facts
+from sockspy.core.deciding.gate import AllowAll, DenyEndpoints
+from sockspy.core.deciding.judgement import NO_FACTS, Facts, decide_offline
+from sockspy.core.deciding.lookups import ReadDaemonFacts
 from sockspy.core.docker.daemon import DaemonFacts, read_daemon_facts
 from sockspy.core.docker.request import Request
 from sockspy.policy.engine import PolicyGate
-from sockspy.policy.hostaccess import HostAccessOptions, daemon_facts_needed, findings
+from sockspy.policy.hostaccess import HostAccessOptions
 from sockspy.policy.hostconfig import (
     BASELINE_MASKED,
     NEWER_MASKED,
@@ -226,11 +229,13 @@ def test_daemon_facts_are_needed_only_for_a_body_that_the_defaults_decide() -> N
 def test_gates_that_do_not_read_findings_never_ask() -> None:
     request = create({"CgroupnsMode": "host"})
     client = make_client(uid=1000)
-    assert not AllowAll().wants_daemon_facts(request, client)
+    assert asked_by(AllowAll(), request, client) == []
     watchtower = PolicyGate(load_preset("watchtower"))
-    assert watchtower.wants_daemon_facts(request, client)
-    assert DenyEndpoints(["exec.create"], watchtower).wants_daemon_facts(request, client)
-    assert not DenyEndpoints(["container.create"], watchtower).wants_daemon_facts(request, client)
+    assert ReadDaemonFacts() in asked_by(watchtower, request, client)
+    assert ReadDaemonFacts() in asked_by(
+        DenyEndpoints(["exec.create"], watchtower), request, client
+    )
+    assert asked_by(DenyEndpoints(["container.create"], watchtower), request, client) == []
 
 
 # -- the case that found it ---------------------------------------------------------------
@@ -257,11 +262,11 @@ def test_watchtower_recreates_a_container_from_its_inspected_host_config() -> No
     gate = PolicyGate(load_preset("watchtower"))
     client = make_client(uid=1000)
     request = create(inspected_host_config())
-    assert gate.wants_daemon_facts(request, client)
+    assert ReadDaemonFacts() in asked_by(gate, request, client)
     facts = Facts(daemon=read_daemon_facts(VERSION_20_10, INFO_V1))
-    assert gate.decide(request, client, facts).allowed
+    assert decide_offline(gate, request, client, facts).allowed
     # Without the daemon's answers (or on cgroup v2) the same body is host access.
-    assert not gate.decide(request, client, NO_FACTS).allowed
+    assert not decide_offline(gate, request, client, NO_FACTS).allowed
     v2 = Facts(daemon=read_daemon_facts(VERSION_20_10, {**INFO_V1, "CgroupVersion": "2"}))
-    denied = gate.decide(request, client, v2)
+    denied = decide_offline(gate, request, client, v2)
     assert not denied.allowed and "CgroupnsMode" in (denied.reason or "")

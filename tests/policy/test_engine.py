@@ -7,11 +7,22 @@ from typing import Any
 
 import pytest
 from policy.policy_requests import make_client, make_request
+from support.deciding import asked_by
 
-from sockspy.core.deciding.decision import NO_FACTS, Decision, Facts, Gate
+from sockspy.core.deciding.decision import Decision
+from sockspy.core.deciding.gate import Gate
+from sockspy.core.deciding.judgement import NO_FACTS, Facts, Judgement, decide_offline
+from sockspy.core.deciding.lookups import (
+    InspectContainer,
+    InspectVolume,
+    Lookup,
+    Procedure,
+    ReadDaemonFacts,
+)
 from sockspy.core.docker.daemon import DaemonFacts
 from sockspy.core.docker.gojson import BodyDecodeError
 from sockspy.core.docker.request import Request
+from sockspy.core.serving.identity import Client
 from sockspy.policy.engine import PolicyGate
 from sockspy.policy.hostaccess import Finding, HostAccessOptions
 from sockspy.policy.load import parse_policy
@@ -21,7 +32,9 @@ ANYONE = make_client(uid=1000, gid=1000)
 
 
 class FakeFindings:
-    """Findings from the body's first bytes, so engine tests do not depend on hostaccess."""
+    """Findings from the body's first bytes, so engine tests do not depend on hostaccess.
+    Like hostaccess, it asks for what it needs: the daemon's defaults for "cgroupns", the
+    volume "cache", and the container "web" of an archive download (then its volumes)."""
 
     def __init__(self) -> None:
         self.calls = 0
@@ -29,34 +42,7 @@ class FakeFindings:
     def body_endpoints(self) -> frozenset[str]:
         return frozenset({"container.create", "exec.create"})
 
-    def containers_referenced(
-        self, request: Request, options: HostAccessOptions
-    ) -> tuple[str, ...]:
-        return ("web",) if request.endpoint == "container.archive_get" else ()
-
-    def volumes_referenced(
-        self,
-        request: Request,
-        options: HostAccessOptions,
-        containers: Mapping[str, Mapping[str, Any] | None] | None = None,
-    ) -> tuple[str, ...]:
-        in_body = ("cache",) if b"cache" in (request.body or b"") else ()
-        return in_body + tuple(containers or ())
-
-    def daemon_facts_needed(self, request: Request, options: HostAccessOptions) -> bool:
-        body = request.body or b""
-        if body == b"garbage":
-            raise BodyDecodeError("request body is not valid JSON")
-        return b"cgroupns" in body
-
-    def findings(
-        self,
-        request: Request,
-        options: HostAccessOptions,
-        containers: Mapping[str, Mapping[str, Any] | None],
-        daemon: DaemonFacts | None = None,
-        volumes: Mapping[str, Mapping[str, Any] | None] | None = None,
-    ) -> list[Finding]:
+    def findings(self, request: Request, options: HostAccessOptions) -> Procedure[list[Finding]]:
         self.calls += 1
         body = request.body or b""
         if body == b"garbage":
@@ -64,16 +50,23 @@ class FakeFindings:
         found = []
         if b"privileged" in body:
             found.append(Finding("privileged", "privileged mode"))
-        if b"cgroupns" in body and (daemon is None or daemon.cgroup_version != "1"):
-            found.append(Finding("cgroupns_mode", "CgroupnsMode is 'host'"))
+        if b"cgroupns" in body:
+            daemon = yield ReadDaemonFacts()
+            if daemon is None or daemon.cgroup_version != "1":
+                found.append(Finding("cgroupns_mode", "CgroupnsMode is 'host'"))
         if b"bind" in body:
             found.append(Finding("bind_mount", "bind mount of /etc"))
-        if b"cache" in body and ((volumes or {}).get("cache") or {}).get("Options"):
-            found.append(Finding("local_volume_options", "volume 'cache' binds /etc"))
-        if request.endpoint == "container.archive_get" and (containers.get("web") or {}).get(
-            "binds"
-        ):
-            found.append(Finding("target_container_host_access", "container web has binds"))
+        if b"cache" in body:
+            volume = yield InspectVolume("cache")
+            if isinstance(volume, Mapping) and volume.get("Options"):
+                found.append(Finding("local_volume_options", "volume 'cache' binds /etc"))
+        if request.endpoint == "container.archive_get":
+            web = yield InspectContainer("web")
+            if isinstance(web, Mapping):
+                for name in web.get("volumes", ()):
+                    yield InspectVolume(name)
+                if web.get("binds"):
+                    found.append(Finding("target_container_host_access", "container web: binds"))
         return found
 
 
@@ -85,7 +78,13 @@ def decide(
     g: PolicyGate, method: str, target: str, body: bytes | None = None, **who: Any
 ) -> Decision:
     client = make_client(**who) if who else ANYONE
-    return g.decide(make_request(method, target, body), client, NO_FACTS)
+    return decide_offline(g, make_request(method, target, body), client, NO_FACTS)
+
+
+def lookups(
+    g: Gate, request: Request, client: Client = ANYONE, book: Facts = NO_FACTS
+) -> list[Lookup]:
+    return asked_by(g, request, client, book)
 
 
 def test_policy_gate_is_a_gate() -> None:
@@ -307,7 +306,8 @@ def test_canonical_refusals_are_enforced_in_every_mode(mode: str) -> None:
         "api_version_too_old",
         "deny",
     )
-    form = g.decide(
+    form = decide_offline(
+        g,
         make_request(
             "POST",
             "/v1.41/containers/create",
@@ -491,65 +491,99 @@ def test_wants_body_only_for_body_endpoints_that_a_findings_rule_can_reach() -> 
     assert not limited.wants_body(make_request("POST", "/containers/create"), make_client(uid=5))
 
 
-def test_containers_to_inspect_and_facts() -> None:
+def test_an_existing_container_is_looked_up_and_its_answer_decides() -> None:
     g = gate(FINDINGS)
     request = make_request("GET", "/containers/web/archive?path=/")
-    assert g.containers_to_inspect(request, ANYONE) == ("web",)
-    assert g.decide(request, ANYONE, Facts(containers={"web": {"binds": True}})).rule == "default"
-    assert g.decide(request, ANYONE, Facts(containers={"web": {}})).rule == "clean"
-    assert gate("").containers_to_inspect(request, ANYONE) == ()
+    assert lookups(g, request) == [InspectContainer("web")]
+    binds = Facts(containers={"web": {"binds": True}})
+    assert decide_offline(g, request, ANYONE, binds).rule == "default"
+    assert decide_offline(g, request, ANYONE, Facts(containers={"web": {}})).rule == "clean"
+    assert lookups(gate(""), request) == []
 
 
-def test_daemon_facts_are_wanted_only_where_a_findings_rule_reads_a_body_that_needs_them() -> None:
+def test_nothing_is_looked_up_before_a_rule_that_reads_findings_is_reached() -> None:
     g = gate(FINDINGS)
     needs = make_request("POST", "/containers/create", b"cgroupns")
-    assert g.wants_daemon_facts(needs, ANYONE)
-    assert not g.wants_daemon_facts(make_request("POST", "/containers/create", b"{}"), ANYONE)
-    assert not g.wants_daemon_facts(make_request("GET", "/containers/json"), ANYONE)
-    assert not gate("").wants_daemon_facts(needs, ANYONE)
+    assert lookups(g, needs) == [ReadDaemonFacts()]
+    assert lookups(g, make_request("POST", "/containers/create", b"{}")) == []
+    assert lookups(g, needs, make_client(uid=0)) == []  # "trusted" decides first
+    assert lookups(gate(""), needs) == []
     limited = gate(
         '[[profiles]]\nname = "ci"\nuids = [1001]\n'
         '[[rules]]\nname = "x"\naction = "deny"\nprofiles = ["ci"]\nif_findings = ["privileged"]\n'
     )
-    assert limited.wants_daemon_facts(needs, make_client(uid=1001))
-    assert not limited.wants_daemon_facts(needs, make_client(uid=5))
-    # A body the checks cannot decode is refused by `decide`; no look-up for it.
+    assert lookups(limited, needs, make_client(uid=1001)) == [ReadDaemonFacts()]
+    assert lookups(limited, needs, make_client(uid=5)) == []
+    # A body the checks cannot decode is refused; nothing is looked up for it.
     garbage = make_request("POST", "/containers/create", b"garbage")
-    assert not g.wants_daemon_facts(garbage, ANYONE)
+    assert lookups(g, garbage) == []
 
 
 def test_volumes_are_looked_up_where_a_findings_rule_reads_them_and_reach_the_findings() -> None:
     g = gate(FINDINGS)
     request = make_request("POST", "/containers/create", b"cache")
-    assert g.volumes_to_inspect(request, ANYONE, {}) == ("cache",)
-    assert gate("").volumes_to_inspect(request, ANYONE, {}) == ()
-    assert g.volumes_to_inspect(make_request("GET", "/containers/json"), ANYONE, {}) == ()
+    assert lookups(g, request) == [InspectVolume("cache")]
+    assert lookups(gate(""), request) == []
     archive = make_request("GET", "/containers/web/archive?path=/")
-    assert g.volumes_to_inspect(archive, ANYONE, {"web": {}}) == ("web",)  # the inspected's
+    web = Facts(containers={"web": {"volumes": ["data"]}})
+    assert lookups(g, archive, book=web) == [InspectContainer("web"), InspectVolume("data")]
     bind_like = Facts(volumes={"cache": {"Driver": "local", "Options": {"o": "bind"}}})
-    assert g.decide(request, ANYONE, bind_like).rule == "default"
-    assert g.decide(request, ANYONE, Facts(volumes={"cache": None})).rule == "clean"
+    assert decide_offline(g, request, ANYONE, bind_like).rule == "default"
+    assert decide_offline(g, request, ANYONE, Facts(volumes={"cache": None})).rule == "clean"
+
+
+def test_a_look_up_asked_twice_is_answered_once() -> None:
+    class Twice(FakeFindings):
+        def findings(
+            self, request: Request, options: HostAccessOptions
+        ) -> Procedure[list[Finding]]:
+            first = yield InspectContainer("web")
+            second = yield InspectContainer("web")
+            assert first is second
+            return []
+
+    assert lookups(gate(FINDINGS, Twice()), make_request("GET", "/containers/json")) == [
+        InspectContainer("web")
+    ]
+
+
+def test_a_failed_look_up_denies_with_502_and_a_broken_rule_with_500() -> None:
+    g = gate(FINDINGS)
+    judgement = Judgement(g, make_request("POST", "/containers/create", b"cgroupns"), ANYONE)
+    assert judgement.start() == ReadDaemonFacts()
+    failed = judgement.failed("cannot reach the daemon to inspect: gone")
+    assert (failed.allowed, failed.status, failed.code) == (False, 502, "inspect_failed")
+
+    class Broken(FakeFindings):
+        def findings(
+            self, request: Request, options: HostAccessOptions
+        ) -> Procedure[list[Finding]]:
+            yield InspectContainer("web")
+            raise KeyError("HostConfig")
+
+    broken = decide(gate(FINDINGS, Broken()), "GET", "/containers/json")
+    assert (broken.allowed, broken.status, broken.code) == (False, 500, "internal")
+    assert "KeyError" in (broken.reason or "")
 
 
 def test_daemon_facts_reach_the_findings() -> None:
     g = gate(FINDINGS)
     request = make_request("POST", "/containers/create", b"cgroupns")
-    assert g.decide(request, ANYONE, NO_FACTS).rule == "default"
+    assert decide_offline(g, request, ANYONE, NO_FACTS).rule == "default"
     v1 = Facts(daemon=DaemonFacts(engine="Engine", version="20.10.24", cgroup_version="1"))
-    assert g.decide(request, ANYONE, v1).rule == "clean"
+    assert decide_offline(g, request, ANYONE, v1).rule == "clean"
 
 
 def test_a_body_endpoint_whose_body_was_not_buffered_is_refused() -> None:
     g = gate(FINDINGS)
     request = make_request("POST", "/containers/create", headers=["Content-Length: 2"])
-    refused = g.decide(request, ANYONE, NO_FACTS)
+    refused = decide_offline(g, request, ANYONE, NO_FACTS)
     assert (refused.allowed, refused.code) == (False, "undecodable_body")
 
 
-def test_a_buffered_body_over_max_body_bytes_is_413() -> None:
-    g = gate("max_body_bytes = 4\n" + FINDINGS)
-    refused = decide(g, "POST", "/containers/create", b"{}    ")
-    assert (refused.allowed, refused.status, refused.code) == (False, 413, "body_too_large")
+def test_the_gate_carries_its_policy_body_limit() -> None:
+    assert gate("max_body_bytes = 4096\n" + FINDINGS).max_body_bytes == 4096
+    assert gate(FINDINGS).max_body_bytes == 1024 * 1024
 
 
 def test_the_empty_policy_value_denies_everything() -> None:
@@ -557,11 +591,9 @@ def test_the_empty_policy_value_denies_everything() -> None:
     assert decide(g, "GET", "/_ping").rule == "default"
 
 
-def test_evaluate_reports_rule_and_findings() -> None:
+def test_a_decision_carries_the_findings_it_was_reached_with() -> None:
     g = gate(FINDINGS)
-    evaluation = g.evaluate(
-        make_request("POST", "/containers/create", b"privileged"), ANYONE, NO_FACTS
-    )
-    assert evaluation.rule is not None and evaluation.rule.name == "no-privileged"
-    assert evaluation.findings == (Finding("privileged", "privileged mode"),)
-    assert evaluation.profile == "default"
+    decision = decide(g, "POST", "/containers/create", b"privileged")
+    assert (decision.rule, decision.profile) == ("no-privileged", "default")
+    assert decision.findings == (Finding("privileged", "privileged mode"),)
+    assert decide(g, "GET", "/_ping", uid=0).findings is None  # "trusted": none read

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sockspy.__main__ import choose_policy, main
+from sockspy.cli import main
+from sockspy.cli.policies import choose_policy
 from sockspy.policy.load import PolicyError
 
 

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 from policy.policy_requests import make_client, make_request
+from support.deciding import EveryContainer
 
-from sockspy.core.deciding.decision import Facts
+from sockspy.core.deciding.judgement import Facts, Judgement, decide_offline, settle
 from sockspy.policy.engine import PolicyGate
 from sockspy.policy.load import PolicyError, load_policy
 from sockspy.policy.presets import PRESETS, load_preset, preset_text
@@ -32,9 +33,7 @@ def allowed(
     request = make_request(method, target, body, ["Content-Type: application/json"] if body else ())
     if body is None and gate.wants_body(request, CLIENT):
         request = request.with_body(b"")
-    names = gate.containers_to_inspect(request, CLIENT)
-    facts = Facts(containers={name: inspect for name in names})
-    return gate.decide(request, CLIENT, facts).allowed
+    return settle(Judgement(gate, request, CLIENT), EveryContainer(inspect)).allowed
 
 
 @pytest.mark.parametrize("name", PRESETS)
@@ -272,6 +271,6 @@ def test_preset_decisions_with_host_access_findings(
 def test_a_container_the_gate_could_not_inspect_is_denied() -> None:
     gate = PolicyGate(load_preset("ci-runner"))
     request = make_request("GET", f"{V}/containers/job/archive?path=/")
-    decision = gate.decide(request, CLIENT, Facts())
+    decision = decide_offline(gate, request, CLIENT, Facts())
     assert (decision.allowed, decision.rule) == (False, "no-host-access")
     assert "was not inspected" in (decision.reason or "")

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import pytest
 from policy.policy_requests import make_client, make_request
 
-from sockspy.core.deciding.decision import NO_FACTS
+from sockspy.core.deciding.judgement import NO_FACTS, decide_offline
 from sockspy.core.docker.routes import ROUTES
 from sockspy.policy.engine import PolicyGate
 from sockspy.policy.load import PolicyError
@@ -21,7 +21,9 @@ def decide(env: Mapping[str, str], method: str, target: str) -> bool:
     policy = policy_from_env(env)
     assert policy is not None
     body = b"{}" if method in ("POST", "PUT") else None
-    return PolicyGate(policy).decide(make_request(method, target, body), CLIENT, NO_FACTS).allowed
+    return decide_offline(
+        PolicyGate(policy), make_request(method, target, body), CLIENT, NO_FACTS
+    ).allowed
 
 
 def test_no_variable_means_no_tecnativa_policy() -> None:
@@ -178,12 +180,16 @@ def test_denials_name_the_variable() -> None:
     policy = policy_from_env({"CONTAINERS": "1"})
     assert policy is not None
     gate = PolicyGate(policy)
-    write = gate.decide(make_request("POST", f"{V}/containers/create", b"{}"), CLIENT, NO_FACTS)
+    write = decide_offline(
+        gate, make_request("POST", f"{V}/containers/create", b"{}"), CLIENT, NO_FACTS
+    )
     assert (write.rule, write.reason) == (
         "tecnativa-post",
         "POST=0: only GET and HEAD requests are allowed",
     )
-    archive = gate.decide(make_request("GET", f"{V}/containers/w/archive?path=/"), CLIENT, NO_FACTS)
+    archive = decide_offline(
+        gate, make_request("GET", f"{V}/containers/w/archive?path=/"), CLIENT, NO_FACTS
+    )
     assert (archive.rule, archive.reason) == (
         "tecnativa-archive",
         "container archive needs ALLOW_ARCHIVE=1",

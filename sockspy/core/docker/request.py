@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import Any
 
+from sockspy.core.docker.bodies import decode_body
+from sockspy.core.docker.gojson import BodyDecodeError
 from sockspy.core.docker.routes import Route, classify, split_version
 from sockspy.core.wire.head import RequestHead
 from sockspy.core.wire.target import Target, parse_target
@@ -17,6 +20,9 @@ class Request:
     route: Route | None  # None: dockerd has no handler for it (it would answer 404/405)
     params: tuple[tuple[str, str], ...]
     body: bytes | None = None  # the de-chunked body, only when a rule has to read it
+    # The body as dockerd decodes it (or why it cannot be), once per request: every check
+    # that reads it shares this one decoding. Never compared, never copied by with_body.
+    _decoded: list[Any] = field(default_factory=list, init=False, repr=False, compare=False)
 
     @property
     def method(self) -> str:
@@ -45,12 +51,21 @@ class Request:
     def query_count(self, name: str) -> int:
         return sum(1 for key, _ in self.target.params if key == name)
 
-    def header(self, name: bytes) -> bytes | None:
-        """The first value of a header (`name` in lower case)."""
-        for key, value in self.head.headers:
-            if key == name:
-                return value
-        return None
+    def decoded_body(self) -> Any:
+        """The body as dockerd's struct for this endpoint holds it, decoded on first use.
+
+        Raises BodyDecodeError (every time it is asked) for a body Go would read otherwise.
+        Treat the result as read-only: it is shared by every check of this request.
+        """
+        if not self._decoded:
+            try:
+                self._decoded.append(decode_body(self.endpoint, self.body or b""))
+            except BodyDecodeError as exc:
+                self._decoded.append(exc)
+        decoded = self._decoded[0]
+        if isinstance(decoded, BodyDecodeError):
+            raise decoded
+        return decoded
 
     def with_body(self, body: bytes) -> Request:
         return replace(self, body=body)

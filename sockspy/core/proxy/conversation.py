@@ -36,13 +36,13 @@ from collections import deque
 from collections.abc import Callable
 from typing import Final
 
-from sockspy.core.deciding.decision import Decision, Gate
+from sockspy.core.deciding.decision import Decision
+from sockspy.core.deciding.gate import Gate, GateHolder
 from sockspy.core.docker import hijack
 from sockspy.core.docker.request import Request, classify_request
 from sockspy.core.proxy import records as audit
 from sockspy.core.proxy.exchange import Exchange
 from sockspy.core.serving.identity import Client
-from sockspy.core.serving.limits import GateHolder
 from sockspy.core.wire.errors import error_response
 from sockspy.core.wire.framing import BodyReader, FixedLength, FramingError, NoBody, reader_for
 from sockspy.core.wire.head import (
@@ -52,9 +52,6 @@ from sockspy.core.wire.head import (
     parse_request_head,
     parse_response_head,
 )
-
-# A body a rule reads is held in memory until decided; larger ones are refused (413).
-MAX_INSPECTED_BODY = 1024 * 1024
 
 
 class Eof:
@@ -84,18 +81,17 @@ class Conversation:
         self,
         conn_id: int,
         client: Client,
-        gate: Gate,
+        gates: GateHolder | Gate,
         clock: Callable[[], float] = time.monotonic,
-        max_inspected_body: int = MAX_INSPECTED_BODY,
-        gates: GateHolder | None = None,
         max_head_bytes: int = MAX_HEAD_BYTES,
     ) -> None:
         self.conn_id = conn_id
         self.client = client
-        self.gate = gate  # the gate of the request being read (pinned from `gates`)
-        self.gates = gates  # a reloadable policy: each new head takes `gates.current`
+        # The policy in force (replaced whole by a reload); each new head pins
+        # `gates.current` as `gate`, whose body limit and decision apply to that request.
+        self.gates = gates if isinstance(gates, GateHolder) else GateHolder(gates)
+        self.gate: Gate = self.gates.current
         self.clock = clock
-        self.max_inspected_body = max_inspected_body
         self.max_head_bytes = max_head_bytes
         self.to_upstream: Outbox = deque()
         self.to_client: Outbox = deque()
@@ -248,10 +244,9 @@ class Conversation:
             return False
         self._head_bytes = head_bytes
         self._current = exchange
-        if self.gates is not None:  # one gate judges this whole request, reload or not
-            self.gate = self.gates.current
-        wants_body = self.gate.wants_body(request, self.client) or hijack.needs_body(request)
-        limit = self.max_inspected_body
+        self.gate = gate = self.gates.current  # one gate judges this whole request
+        wants_body = gate.wants_body(request, self.client) or hijack.needs_body(request)
+        limit = gate.max_body_bytes
         if wants_body and isinstance(head.framing, FixedLength) and head.framing.length > limit:
             self._reject(exchange, ProtocolError(413, f"request body over {limit} bytes"))
             return False
@@ -282,8 +277,8 @@ class Conversation:
                 self.to_upstream.append(chunk)
         elif self.state is State.BUFFER_BODY:
             self._held_body.append(chunk)
-            if reader.size > self.max_inspected_body:
-                limit = self.max_inspected_body
+            if reader.size > self.gate.max_body_bytes:
+                limit = self.gate.max_body_bytes
                 self._reject(exchange, ProtocolError(413, f"request body over {limit} bytes"))
                 return
         if not reader.done:

@@ -16,12 +16,6 @@ a `Refusal` (503 over the total, 429 over a client's share) and counts the conne
 gate wrapper `RateLimitedGate` takes a token when a request is decided and denies it with
 429 when there is none. Buckets of idle clients are forgotten (a full bucket is the same
 as no bucket), so the table stays small.
-
-`GateHolder` is the indirection that makes the policy reloadable: the server owns one,
-`current` is replaced whole on SIGHUP (one reference store: atomic, trio is one thread),
-and the conversation pins `current` as each request head is read, so a request is judged
-entirely by one gate (its body buffering, its lookups and its decision), and nothing
-already decided is judged again.
 """
 
 from __future__ import annotations
@@ -30,7 +24,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sockspy.core.deciding.decision import Containers, Decision, Facts, Gate
+from sockspy.core.deciding.decision import Decision
+from sockspy.core.deciding.gate import Gate, GateWrapper
+from sockspy.core.deciding.lookups import Procedure
 from sockspy.core.docker.request import Request
 from sockspy.core.serving.identity import Client
 
@@ -175,8 +171,8 @@ class RateLimiter:
                 del self.buckets[key]
 
 
-class RateLimitedGate:
-    """A `Gate` that first takes a token of the client's bucket, then asks `inner`.
+class RateLimitedGate(GateWrapper):
+    """A gate that first takes a token of the client's bucket, then asks `inner`.
 
     The token is taken when the request is decided; a request without one is denied with
     429 (code ``rate_limited``) whatever the policy or its mode says.
@@ -185,24 +181,10 @@ class RateLimitedGate:
     rule = "rate-limit"
 
     def __init__(self, inner: Gate, limiter: RateLimiter) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.limiter = limiter
 
-    def wants_body(self, request: Request, client: Client) -> bool:
-        return self.inner.wants_body(request, client)
-
-    def containers_to_inspect(self, request: Request, client: Client) -> tuple[str, ...]:
-        return self.inner.containers_to_inspect(request, client)
-
-    def volumes_to_inspect(
-        self, request: Request, client: Client, containers: Containers
-    ) -> tuple[str, ...]:
-        return self.inner.volumes_to_inspect(request, client, containers)
-
-    def wants_daemon_facts(self, request: Request, client: Client) -> bool:
-        return self.inner.wants_daemon_facts(request, client)
-
-    def decide(self, request: Request, client: Client, facts: Facts) -> Decision:
+    def judge(self, request: Request, client: Client) -> Procedure[Decision]:
         key = client_key(client)
         if not self.limiter.allow(key):
             limiter = self.limiter
@@ -214,13 +196,4 @@ class RateLimitedGate:
                 status=429,
                 code="rate_limited",
             )
-        return self.inner.decide(request, client, facts)
-
-
-class GateHolder:
-    """The gate in force. `current` is replaced whole when the policy is reloaded."""
-
-    __slots__ = ("current",)
-
-    def __init__(self, gate: Gate) -> None:
-        self.current = gate
+        return (yield from self.inner.judge(request, client))

@@ -1,0 +1,158 @@
+"""`sockspy serve`: the policy, the fronts and the audit log, then the server until a signal."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from typing import TextIO
+
+import trio
+
+from sockspy.cli.policies import choose_policy
+from sockspy.cli.serve_flags import (
+    DEFAULT_LISTEN,
+    DEFAULT_UPSTREAM,
+    add_arguments,
+    operating_settings,
+    server_tls_files,
+    upstream_tls,
+)
+from sockspy.core.deciding.gate import DenyEndpoints, Gate
+from sockspy.core.serving.address import (
+    AddressError,
+    ListenAddress,
+    TcpAddress,
+    parse_listen_address,
+    parse_upstream_address,
+)
+from sockspy.core.serving.exposure import exposed_fronts, refusal
+from sockspy.io.exposure import planned_tcp_fronts
+from sockspy.io.listeners import ListenError
+from sockspy.io.logsink import AuditLog, LogFormat
+from sockspy.io.reload import LoadedPolicy, ReloadError
+from sockspy.io.server import ServeConfig, Server
+from sockspy.io.tls import TlsConfigError, server_context
+from sockspy.policy.engine import PolicyGate
+from sockspy.policy.load import PolicyError
+from sockspy.policy.model import Policy
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = commands.add_parser(
+        "serve",
+        help="proxy a front socket to the Docker daemon, auditing every exchange",
+        description="Proxy front sockets to the Docker daemon, auditing every exchange.",
+    )
+    add_arguments(serve)
+    serve.set_defaults(run=run)
+
+
+def loaded_policy(policy: Policy, deny_endpoints: list[str]) -> LoadedPolicy:
+    """The gate `serve` enforces for `policy`, and the fields of its audit records."""
+    gate: Gate = PolicyGate(policy)
+    if deny_endpoints:
+        gate = DenyEndpoints(deny_endpoints, inner=gate)
+    fields = {
+        "source": policy.source,
+        "mode": policy.mode,
+        "rules": len(policy.rules),
+        "profiles": len(policy.profiles),
+        "deny_endpoints": sorted(deny_endpoints),
+    }
+    return LoadedPolicy(gate, fields)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        listen: list[ListenAddress] = [
+            parse_listen_address(a) for a in args.listen or [DEFAULT_LISTEN]
+        ]
+        upstream = parse_upstream_address(
+            args.upstream or os.environ.get("DOCKER_HOST") or DEFAULT_UPSTREAM
+        )
+    except AddressError as exc:
+        print(f"sockspy: {exc}", file=sys.stderr)
+        return 2
+    if any(isinstance(a, TcpAddress) and str(a) == str(upstream) for a in listen):
+        print(f"sockspy: the front {upstream} is also the upstream", file=sys.stderr)
+        return 2
+    try:
+        tls_files = server_tls_files(args, os.environ)
+        tls = server_context(tls_files) if tls_files is not None else None
+        target = upstream_tls(args, upstream, args.upstream is None, os.environ)
+    except TlsConfigError as exc:
+        print(f"sockspy: {exc}", file=sys.stderr)
+        return 2
+    if not args.tlsverify and not args.insecure_plain_tcp:
+        exposed = exposed_fronts(planned_tcp_fronts(listen))
+        if exposed:
+            print(f"sockspy: {refusal(exposed, tls is not None)}", file=sys.stderr)
+            return 2
+
+    try:
+        policy, note = choose_policy(args.config, os.environ)
+    except PolicyError as exc:
+        for problem in exc.problems:
+            print(f"sockspy: {problem}", file=sys.stderr)
+        return 2
+    print(f"sockspy: {note}", file=sys.stderr)
+
+    stream: TextIO = sys.stdout
+    if args.log_file:
+        stream = open(args.log_file, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
+    fmt: LogFormat = args.log_format or ("console" if stream.isatty() else "json")
+    log = AuditLog(fmt, stream)
+    first = loaded_policy(policy, args.deny_endpoint)
+    log.emit({"event": "policy", **first.fields})
+
+    def reload() -> LoadedPolicy:  # SIGHUP: the same source again (file, preset or env)
+        try:
+            again, _ = choose_policy(args.config, os.environ)
+        except PolicyError as exc:
+            raise ReloadError([str(problem) for problem in exc.problems]) from None
+        return loaded_policy(again, args.deny_endpoint)
+
+    config = ServeConfig(
+        listen=listen,
+        upstream=target,
+        gate=first.gate,
+        log=log,
+        socket_mode=args.socket_mode,
+        socket_group=args.socket_group,
+        grace_period=args.grace_period,
+        tls=tls,
+        reload=reload,
+        # SIGHUP: the same certificate files, read again
+        reload_tls=(lambda: server_context(tls_files)) if tls_files is not None else None,
+        tls_cert_file=tls_files.cert if tls_files is not None else None,
+        policy_fields=first.fields,
+        **operating_settings(args),
+    )
+    server = Server(config)
+
+    def late_signal(signum: int, frame: object) -> None:
+        # Outside the server's own signal receiver: before it opens (stop at once) or
+        # after it closed (a repeat of the signal being handled: ignore it).
+        if not server.stopping:
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, late_signal)
+    signal.signal(signal.SIGINT, late_signal)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a reload outside the server's receiver
+    try:
+        trio.run(server.run)
+    except ListenError as exc:
+        log.close()
+        print(f"sockspy: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        log.close()
+        return 130
+    log.close()
+    if stream is not sys.stdout:
+        stream.close()
+    return 0
+
+

@@ -1,0 +1,65 @@
+"""The daemon facts a decision may ask for, and the type of a procedure that asks.
+
+A decision that depends on the daemon's state (an existing container's HostConfig, a
+named volume's options, the daemon's own defaults) is written as a generator: it
+*yields* a `Lookup` and is *sent* the answer, as mitmproxy's layers yield commands. It
+never does I/O itself, so the same procedure runs in `serve` (the I/O layer answers from
+the daemon) and in `explain` (an offline answer book), and is tested without a daemon.
+
+Answers:
+
+* `InspectContainer` -> the daemon's ``GET /containers/{name}/json`` object, or None
+  when it has no such container (the daemon will refuse the request itself);
+* `InspectVolume` -> ``GET /volumes/{name}``, or None when there is no such volume
+  (dockerd will create a plain one);
+* `ReadDaemonFacts` -> `DaemonFacts`, or None when unknown (the checks that read them
+  then take their strict form).
+
+`NOT_LOOKED_UP` answers a container or volume that was not looked up (explain does not
+ask the daemon): the checks report it as a finding of its own and so fail closed. A
+look-up that fails in `serve` is not answered at all: the request is denied with 502
+(`sockspy.core.deciding.judgement`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Any, Final, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class InspectContainer:
+    name: str  # a name or id, as the request gave it
+
+
+@dataclass(frozen=True, slots=True)
+class InspectVolume:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReadDaemonFacts:
+    pass
+
+
+Lookup = InspectContainer | InspectVolume | ReadDaemonFacts
+
+# A decision procedure: yields look-ups, is sent their answers, returns its result.
+Procedure = Generator[Lookup, Any, T]
+
+
+class NotLookedUp:
+    """The answer for a container or volume nobody looked up (fail closed)."""
+
+    def __repr__(self) -> str:
+        return "NOT_LOOKED_UP"
+
+
+NOT_LOOKED_UP: Final = NotLookedUp()
+
+
+class LookupFailed(Exception):
+    """The daemon gave no usable answer to a look-up: the gate must not guess."""

@@ -1,0 +1,49 @@
+"""Which request bodies sockspy reads, and the dockerd struct each one is decoded into.
+
+A body is read only where a host-access check needs its content. It is decoded exactly
+as dockerd decodes it (`gojson` over the structs in `schemas`); anything Go would read
+otherwise raises `BodyDecodeError`, and the request is refused.
+
+container.start takes a body only below API 1.24 (a HostConfig that re-configures the
+container); a non-empty body on start is read like a create body. Not image.build (its
+body is a tar; its danger is in the query), nor plugin.create (a tar: deny it by policy).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+from sockspy.core.docker import schemas
+from sockspy.core.docker.gojson import GoType, Struct, decode_into, decode_value
+
+BODY_SCHEMAS: Mapping[str, GoType] = MappingProxyType(
+    {
+        "container.create": schemas.CONTAINER_CREATE,
+        "container.start": schemas.CONTAINER_CREATE,  # runconfig.decodeHostConfig: the same
+        "container.update": schemas.CONTAINER_UPDATE,
+        "exec.create": schemas.EXEC_CONFIG,
+        "volume.create": schemas.VOLUME_CREATE,
+        "service.create": schemas.SERVICE_SPEC,
+        "service.update": schemas.SERVICE_SPEC,
+        "plugin.pull": schemas.PLUGIN_PRIVILEGES,
+        "plugin.upgrade": schemas.PLUGIN_PRIVILEGES,
+        "plugin.set": schemas.PLUGIN_SET_ARGS,
+        "swarm.init": schemas.SWARM_INIT,
+        "swarm.join": schemas.SWARM_JOIN,
+    }
+)
+BODY_ENDPOINTS = frozenset(BODY_SCHEMAS)
+
+
+def decode_body(endpoint: str, body: bytes) -> Any:
+    """`body` as dockerd's struct for `endpoint` holds it. Raises BodyDecodeError.
+
+    A Struct decodes to a dict; a JSON array body that is null or empty to [].
+    """
+    schema = BODY_SCHEMAS[endpoint]
+    if isinstance(schema, Struct):
+        return decode_into(body, schema)
+    decoded = decode_value(body, schema)
+    return decoded if decoded is not None else []
