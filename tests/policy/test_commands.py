@@ -240,4 +240,5 @@ def test_explain_reads_a_body_up_to_the_policy_limit_as_serve_does(tmp_path: Pat
     path.write_text(path.read_text().replace("4194304", "1048576"))
     code, lines = run_explain(str(path), "POST /v1.45/containers/create", body=str(body))
     assert code == 1
-    assert lines[-1].startswith("decision:  refused by the core, 413 (body_too_large): request body")
+    refused = "decision:  refused by the core, 413 (body_too_large): request body over 1048576"
+    assert lines[-1].startswith(refused)
