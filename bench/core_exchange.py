@@ -47,7 +47,6 @@ def main() -> None:
         conv.client_data(REQUEST)
         request = conv.pending_decision
         assert request is not None
-        gate.containers_to_inspect(request, conv.client)
         conv.decided(decide_offline(gate, request, conv.client, NO_FACTS))
         conv.to_upstream.clear()
         conv.upstream_data(RESPONSE)

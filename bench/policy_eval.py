@@ -1,9 +1,10 @@
 """Micro-benchmark: microseconds per policy decision, for a realistic mix of requests.
 
 The requests are parsed once (head parsing and routing are the core's cost, measured by
-bench/run.py); what is timed is `PolicyGate.wants_body` + `containers_to_inspect` +
-`decide`, the gate's whole per-request work, on a preset. Containers the gate asks about
-are answered with a clean inspect record (the I/O layer's cached lookup is not timed):
+bench/run.py); what is timed is `PolicyGate.wants_body` and its judgement driven to the
+decision, the gate's whole per-request work (the body decoded once per request), on a
+preset. Containers the gate asks about are answered with a clean inspect record, volumes
+as new (the I/O layer's cached look-ups are not timed):
 
     python bench/policy_eval.py [--preset ci-runner] [--rounds 20000]
 """
@@ -14,12 +15,13 @@ import argparse
 import json
 import statistics
 import time
+from typing import Any
 
-from sockspy.core.deciding.judgement import Facts, decide_offline
+from sockspy.core.deciding.judgement import Judgement, settle
+from sockspy.core.deciding.lookups import InspectContainer, Lookup
 from sockspy.core.docker.request import Request, classify_request
 from sockspy.core.serving.identity import Client, PeerCred
 from sockspy.core.wire.head import parse_request_head
-from sockspy.policy import hostaccess
 from sockspy.policy.engine import PolicyGate
 from sockspy.policy.presets import PRESETS, load_preset
 
@@ -55,9 +57,28 @@ MIX: list[tuple[str, str, bytes | None]] = [
 ]
 
 
-def fresh() -> None:
-    """Forget decoded bodies, as a new request finds them (each is decoded once per request)."""
-    hostaccess._decode.cache_clear()
+CLEAN = {"HostConfig": {"NetworkMode": "bridge"}, "Mounts": []}
+
+
+class Clean:
+    """Every container is a clean one; every volume is new; the daemon's defaults unknown."""
+
+    def answer(self, lookup: Lookup) -> Any:
+        return CLEAN if isinstance(lookup, InspectContainer) else None
+
+
+ANSWERS = Clean()
+
+
+def fresh(request: Request) -> Request:
+    """The same request as a new one (its body not decoded yet: once per request)."""
+    return request if request.body is None else request.with_body(request.body)
+
+
+def decide(gate: PolicyGate, request: Request, client: Client) -> str:
+    request = fresh(request)
+    gate.wants_body(request, client)
+    return settle(Judgement(gate, request, client), ANSWERS).label
 
 
 def build(method: str, target: str, body: bytes | None) -> Request:
@@ -77,21 +98,16 @@ def main() -> None:
 
     gate = PolicyGate(load_preset(args.preset))
     client = Client(front="unix:///run/sockspy.sock", peer=PeerCred(4242, 1001, 1001))
-    clean = {"HostConfig": {"NetworkMode": "bridge"}, "Mounts": []}
-    cases: list[tuple[Request, Facts]] = []
+    cases: list[Request] = []
     for method, target, body in MIX:
         request = build(method, target, body)
         if gate.wants_body(request, client):
             request = request.with_body(body or b"")
-        names = gate.containers_to_inspect(request, client)
-        cases.append((request, Facts(containers={name: clean for name in names})))
+        cases.append(request)
 
     def one_pass() -> None:
-        for request, facts in cases:
-            fresh()
-            gate.wants_body(request, client)
-            gate.containers_to_inspect(request, client)
-            decide_offline(gate, request, client, facts)
+        for request in cases:
+            decide(gate, request, client)
 
     for _ in range(200):  # warm up
         one_pass()
@@ -102,26 +118,23 @@ def main() -> None:
             one_pass()
         elapsed = time.perf_counter() - start
         samples.append(elapsed / (args.rounds // 5 * len(cases)) * 1e6)
-    verdicts = [decide_offline(gate, r, client, facts).label for r, facts in cases]
+    verdicts = [decide(gate, request, client) for request in cases]
     print(f"preset {args.preset}: {len(cases)} requests per pass ({', '.join(verdicts)})")
     print(f"{statistics.median(samples):.2f} µs/decision (median of 5, min {min(samples):.2f})")
     print("per request (µs, median of 5):")
-    for (request, facts), verdict in zip(cases, verdicts, strict=True):
+    for request, verdict in zip(cases, verdicts, strict=True):
         print(
-            f"  {_time_one(gate, client, request, facts, args.rounds):8.2f}  {verdict:<5} "
+            f"  {_time_one(gate, client, request, args.rounds):8.2f}  {verdict:<5} "
             f"{request.method} {request.target.raw[:60]}"
         )
 
 
-def _time_one(gate: PolicyGate, client: Client, request: Request, facts: Facts, n: int) -> float:
+def _time_one(gate: PolicyGate, client: Client, request: Request, n: int) -> float:
     samples = []
     for _ in range(5):
         start = time.perf_counter()
         for _ in range(n // 5):
-            fresh()
-            gate.wants_body(request, client)
-            gate.containers_to_inspect(request, client)
-            decide_offline(gate, request, client, facts)
+            decide(gate, request, client)
         samples.append((time.perf_counter() - start) / (n // 5) * 1e6)
     return statistics.median(samples)
 
