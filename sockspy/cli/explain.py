@@ -17,17 +17,19 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 from sockspy.cli.policies import load_named
 from sockspy.core.deciding.decision import Decision
 from sockspy.core.deciding.gate import Gate
-from sockspy.core.deciding.judgement import NO_FACTS, Judgement, run_offline, settle
+from sockspy.core.deciding.judgement import NO_FACTS, Answerer, Judgement, run_offline, settle
 from sockspy.core.deciding.lookups import InspectContainer, InspectVolume, Lookup, ReadDaemonFacts
 from sockspy.core.docker.gojson import BodyDecodeError
 from sockspy.core.docker.request import Request, classify_request
 from sockspy.core.proxy.conversation import Conversation
+from sockspy.core.proxy.records import Record
 from sockspy.core.serving.identity import Client, PeerCred
 from sockspy.core.wire.head import ProtocolError, parse_request_head
 from sockspy.policy import hostaccess
@@ -119,8 +121,14 @@ def explain_main(
     say("request", f"{method} {target}" + (f" with a {len(body)}-byte body" if body else ""))
     gate = PolicyGate(policy)
     client = explained_client(uid, gid, ip, tls_names)
-    request = read_as_serve_would(gate, client, request_bytes(method, target, body), say)
-    if request is None:
+    explained = explain_request(gate, client, request_bytes(method, target, body))
+    request, decision = explained.request, explained.decision
+    if request is None or decision is None:
+        refusal = explained.refusal
+        say(
+            "decision",
+            f"refused by the core, {refusal['status']} ({refusal['code']}): {refusal['reason']}",
+        )
         return 1
     version = f"API {request.api_version}" if request.api_version else "no API version"
     say("endpoint", f"{request.endpoint} ({version})")
@@ -128,10 +136,8 @@ def explain_main(
     who += [f"tls_name={n}" for n in tls_names]
     say("client", f"{' '.join(who) or '(anonymous)'} -> profile {gate.profile_for(client)}")
 
-    judgement = Judgement(gate, request, client)
-    decision = settle(judgement, OFFLINE)
     _print_findings(gate, request, body, decision, say)
-    _print_facts(judgement.asked, say)
+    _print_facts(explained.asked, say)
     return _print_decision(policy, decision, say)
 
 
@@ -167,20 +173,32 @@ def _head(lines: list[str]) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
-def read_as_serve_would(gate: Gate, client: Client, data: bytes, say: Say) -> Request | None:
-    """The request as serve's conversation hands it to the gate (its body read if the gate
-    wants it, within the gate's limit); None, with the reason said, if the core refuses it."""
+@dataclass(frozen=True, slots=True)
+class Explained:
+    """One request as serve reads and decides it: the request and its decision, or the
+    core's refusal (its exchange record); and the look-ups the decision asked for."""
+
+    request: Request | None
+    decision: Decision | None
+    refusal: Record
+    asked: tuple[Lookup, ...]
+
+
+def explain_request(
+    gate: Gate, client: Client, data: bytes, answers: Answerer = OFFLINE
+) -> Explained:
+    """The first request in `data` as serve's conversation hands it to the gate (its body
+    read if the gate wants it, within the gate's limit), decided by the gate's judgement
+    with `answers` for its look-ups."""
     conversation = Conversation(0, client, gate, clock=lambda: 0.0)
     conversation.client_data(data)
     request = conversation.pending_decision
-    if request is not None:
-        return request
-    record = next(r for r in conversation.records if r["event"] == "exchange")
-    say(
-        "decision",
-        f"refused by the core, {record['status']} ({record['code']}): {record['reason']}",
-    )
-    return None
+    if request is None:
+        refusal = next(r for r in conversation.records if r["event"] == "exchange")
+        return Explained(None, None, refusal, ())
+    judgement = Judgement(gate, request, client)
+    decision = settle(judgement, answers)
+    return Explained(request, decision, {}, tuple(judgement.asked))
 
 
 def _print_findings(
