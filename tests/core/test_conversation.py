@@ -7,6 +7,7 @@ import json
 from sockspy.core.deciding.decision import ALLOW, Decision
 from sockspy.core.deciding.gate import AllowAll, DenyEndpoints
 from sockspy.core.proxy.conversation import EOF, Conversation, State
+from sockspy.core.proxy.states import ResponseState
 from sockspy.core.serving.identity import Client, PeerCred
 
 CLIENT = Client(front="unix:///run/sockspy.sock", peer=PeerCred(pid=42, uid=1000, gid=1000))
@@ -155,8 +156,10 @@ def test_bytes_sent_before_the_101_are_held_then_released() -> None:
     assert conv.client_paused
     conv.client_data(b" more")  # what the I/O layer read anyway stays held too
     assert not conv.to_upstream
+    assert (conv.state, conv.response_state) == (State.AWAIT_UPGRADE, ResponseState.HEAD)
     conv.upstream_data(UPGRADED + b"\x01\x00\x00\x00\x00\x00\x00\x03out")
     assert conv.tunnel
+    assert (conv.state, conv.response_state) == (State.TUNNEL, ResponseState.TUNNEL)
     assert drain(conv.to_client) == UPGRADED + b"\x01\x00\x00\x00\x00\x00\x00\x03out"
     assert drain(conv.to_upstream) == b"early stdin more"
     record = exchanges(conv)[0]
@@ -174,8 +177,11 @@ def test_upgrade_that_the_daemon_ignores_resumes_parsing() -> None:
     decide_all(conv)
     drain(conv.to_upstream)
     assert conv.pending_decision is None  # the ping is held behind the upgrade request
-    conv.upstream_data(b"HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\n{}")
+    conv.upstream_data(b"HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\n{")
+    assert (conv.state, conv.response_state) == (State.AWAIT_UPGRADE, ResponseState.BODY)
+    conv.upstream_data(b"}")
     assert not conv.tunnel
+    assert conv.response_state is ResponseState.HEAD
     assert decide_all(conv) == ["system.ping"]
     assert drain(conv.to_upstream) == PING
 

@@ -153,7 +153,7 @@ def test_a_head_timeout_answers_408_as_json_and_closes() -> None:
     assert b"Connection: close" in response
     body = json.loads(response.split(b"\r\n\r\n", 1)[1])
     assert body == {"message": "sockspy: request head not complete after 30 s"}
-    assert conv.finished and conv.state is State.CLOSED
+    assert conv.finished and conv.state is State.NO_MORE_REQUESTS
     record = next(r for r in conv.records if r["event"] == "exchange")
     assert (record["status"], record["code"], record["decision"]) == (408, "head_timeout", "reject")
 

@@ -8,19 +8,17 @@ outboxes, `to_upstream` and `to_client` (bytes, or `EOF` for a half-close), and 
 `records` (audit records). It never re-serializes: every byte it puts in an outbox is a
 byte it was given, except the responses sockspy makes itself (denials and errors).
 
-Requests (client -> daemon), one at a time:
-
-    HEAD ──> [BUFFER_BODY] ──> DECIDING ──allow──> FORWARD_BODY ──> HEAD
-                                   │                     └─(Upgrade)─> AWAIT_UPGRADE
-                                   └────deny───> DISCARD_BODY ──> HEAD
+Requests (client -> daemon) are read one at a time, and responses (daemon -> client) in
+the same order; each side has its state (`sockspy.core.proxy.states`, with the table of
+its moves), and each exchange its phase (`sockspy.core.proxy.exchange`).
 
 `DECIDING` stops all parsing: the I/O layer sees `pending_decision`, asks the gate, and
 calls `decided()`. So nothing of request N+1 is even parsed, let alone forwarded, before
 request N is decided. A request with an `Upgrade` header stops parsing until its
 response: after a real `101` the connection becomes a tunnel and the held bytes are
 released to the daemon; after anything else parsing resumes (dockerd ignores Upgrade
-there). Bytes that make no sense end in `CLOSED`: a 400 is queued and nothing more of that
-connection is parsed.
+there). Bytes that make no sense end in `NO_MORE_REQUESTS`: a 400 is queued and nothing
+more of that connection is parsed.
 
 Responses (daemon -> client) come back in request order. `_queue` holds the exchanges
 that still owe the client a response, forwarded ones and local ones (denials and errors
@@ -30,7 +28,6 @@ the queue, so a denial never overtakes the response to an earlier request.
 
 from __future__ import annotations
 
-import enum
 import time
 from collections import deque
 from collections.abc import Callable
@@ -41,7 +38,14 @@ from sockspy.core.deciding.gate import Gate, GateHolder
 from sockspy.core.docker import hijack
 from sockspy.core.docker.request import Request, classify_request
 from sockspy.core.proxy import records as audit
-from sockspy.core.proxy.exchange import Exchange
+from sockspy.core.proxy.exchange import Exchange, LocalAnswer, Phase
+from sockspy.core.proxy.states import (
+    REQUEST_MOVES,
+    RESPONSE_MOVES,
+    RequestState,
+    ResponseState,
+    move,
+)
 from sockspy.core.serving.identity import Client
 from sockspy.core.wire.errors import error_response
 from sockspy.core.wire.framing import BodyReader, FixedLength, FramingError, NoBody, reader_for
@@ -65,15 +69,7 @@ EOF: Final = Eof()
 Outbox = deque[bytes | Eof]
 
 
-class State(enum.Enum):
-    HEAD = "head"
-    BUFFER_BODY = "buffer_body"
-    DECIDING = "deciding"
-    FORWARD_BODY = "forward_body"
-    DISCARD_BODY = "discard_body"
-    AWAIT_UPGRADE = "await_upgrade"
-    TUNNEL = "tunnel"
-    CLOSED = "closed"
+State = RequestState  # the state the I/O layer reads (`Conversation.state`)
 
 
 class Conversation:
@@ -96,7 +92,8 @@ class Conversation:
         self.to_upstream: Outbox = deque()
         self.to_client: Outbox = deque()
         self.records: list[audit.Record] = []
-        self.state = State.HEAD
+        self.state = State.HEAD  # moved only by `_to` (checked against the table)
+        self.response_state = ResponseState.HEAD  # moved only by `_response_to`
         self.pending_decision: Request | None = None
         self.finished = False  # nothing more will be exchanged: close both sides
         self.close_reason = "open"
@@ -114,12 +111,18 @@ class Conversation:
         self._queue: deque[Exchange] = deque()  # exchanges owing the client a response
 
         self._ubuf = b""  # daemon bytes not yet consumed
-        self._response_reader: BodyReader | None = None
+        self._response_reader: BodyReader | None = None  # in ResponseState.BODY
         self._upgrade_exchange: Exchange | None = None  # forwarded with Upgrade, unanswered
         self._tunnel_exchange: Exchange | None = None
         self._tunnel_started = 0.0
         self.tunnel_client_to_daemon = 0  # held bytes released at the switch
         self.tunnel_daemon_to_client = 0  # bytes that came with the 101
+
+    def _to(self, state: RequestState) -> None:
+        self.state = move(self.state, state, REQUEST_MOVES)
+
+    def _response_to(self, state: ResponseState) -> None:
+        self.response_state = move(self.response_state, state, RESPONSE_MOVES)
 
     # -- properties the I/O layer polls ---------------------------------------------
 
@@ -145,7 +148,7 @@ class Conversation:
 
     @property
     def awaiting_response(self) -> bool:
-        return any(ex.local_response is None for ex in self._queue)
+        return any(ex.local is None for ex in self._queue)
 
     # -- client side ----------------------------------------------------------------
 
@@ -154,7 +157,7 @@ class Conversation:
         if self.state is State.TUNNEL:
             self.to_upstream.append(data)
             return
-        if self.state is State.CLOSED or self.finished:
+        if self.state is State.NO_MORE_REQUESTS or self.finished:
             return
         self._buf = self._buf + data if self._buf else data
         self._advance_client()
@@ -168,7 +171,7 @@ class Conversation:
             self._drop_current("client closed before the request was complete")
         if self.awaiting_response:
             # Pass the half-close on and keep relaying responses until the daemon closes.
-            self.state = State.CLOSED
+            self._to(State.NO_MORE_REQUESTS)
             self.to_upstream.append(EOF)
             return
         self._finish("client closed")
@@ -197,7 +200,7 @@ class Conversation:
             if exchange.request_done:
                 self._end_request()
             else:
-                self.state = State.DISCARD_BODY
+                self._to(State.DISCARD_BODY)
         self._advance_client()
 
     def _advance_client(self) -> None:
@@ -210,7 +213,7 @@ class Conversation:
                 self._read_body()
                 if self.state is state:
                     return
-            else:  # DECIDING, AWAIT_UPGRADE, TUNNEL, CLOSED: hold the bytes
+            else:  # DECIDING, AWAIT_UPGRADE, TUNNEL, NO_MORE_REQUESTS: hold the bytes
                 return
 
     def _read_head(self) -> bool:
@@ -252,10 +255,11 @@ class Conversation:
             return False
         if wants_body and not isinstance(head.framing, NoBody):
             self._body_reader = reader_for(head.framing, collect=True)
-            self.state = State.BUFFER_BODY
+            self._to(State.BUFFER_BODY)
         else:
             self._body_reader = reader_for(head.framing)
-            exchange.request_done = self._body_reader.done
+            if self._body_reader.done:
+                exchange.advance("request_read")
             self._ask(request.with_body(b"") if wants_body else request)
         return True
 
@@ -283,7 +287,7 @@ class Conversation:
                 return
         if not reader.done:
             return
-        exchange.request_done = True
+        exchange.advance("request_read")
         if self.state is State.BUFFER_BODY:
             assert exchange.request is not None
             collected = getattr(reader, "collected", None)
@@ -301,7 +305,7 @@ class Conversation:
             self._reject(exchange, ProtocolError(400, reason, "hijack_without_upgrade"))
             return
         self.pending_decision = request
-        self.state = State.DECIDING
+        self._to(State.DECIDING)
 
     def _forward(self, exchange: Exchange) -> None:
         self.to_upstream.append(self._head_bytes)
@@ -311,7 +315,7 @@ class Conversation:
         if exchange.request_done:
             self._end_request()
         else:
-            self.state = State.FORWARD_BODY
+            self._to(State.FORWARD_BODY)
 
     def _end_request(self) -> None:
         """The current request is fully read (forwarded or discarded)."""
@@ -320,17 +324,18 @@ class Conversation:
         self._current = None
         self._body_reader = None
         self._held_body.clear()
-        exchange.request_done = True
-        forwarded = exchange.local_response is None
+        if not exchange.request_done:  # a denial answered at once may be recorded already
+            exchange.advance("request_read")
+        forwarded = exchange.local is None
         if forwarded and exchange.head.upgrade and not exchange.response_done:
-            self.state = State.AWAIT_UPGRADE
+            self._to(State.AWAIT_UPGRADE)
             self._upgrade_exchange = exchange
         elif not exchange.head.keep_alive:
-            self.state = State.CLOSED  # the daemon closes after this one; so do we
+            self._to(State.NO_MORE_REQUESTS)  # the daemon closes after this one; so do we
             if not self._queue:  # answered here and already sent: nothing left to wait for
                 self._finish("request asked to close")
         else:
-            self.state = State.HEAD
+            self._to(State.HEAD)
         self._maybe_record(exchange)
 
     def _new_exchange(self) -> Exchange:
@@ -344,24 +349,23 @@ class Conversation:
         exchange.code = error.code
         if exchange in self._queue:
             # Part of it already went to the daemon: no clean answer is possible any more.
-            exchange.request_done = exchange.response_done = True
             self._current = None
             self._record(exchange)
             self._finish(f"refused mid-request: {error.message}")
             return
-        exchange.request_done = True
+        exchange.advance("request_read")
         self._answer_locally(exchange, error.status, f"sockspy: {error.message}", close=True)
         self._current = None
         self._held_body.clear()
         self.pending_decision = None
-        self.state = State.CLOSED
+        self._to(State.NO_MORE_REQUESTS)
         self._buf = b""
 
     def _drop_current(self, reason: str) -> None:
         exchange = self._current
         assert exchange is not None
         exchange.reason = reason
-        exchange.request_done = exchange.response_done = True
+        exchange.advance("ended")
         if exchange not in self._queue:
             self._record(exchange)
         self._current = None
@@ -372,21 +376,21 @@ class Conversation:
     ) -> None:
         exchange.status = status
         asked_to_close = exchange.head is not None and not exchange.head.keep_alive
-        exchange.local_response = error_response(
+        response = error_response(
             status, message, close=close or asked_to_close, head=exchange.method == "HEAD"
         )
-        exchange.close_after = close
+        exchange.local = LocalAnswer(response, close)
         self._queue.append(exchange)
         self._release_local_responses()
 
     def _release_local_responses(self) -> None:
-        while self._queue and self._queue[0].local_response is not None:
+        while self._queue and self._queue[0].local is not None:
             exchange = self._queue.popleft()
-            assert exchange.local_response is not None
-            self.to_client.append(exchange.local_response)
-            exchange.response_done = True
+            assert exchange.local is not None
+            self.to_client.append(exchange.local.data)
+            exchange.advance("response_read")
             self._maybe_record(exchange)
-            if exchange.close_after:
+            if exchange.local.close:
                 self._finish(f"refused: {exchange.reason}")
                 return
 
@@ -415,9 +419,8 @@ class Conversation:
         if reader is not None and reader.end_of_stream():
             self._complete_response()
         for exchange in self._queue:
-            if exchange.local_response is None and not exchange.response_done:
+            if exchange.local is None and not exchange.response_done:
                 exchange.reason = exchange.reason or "daemon closed the connection"
-                exchange.response_done = exchange.request_done = True
                 self._record(exchange)
         self._finish("daemon closed")
 
@@ -425,22 +428,22 @@ class Conversation:
         """The daemon could not be reached: answer 502 to every forwarded request."""
         self.to_upstream.clear()
         message = f"sockspy: cannot reach the Docker daemon at {address}: {reason}"
-        forwarded = [ex for ex in self._queue if ex.local_response is None]
+        forwarded = [ex for ex in self._queue if ex.local is None]
         for exchange in forwarded:
             exchange.status = 502
             exchange.reason = "daemon unreachable"
-            exchange.local_response = error_response(
-                502, message, close=True, head=exchange.method == "HEAD"
-            )
-            exchange.close_after = exchange.request_done = True
-        self.state = State.CLOSED
+            response = error_response(502, message, close=True, head=exchange.method == "HEAD")
+            exchange.local = LocalAnswer(response, close=True)
+            exchange.advance("request_read")
+        if self.state is not State.TUNNEL:
+            self._to(State.NO_MORE_REQUESTS)
         self._current = None
         self._release_local_responses()
         if not forwarded:
             self._finish("daemon unreachable")
 
     def _expected_exchange(self) -> Exchange:
-        if not self._queue or self._queue[0].local_response is not None:
+        if not self._queue or self._queue[0].local is not None:
             raise ProtocolError(502, "the daemon sent bytes nobody asked for")
         return self._queue[0]
 
@@ -464,6 +467,7 @@ class Conversation:
             return True  # 100 Continue and friends: the final response follows
         exchange.status = head.status
         self._response_reader = reader_for(head.framing)
+        self._response_to(ResponseState.BODY)
         if self._response_reader.done:
             self._complete_response()
         return True
@@ -487,24 +491,26 @@ class Conversation:
     def _complete_response(self) -> None:
         exchange = self._queue.popleft()
         self._response_reader = None
-        exchange.response_done = True
+        self._response_to(ResponseState.HEAD)
+        exchange.advance("response_read")
         self._maybe_record(exchange)
         if exchange is self._upgrade_exchange:
             self._upgrade_exchange = None
             if self.state is State.AWAIT_UPGRADE:
-                self.state = State.HEAD  # no 101: dockerd ignored the Upgrade; parse on
+                self._to(State.HEAD)  # no 101: dockerd ignored the Upgrade; parse on
         self._release_local_responses()
         if not self.finished:
             self._advance_client()
-        if self.state is State.CLOSED and not self._queue and not self.finished:
+        if self.state is State.NO_MORE_REQUESTS and not self._queue and not self.finished:
             self._finish("request asked to close")
 
     def _start_tunnel(self, exchange: Exchange) -> None:
         self._queue.popleft()
-        exchange.status = 101
-        exchange.upgraded = exchange.response_done = exchange.request_done = True
+        exchange.status = 101  # upgraded
+        exchange.advance("ended")  # its request and response end here; the session goes on
         self._maybe_record(exchange)
-        self.state = State.TUNNEL
+        self._to(State.TUNNEL)
+        self._response_to(ResponseState.TUNNEL)
         self._tunnel_exchange = exchange
         self._tunnel_started = self.clock()
         if self._ubuf:
@@ -536,9 +542,8 @@ class Conversation:
 
     def _daemon_error(self, message: str) -> None:
         for exchange in self._queue:
-            if exchange.local_response is None:
+            if exchange.local is None:
                 exchange.reason = message
-                exchange.response_done = exchange.request_done = True
                 self._record(exchange)
         self._queue.clear()
         self._finish(f"daemon protocol error: {message}")
@@ -550,7 +555,7 @@ class Conversation:
             return
         self.finished = True
         self.close_reason = reason
-        if self._current is not None and not self._current.recorded:
+        if self._current is not None and self._current.phase is not Phase.RECORDED:
             self._drop_current(reason)
         self.to_client.append(EOF)
 
@@ -559,7 +564,7 @@ class Conversation:
         if reason is not None and not self.finished:
             self.close_reason = reason
         for exchange in list(self._queue):
-            if not exchange.recorded:
+            if exchange.phase is not Phase.RECORDED:
                 exchange.reason = exchange.reason or self.close_reason
                 self._record(exchange)
         return audit.connection_record(
@@ -574,11 +579,14 @@ class Conversation:
         )
 
     def _maybe_record(self, exchange: Exchange) -> None:
-        if exchange.request_done and exchange.response_done and not exchange.recorded:
+        if exchange.phase is Phase.COMPLETE:
             self._record(exchange)
 
     def _record(self, exchange: Exchange) -> None:
-        exchange.recorded = True
+        """Its one record; whatever of it had not ended ends here."""
+        if exchange.phase is not Phase.COMPLETE:
+            exchange.advance("ended")
+        exchange.advance("recorded")
         self.records.append(
             audit.exchange_record(self.conn_id, self.client, exchange, self.clock())
         )
