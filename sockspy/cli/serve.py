@@ -20,6 +20,7 @@ from sockspy.cli.serve_flags import (
     upstream_tls,
 )
 from sockspy.core.deciding.gate import DenyEndpoints, Gate
+from sockspy.core.proxy.records import PolicyFields, PolicyRecord
 from sockspy.core.serving.address import (
     AddressError,
     ListenAddress,
@@ -33,7 +34,7 @@ from sockspy.io.listeners import ListenError
 from sockspy.io.logsink import AuditLog, LogFormat
 from sockspy.io.reload import LoadedPolicy, ReloadError
 from sockspy.io.server import ServeConfig, Server
-from sockspy.io.tls import TlsConfigError, server_context
+from sockspy.io.tls import TlsConfigError, load_server_tls
 from sockspy.policy.engine import PolicyGate
 from sockspy.policy.load import PolicyError
 from sockspy.policy.model import Policy
@@ -54,7 +55,7 @@ def loaded_policy(policy: Policy, deny_endpoints: list[str]) -> LoadedPolicy:
     gate: Gate = PolicyGate(policy)
     if deny_endpoints:
         gate = DenyEndpoints(deny_endpoints, inner=gate)
-    fields = {
+    fields: PolicyFields = {
         "source": policy.source,
         "mode": policy.mode,
         "rules": len(policy.rules),
@@ -80,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         tls_files = server_tls_files(args, os.environ)
-        tls = server_context(tls_files) if tls_files is not None else None
+        tls = load_server_tls(tls_files) if tls_files is not None else None
         target = upstream_tls(args, upstream, args.upstream is None, os.environ)
     except TlsConfigError as exc:
         print(f"sockspy: {exc}", file=sys.stderr)
@@ -105,7 +106,8 @@ def run(args: argparse.Namespace) -> int:
     fmt: LogFormat = args.log_format or ("console" if stream.isatty() else "json")
     log = AuditLog(fmt, stream)
     first = loaded_policy(policy, args.deny_endpoint)
-    log.emit({"event": "policy", **first.fields})
+    started: PolicyRecord = {"event": "policy", **first.fields}
+    log.emit(started)
 
     def reload() -> LoadedPolicy:  # SIGHUP: the same source again (file, preset or env)
         try:
@@ -125,8 +127,7 @@ def run(args: argparse.Namespace) -> int:
         tls=tls,
         reload=reload,
         # SIGHUP: the same certificate files, read again
-        reload_tls=(lambda: server_context(tls_files)) if tls_files is not None else None,
-        tls_cert_file=tls_files.cert if tls_files is not None else None,
+        reload_tls=(lambda: load_server_tls(tls_files)) if tls_files is not None else None,
         policy_fields=first.fields,
         **operating_settings(args),
     )

@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
@@ -50,7 +50,7 @@ class AuditLog:
             self._renderer = structlog.processors.JSONRenderer()
         else:
             self._renderer = structlog.dev.ConsoleRenderer(colors=self.stream.isatty())
-        self._pending: deque[tuple[float, str, dict[str, Any]]] = deque()
+        self._pending: deque[tuple[float, str, Mapping[str, Any]]] = deque()
         self._queue_size = queue_size
         self._wake = threading.Event()
         self._stopping = False
@@ -59,7 +59,7 @@ class AuditLog:
         self._thread = threading.Thread(target=self._run, name="sockspy-audit", daemon=True)
         self._thread.start()
 
-    def emit(self, record: dict[str, Any], level: str = "info") -> None:
+    def emit(self, record: Mapping[str, Any], level: str = "info") -> None:
         """Queue one record; never blocks. The record must not be changed afterwards."""
         pending = self._pending
         if len(pending) >= self._queue_size:
@@ -112,7 +112,7 @@ class AuditLog:
             self.dropped += len(lines)
             print(f"sockspy: audit log write failed: {exc}", file=sys.stderr)
 
-    def _render(self, emitted: float, level: str, record: dict[str, Any]) -> str:
+    def _render(self, emitted: float, level: str, record: Mapping[str, Any]) -> str:
         fields = dict(record)
         fields["_emitted"] = emitted
         fields.setdefault("event", "log")

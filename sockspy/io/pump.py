@@ -28,6 +28,7 @@ from sockspy.core.deciding.gate import Gate, GateHolder
 from sockspy.core.deciding.judgement import Judgement
 from sockspy.core.deciding.lookups import LookupFailed
 from sockspy.core.proxy.conversation import EOF, Conversation, Outbox
+from sockspy.core.proxy.records import InternalErrorRecord
 from sockspy.core.serving.identity import Client
 from sockspy.core.wire.head import MAX_HEAD_BYTES
 from sockspy.io.inspector import ContainerInspector
@@ -90,12 +91,12 @@ class Pump:
         except Exception as exc:  # the connection boundary: log, close, serve on
             self._abort_reason = f"internal error: {exc!r}"
             self.log.emit(
-                {
-                    "event": "internal_error",
-                    "conn_id": self.conv.conn_id,
-                    "error": repr(exc),
-                    "traceback": traceback.format_exc(),
-                },
+                InternalErrorRecord(
+                    event="internal_error",
+                    conn_id=self.conv.conn_id,
+                    error=repr(exc),
+                    traceback=traceback.format_exc(),
+                ),
                 "error",
             )
         finally:

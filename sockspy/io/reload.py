@@ -23,14 +23,21 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import trio
 
 from sockspy.core.deciding.gate import Gate, GateHolder
+from sockspy.core.proxy.records import (
+    CertFields,
+    PolicyFields,
+    PolicyReloadRecord,
+    TlsRecord,
+    TlsReloadRecord,
+)
 from sockspy.core.serving.certinfo import certificate_fields, expiry_level
 from sockspy.io.logsink import AuditLog
+from sockspy.io.tls import ServingTls
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +46,7 @@ class LoadedPolicy:
     say about it."""
 
     gate: Gate
-    fields: dict[str, Any] = field(default_factory=dict)  # source, mode, rules, ...
+    fields: PolicyFields = field(default_factory=lambda: PolicyFields())  # source, mode, ...
 
 
 class ReloadError(Exception):
@@ -94,77 +101,78 @@ class PolicyReloader:
         self.loaded = loaded
         self.loaded_at = time.time()
         self.reloads += 1
-        self.log.emit({"event": "policy_reload", "ok": True, **loaded.fields})
+        # mypy's extra checks fear a PolicyFields subtype with more keys; ours have none.
+        record: PolicyReloadRecord = {"event": "policy_reload", "ok": True, **loaded.fields}  # type: ignore[typeddict-item]
+        self.log.emit(record)
         return True
 
-    def _failed(self, source: object, problems: list[str]) -> bool:
+    def _failed(self, source: str | None, problems: list[str]) -> bool:
         self.failures += 1
-        self.log.emit(
-            {
-                "event": "policy_reload",
-                "ok": False,
-                "source": source,
-                "error": "the policy did not load; the previous one stays in force",
-                "problems": problems,
-            },
-            "error",
+        record = PolicyReloadRecord(
+            event="policy_reload",
+            ok=False,
+            error="the policy did not load; the previous one stays in force",
+            problems=problems,
         )
+        if source is not None:
+            record["source"] = source
+        self.log.emit(record, "error")
         return False
 
 
 class CertReloader:
     """The TLS context of the fronts, replaced by SIGHUP when the files load again; and
-    what the server certificate says of itself (`certinfo`), for the audit log."""
+    what the server certificate in force says of itself (`certinfo`), for the audit log,
+    /healthz and /metrics."""
 
     def __init__(
-        self,
-        context: ssl.SSLContext,
-        loader: Callable[[], ssl.SSLContext] | None,
-        log: AuditLog,
-        cert_file: str | None = None,
+        self, tls: ServingTls, loader: Callable[[], ServingTls] | None, log: AuditLog
     ) -> None:
-        self.context = context
+        self.current = tls
         self.loader = loader
         self.log = log
-        self.cert_file = cert_file
         self.reloads = 0
         self.failures = 0
 
-    def describe(self) -> dict[str, Any]:
-        """The server certificate's names and validity, read from its file now."""
-        if self.cert_file is None:
-            return {}
+    @property
+    def context(self) -> ssl.SSLContext:
+        return self.current.context
+
+    def describe(self) -> CertFields:
+        """The names and validity of the certificate in force (held in memory: never
+        read from disk here, on the event loop)."""
         try:
-            pem = Path(self.cert_file).read_bytes()
-            return certificate_fields(pem, datetime.datetime.now(datetime.UTC))
-        except (OSError, ValueError) as exc:
-            return {"cert_error": f"{self.cert_file}: {exc}"}
+            return certificate_fields(self.current.cert_pem, datetime.datetime.now(datetime.UTC))
+        except ValueError as exc:
+            return {"cert_error": str(exc)}
 
     def announce(self) -> None:
         """The `tls` record at start: a warning when the certificate expires soon."""
         fields = self.describe()
-        self.log.emit({"event": "tls", **fields}, _level(fields))
+        record: TlsRecord = {"event": "tls", **fields}
+        self.log.emit(record, _level(fields))
 
     async def reload(self) -> bool:
         """Read the certificate files again; True if the new context replaced the old."""
         if self.loader is None:
             return False
         try:
-            context = await trio.to_thread.run_sync(self.loader)
+            loaded = await trio.to_thread.run_sync(self.loader)
         except Exception as exc:  # TlsConfigError, or whatever else breaks: keep the old one
             self.failures += 1
-            self.log.emit(
-                {"event": "tls_reload", "ok": False, "reason": str(exc),
-                 "error": "the certificates did not load; the previous ones stay in force"},
-                "error",
+            failed = TlsReloadRecord(
+                event="tls_reload", ok=False, reason=str(exc),
+                error="the certificates did not load; the previous ones stay in force",
             )  # fmt: skip
+            self.log.emit(failed, "error")
             return False
-        self.context = context  # the next handshake uses it; open connections keep theirs
+        self.current = loaded  # the next handshake uses it; open connections keep theirs
         self.reloads += 1
         fields = self.describe()
-        self.log.emit({"event": "tls_reload", "ok": True, **fields}, _level(fields))
+        record: TlsReloadRecord = {"event": "tls_reload", "ok": True, **fields}  # type: ignore[typeddict-item]
+        self.log.emit(record, _level(fields))
         return True
 
 
-def _level(fields: dict[str, Any]) -> str:
+def _level(fields: CertFields) -> str:
     return expiry_level(fields) if "cert_days_left" in fields else "info"

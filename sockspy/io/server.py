@@ -27,6 +27,16 @@ from typing import Any
 import trio
 
 from sockspy.core.deciding.gate import Gate, GateHolder
+from sockspy.core.proxy.records import (
+    AcceptFailedRecord,
+    ConnectionRefusedRecord,
+    ListeningRecord,
+    PolicyFields,
+    StoppedRecord,
+    StoppingRecord,
+    TlsRefusedRecord,
+    UpstreamRecord,
+)
 from sockspy.core.serving.address import ListenAddress
 from sockspy.core.serving.identity import Client
 from sockspy.core.serving.limits import (
@@ -47,7 +57,7 @@ from sockspy.io.refuse import refuse
 from sockspy.io.reload import CertReloader, LoadedPolicy, Loader, PolicyReloader
 from sockspy.io.sdnotify import notify
 from sockspy.io.sockstream import ByteStream, SockStream
-from sockspy.io.tls import TlsHandshakeError, accept_tls
+from sockspy.io.tls import ServingTls, TlsHandshakeError, accept_tls
 from sockspy.io.upstream import Upstream
 
 _ACCEPT_RETRY = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
@@ -62,11 +72,10 @@ class ServeConfig:
     socket_mode: int = 0o660
     socket_group: str | None = None
     grace_period: float = 10.0
-    tls: ssl.SSLContext | None = None  # TLS (or mTLS) on tcp fronts; unix fronts stay plain
+    tls: ServingTls | None = None  # TLS (or mTLS) on tcp fronts; unix fronts stay plain
     reload: Loader | None = None  # SIGHUP loads the policy again with this
-    reload_tls: Callable[[], ssl.SSLContext] | None = None  # ... and the certificates with this
-    tls_cert_file: str | None = None  # the server certificate, for its names and expiry
-    policy_fields: dict[str, Any] = field(default_factory=dict)  # source, mode, ... (audit)
+    reload_tls: Callable[[], ServingTls] | None = None  # ... and the certificates with this
+    policy_fields: PolicyFields = field(default_factory=lambda: PolicyFields())  # for the log
     max_connections: int | None = None  # open client connections, in total
     max_connections_per_client: int | None = None  # ... per unix uid or tcp address
     head_timeout: float | None = 30.0  # only while a request head is incomplete
@@ -100,7 +109,7 @@ class Server:
             self._wrap,
         )
         self.certs = (
-            CertReloader(config.tls, config.reload_tls, self.log, config.tls_cert_file)
+            CertReloader(config.tls, config.reload_tls, self.log)
             if config.tls is not None
             else None
         )
@@ -125,10 +134,10 @@ class Server:
             raise
         try:
             for front in fronts:
-                self.log.emit({"event": "listening", "address": front.name})
+                self.log.emit(ListeningRecord(event="listening", address=front.name))
             for front in admin_fronts:
-                self.log.emit({"event": "listening", "address": front.name, "admin": True})
-            self.log.emit({"event": "upstream", "address": str(config.upstream)})
+                self.log.emit(ListeningRecord(event="listening", address=front.name, admin=True))
+            self.log.emit(UpstreamRecord(event="upstream", address=str(config.upstream)))
             if self.certs is not None:
                 self.certs.announce()
             notify("READY=1")  # systemd's Type=notify: every front listens
@@ -153,7 +162,7 @@ class Server:
                     await self._drain(signals)
         finally:
             await close_fronts(fronts + admin_fronts)
-        self.log.emit({"event": "stopped"})
+        self.log.emit(StoppedRecord(event="stopped"))
 
     def _hangups(self) -> Any:
         """SIGHUP's receiver while the server runs (a no-op context with nothing to reload)."""
@@ -174,7 +183,7 @@ class Server:
     @property
     def tls(self) -> ssl.SSLContext | None:
         """The fronts' TLS context in force: the latest one SIGHUP loaded."""
-        return self.certs.context if self.certs is not None else self.config.tls
+        return self.certs.context if self.certs is not None else None
 
     def health(self) -> dict[str, Any]:
         """What /healthz says besides the daemon's reachability."""
@@ -214,12 +223,12 @@ class Server:
             self.stopping = True
             notify("STOPPING=1")
             self.log.emit(
-                {
-                    "event": "stopping",
-                    "signal": signal.Signals(signum).name,
-                    "open_connections": len(self.pumps),
-                    "grace_period_s": self.config.grace_period,
-                }
+                StoppingRecord(
+                    event="stopping",
+                    signal=signal.Signals(signum).name,
+                    open_connections=len(self.pumps),
+                    grace_period_s=self.config.grace_period,
+                )
             )
             acceptors.cancel_scope.cancel()
             return
@@ -252,10 +261,10 @@ class Server:
             except OSError as exc:
                 if exc.errno not in _ACCEPT_RETRY:
                     raise
-                self.log.emit(
-                    {"event": "accept_failed", "address": front.name, "error": exc.strerror},
-                    "warning",
+                failed = AcceptFailedRecord(
+                    event="accept_failed", address=front.name, error=exc.strerror
                 )
+                self.log.emit(failed, "warning")
                 await trio.sleep(0.1)
                 continue
             handlers.start_soon(self._handle, stream, front)
@@ -273,10 +282,11 @@ class Server:
             try:  # in this connection's task: a slow handshake never holds up accept
                 client_stream, client = await accept_tls(stream, tls, front.name)
             except TlsHandshakeError as exc:
-                self.log.emit(
-                    {"event": "tls_refused", "conn_id": conn_id, **exc.client.fields(),
-                     "reason": str(exc)}, "warning",
-                )  # fmt: skip
+                refused: TlsRefusedRecord = {
+                    "event": "tls_refused", "conn_id": conn_id, **exc.client.fields(),
+                    "reason": str(exc),
+                }  # fmt: skip
+                self.log.emit(refused, "warning")
                 return
             finally:
                 self.limits.end_handshake()
@@ -297,11 +307,11 @@ class Server:
 
     def _refused(self, conn_id: int, client: Client, refusal: Refusal) -> None:
         self.counters["connections_refused"] += 1
-        self.log.emit(
-            {"event": "connection_refused", "conn_id": conn_id, **client.fields(),
-             "status": refusal.status, "code": refusal.code, "reason": refusal.reason},
-            "warning",
-        )  # fmt: skip
+        record: ConnectionRefusedRecord = {
+            "event": "connection_refused", "conn_id": conn_id, **client.fields(),
+            "status": refusal.status, "code": refusal.code, "reason": refusal.reason,
+        }  # fmt: skip
+        self.log.emit(record, "warning")
 
     async def _pump(self, conn_id: int, client_stream: ByteStream, client: Client) -> None:
         config = self.config

@@ -28,6 +28,7 @@ from __future__ import annotations
 import ssl
 from contextlib import suppress
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import trio
 
@@ -83,6 +84,27 @@ def _load_ca(context: ssl.SSLContext, cacert: str) -> None:
         context.load_verify_locations(cacert)
     except (OSError, ssl.SSLError) as exc:
         raise TlsConfigError(f"cannot load CA certificate {cacert}: {exc}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class ServingTls:
+    """The fronts' TLS context and the server certificate it was made from, loaded
+    together: what /healthz, /metrics and the audit log say of the certificate is the one
+    in force, whatever the file holds now (a reload that fails leaves both as they were)."""
+
+    context: ssl.SSLContext
+    cert_pem: bytes
+
+
+def load_server_tls(files: TlsFiles) -> ServingTls:
+    """`server_context(files)` and the bytes of its certificate file. Raises TlsConfigError."""
+    context = server_context(files)
+    assert files.cert is not None  # server_context refuses a front without one
+    try:
+        pem = Path(files.cert).read_bytes()
+    except OSError as exc:
+        raise TlsConfigError(f"cannot read certificate {files.cert}: {exc.strerror}") from None
+    return ServingTls(context, pem)
 
 
 def server_context(files: TlsFiles) -> ssl.SSLContext:

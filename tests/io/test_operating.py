@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import trio
+from support.records import check_records
 
 from sockspy.certs import write_certs
 from sockspy.core.deciding.gate import AllowAll, DenyEndpoints
@@ -23,7 +24,7 @@ from sockspy.core.serving.address import TcpAddress, UnixAddress
 from sockspy.io.logsink import AuditLog
 from sockspy.io.reload import LoadedPolicy, ReloadError
 from sockspy.io.server import ServeConfig, Server
-from sockspy.io.tls import TlsFiles, server_context
+from sockspy.io.tls import TlsFiles, load_server_tls
 from sockspy.policy.engine import PolicyGate
 from sockspy.policy.load import parse_policy
 
@@ -98,7 +99,9 @@ def run(scenario: Scenario, **settings: Any) -> list[dict[str, Any]]:
     finally:
         signal.signal(signal.SIGTERM, previous)
     log.close()
-    return [json.loads(line) for line in sink.getvalue().splitlines()]
+    records = [json.loads(line) for line in sink.getvalue().splitlines()]
+    check_records(records)  # every record as the README's table says
+    return records
 
 
 async def read_response(stream: trio.abc.Stream, limit: float = 5) -> bytes:
@@ -255,8 +258,8 @@ def test_tls_connections_stuck_before_their_handshake_count_against_the_total(
         assert (await alice_pings()).endswith(b"OK")
 
     records = run(
-        scenario, listen=[TcpAddress("127.0.0.1", port)], tls=server_context(files),
-        tls_cert_file=files.cert, max_connections=2,
+        scenario, listen=[TcpAddress("127.0.0.1", port)], tls=load_server_tls(files),
+        max_connections=2,
     )  # fmt: skip
     [tls] = events(records, "tls")  # the start-up record of the server certificate
     assert tls["cert_names"] == ["127.0.0.1"] and tls["level"] == "info"

@@ -18,6 +18,7 @@ from typing import Any
 
 import trio
 import trio.lowlevel
+from support.records import check_records
 
 from sockspy.core.deciding.gate import AllowAll
 from sockspy.core.serving.address import UnixAddress
@@ -94,7 +95,9 @@ def run_with_server(
     finally:
         signal.signal(signal.SIGTERM, previous)
     log.close()
-    return [json.loads(line) for line in sink.getvalue().splitlines()]
+    records = [json.loads(line) for line in sink.getvalue().splitlines()]
+    check_records(records)  # every record as the README's table says
+    return records
 
 
 def test_output_after_half_close_reaches_the_client_in_a_tunnel() -> None:

@@ -25,6 +25,7 @@ import trio
 from e2e.bypass_corpus import ATTEMPTS, Scene, _render
 from e2e.test_bypass import POLICY as BYPASS_POLICY
 from policy.test_presets import CLEAN, FINDINGS_TABLE, TABLE
+from support.records import check_records
 
 from sockspy.cli.explain import explain_request, request_bytes
 from sockspy.core.deciding.gate import Gate
@@ -151,6 +152,7 @@ def serve_all(gate: Gate, cases: Sequence[tuple[bytes, Book]]) -> list[list[dict
         signal.signal(signal.SIGTERM, previous)
     log.close()
     records = [json.loads(line) for line in sink.getvalue().splitlines()]
+    check_records(records)
     by_conn: dict[int, list[dict[str, Any]]] = {}
     for record in records:
         if record["event"] == "exchange":

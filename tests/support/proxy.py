@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sockspy.policy.tecnativa import UNSUPPORTED, VARIABLES
+from support.records import check_records
 
 READY_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 20.0
@@ -86,6 +87,7 @@ class ProxyProcess:
                 if i == len(lines) - 1:
                     continue  # still being written
                 raise AssertionError(f"audit log line {i + 1} is not JSON: {line!r}") from None
+        check_records(records)  # every record as the README's table says
         return records
 
     def exchanges(self) -> list[dict[str, Any]]:

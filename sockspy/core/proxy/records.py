@@ -1,28 +1,193 @@
-"""Audit records: plain dicts with stable snake_case fields, built from core state.
+"""Audit records: one TypedDict per event, with stable snake_case fields.
 
 The field names are an interface (users grep and index them); they are listed in the
-README. Timestamps are added by the log writer; durations are computed here from the
-monotonic clock the core was given.
+README's record table, and a test holds the table, these types and what sockspy writes
+to each other. The writer adds `timestamp` and `level`; durations are computed here from
+the monotonic clock the core was given. The conversation's records (exchange, session,
+connection) are built here; the serving process fills in the others where they happen.
+
+(No ``from __future__ import annotations`` here, nor in `identity`: a TypedDict knows
+which of its keys are `NotRequired` only from annotations it can evaluate.)
 """
 
-from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Literal, NotRequired, TypedDict
 
 from sockspy.core.proxy.exchange import Exchange
-from sockspy.core.serving.identity import Client
+from sockspy.core.serving.identity import Client, ClientFields
 
-Record = dict[str, Any]
+Record = Mapping[str, Any]  # any record, as the log writer takes it
+
+
+class ExchangeRecord(ClientFields):
+    event: Literal["exchange"]
+    conn_id: int
+    request_no: int
+    method: str | None
+    target: str | None
+    api_version: str | None
+    endpoint: str
+    decision: str | None  # allow, deny, would_deny, reject
+    rule: str | None
+    profile: str | None
+    code: str | None
+    reason: str | None
+    status: int | None
+    request_body_bytes: int
+    response_body_bytes: int
+    duration_ms: float
+    upgraded: bool
+
+
+class SessionRecord(TypedDict):
+    event: Literal["session"]
+    conn_id: int
+    request_no: int
+    endpoint: str
+    client_to_daemon_bytes: int
+    daemon_to_client_bytes: int
+    duration_ms: float
+
+
+class ConnectionRecord(ClientFields):
+    event: Literal["connection"]
+    conn_id: int
+    requests: int
+    client_bytes: int
+    daemon_bytes: int
+    duration_ms: float
+    close_reason: str
+
+
+class PolicyFields(TypedDict, total=False):
+    """What the log and /healthz say of a policy in force."""
+
+    source: str
+    mode: str
+    rules: int
+    profiles: int
+    deny_endpoints: list[str]
+
+
+class PolicyRecord(PolicyFields):
+    event: Literal["policy"]
+
+
+class PolicyReloadRecord(PolicyFields):
+    event: Literal["policy_reload"]
+    ok: bool
+    error: NotRequired[str]
+    problems: NotRequired[list[str]]
+
+
+class CertFields(TypedDict, total=False):
+    """What the server certificate in force says of itself (`certinfo`)."""
+
+    cert_subject: str | None
+    cert_names: list[str]
+    cert_not_after: str
+    cert_days_left: int
+    cert_error: str
+
+
+class TlsRecord(CertFields):
+    event: Literal["tls"]
+
+
+class TlsReloadRecord(CertFields):
+    event: Literal["tls_reload"]
+    ok: bool
+    reason: NotRequired[str]
+    error: NotRequired[str]
+
+
+class ListeningRecord(TypedDict):
+    event: Literal["listening"]
+    address: str
+    admin: NotRequired[bool]
+
+
+class UpstreamRecord(TypedDict):
+    event: Literal["upstream"]
+    address: str
+
+
+class StoppingRecord(TypedDict):
+    event: Literal["stopping"]
+    signal: str
+    open_connections: int
+    grace_period_s: float
+
+
+class StoppedRecord(TypedDict):
+    event: Literal["stopped"]
+
+
+class AcceptFailedRecord(TypedDict):
+    event: Literal["accept_failed"]
+    address: str
+    error: str | None
+
+
+class TlsRefusedRecord(ClientFields):
+    event: Literal["tls_refused"]
+    conn_id: int
+    reason: str
+
+
+class ConnectionRefusedRecord(ClientFields):
+    event: Literal["connection_refused"]
+    conn_id: int
+    status: int
+    code: str
+    reason: str
+
+
+class AuditDroppedRecord(TypedDict):
+    event: Literal["audit_dropped"]
+    dropped: int
+    dropped_total: int
+
+
+class InternalErrorRecord(TypedDict):
+    event: Literal["internal_error"]
+    conn_id: int
+    error: str
+    traceback: str
+
+
+# Every event sockspy writes, by its name.
+RECORD_TYPES: dict[str, type] = {
+    "exchange": ExchangeRecord,
+    "session": SessionRecord,
+    "connection": ConnectionRecord,
+    "policy": PolicyRecord,
+    "policy_reload": PolicyReloadRecord,
+    "tls": TlsRecord,
+    "tls_reload": TlsReloadRecord,
+    "listening": ListeningRecord,
+    "upstream": UpstreamRecord,
+    "stopping": StoppingRecord,
+    "stopped": StoppedRecord,
+    "accept_failed": AcceptFailedRecord,
+    "tls_refused": TlsRefusedRecord,
+    "connection_refused": ConnectionRefusedRecord,
+    "audit_dropped": AuditDroppedRecord,
+    "internal_error": InternalErrorRecord,
+}
 
 
 def _ms(seconds: float) -> float:
     return round(seconds * 1000, 3)
 
 
-def exchange_record(conn_id: int, client: Client, exchange: Exchange, now: float) -> Record:
+def exchange_record(
+    conn_id: int, client: Client, exchange: Exchange, now: float
+) -> ExchangeRecord:
     request = exchange.request
     decision = exchange.decision
-    record: Record = {
+    return {
         "event": "exchange",
         "conn_id": conn_id,
         "request_no": exchange.number,
@@ -42,7 +207,6 @@ def exchange_record(conn_id: int, client: Client, exchange: Exchange, now: float
         "duration_ms": _ms(now - exchange.started),
         "upgraded": exchange.upgraded,
     }
-    return record
 
 
 def session_record(
@@ -52,7 +216,7 @@ def session_record(
     daemon_to_client: int,
     started: float,
     now: float,
-) -> Record:
+) -> SessionRecord:
     return {
         "event": "session",
         "conn_id": conn_id,
@@ -73,7 +237,7 @@ def connection_record(
     started: float,
     now: float,
     close_reason: str,
-) -> Record:
+) -> ConnectionRecord:
     return {
         "event": "connection",
         "conn_id": conn_id,

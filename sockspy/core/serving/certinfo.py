@@ -10,15 +10,18 @@ has expired), so a log alert can catch it in time.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 from typing import Any
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from sockspy.core.proxy.records import CertFields
+
 EXPIRY_WARNING_DAYS = 30
 
 
-def certificate_fields(pem: bytes, now: datetime.datetime) -> dict[str, Any]:
+def certificate_fields(pem: bytes, now: datetime.datetime) -> CertFields:
     """Audit fields of the first certificate in `pem`: subject CN, names (its SANs),
     not_after (UTC, ISO 8601) and days_left (negative once expired). Raises ValueError
     for bytes that hold no PEM certificate."""
@@ -38,7 +41,7 @@ def certificate_fields(pem: bytes, now: datetime.datetime) -> dict[str, Any]:
     }
 
 
-def expiry_level(fields: dict[str, Any]) -> str:
+def expiry_level(fields: Mapping[str, Any]) -> str:
     """The audit level for a certificate with these fields: info, warning (expiring), error."""
     days = int(fields["cert_days_left"])
     if days < 0:

@@ -1,11 +1,10 @@
 """Who is on the other end of a front connection."""
 
-from __future__ import annotations
 
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Required, TypedDict
 
 # A container's cgroup path ends in its 64-hex id: /docker/<id>, docker-<id>.scope
 # (systemd driver), cri-containerd-<id>.scope, /kubepods/.../<id>.
@@ -21,6 +20,21 @@ class PeerCred:
     gid: int
 
 
+class ClientFields(TypedDict, total=False):
+    """Who a record is about, flat: unix peers, tcp peers, certificate holders."""
+
+    front: Required[str]
+    peer_uid: int
+    peer_gid: int
+    peer_pid: int
+    peer_exe: str
+    peer_container: str
+    client_ip: str
+    client_port: int | None
+    tls_cn: str | None
+    tls_names: list[str]
+
+
 @dataclass(frozen=True, slots=True)
 class Client:
     """The identity of one client connection: the front it came in on, and its peer."""
@@ -34,20 +48,21 @@ class Client:
     tls_cn: str | None = None  # TLS fronts with a verified client certificate: its subject CN
     tls_names: tuple[str, ...] = ()  # ... and every name it carries: the CN, then its SANs
 
-    def fields(self) -> dict[str, object]:
+    def fields(self) -> ClientFields:
         """Flat audit-record fields: peer_uid/gid/pid for unix, client_ip/port for tcp, and
         tls_cn/tls_names for a client certificate."""
-        out: dict[str, object] = {"front": self.front}
+        out: ClientFields = {"front": self.front}
         if self.peer is not None:
-            out.update(peer_uid=self.peer.uid, peer_gid=self.peer.gid, peer_pid=self.peer.pid)
+            out["peer_uid"], out["peer_gid"] = self.peer.uid, self.peer.gid
+            out["peer_pid"] = self.peer.pid
         if self.exe is not None:
             out["peer_exe"] = self.exe
         if self.container_id is not None:
             out["peer_container"] = self.container_id
         if self.ip is not None:
-            out.update(client_ip=self.ip, client_port=self.port)
+            out["client_ip"], out["client_port"] = self.ip, self.port
         if self.tls_names:
-            out.update(tls_cn=self.tls_cn, tls_names=list(self.tls_names))
+            out["tls_cn"], out["tls_names"] = self.tls_cn, list(self.tls_names)
         return out
 
 
