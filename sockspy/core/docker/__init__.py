@@ -1,0 +1,1 @@
+"""What dockerd makes of a request: routes, bodies as Go decodes them, hijacking, daemon facts."""

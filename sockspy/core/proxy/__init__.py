@@ -1,0 +1,1 @@
+"""One client connection as a sans-IO state machine, its exchanges, and their audit records."""

@@ -1,0 +1,1 @@
+"""Pure helpers of the serving process: addresses, identity, limits, exposure, certificates."""
