@@ -3,7 +3,6 @@ the admin address, with a real `Server` in front of a fake daemon."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
@@ -16,12 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import trio
-from support.records import check_records
+from support.serving import memory_log, run_trio, stop, written_records
 
 from sockspy.certs import write_certs
 from sockspy.core.deciding.gate import AllowAll, DenyEndpoints
 from sockspy.core.serving.address import TcpAddress, UnixAddress
-from sockspy.io.logsink import AuditLog
 from sockspy.io.reload import LoadedPolicy, ReloadError
 from sockspy.io.server import ServeConfig, Server
 from sockspy.io.tls import TlsFiles, load_server_tls
@@ -68,8 +66,7 @@ def run(scenario: Scenario, **settings: Any) -> list[dict[str, Any]]:
     rundir = tempfile.mkdtemp(prefix="ssop", dir="/tmp")
     upstream_path = os.path.join(rundir, "daemon.sock")
     front_path = os.path.join(rundir, "front.sock")
-    sink = io.StringIO()
-    log = AuditLog("json", sink)
+    log, sink = memory_log()
     settings.setdefault("gate", AllowAll())
     settings.setdefault("upstream", UnixAddress(upstream_path))
     settings.setdefault("listen", [UnixAddress(front_path)])
@@ -87,21 +84,11 @@ def run(scenario: Scenario, **settings: Any) -> list[dict[str, Any]]:
             server = Server(config)
             await nursery.start(server.run)
             await scenario(front_path, server)
-            os.kill(os.getpid(), signal.SIGTERM)
-            with trio.fail_after(10):
-                while server.pumps or (unix_front and Path(front_path).exists()):
-                    await trio.sleep(0.01)
+            await stop(server, front_path if unix_front else None)
             nursery.cancel_scope.cancel()
 
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
-    try:
-        trio.run(main)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-    log.close()
-    records = [json.loads(line) for line in sink.getvalue().splitlines()]
-    check_records(records)  # every record as the README's table says
-    return records
+    run_trio(main)
+    return written_records(log, sink)
 
 
 async def read_response(stream: trio.abc.Stream, limit: float = 5) -> bytes:

@@ -6,23 +6,20 @@ upstream, and talks to it over real sockets.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import signal
 import socket as stdlib_socket
 import tempfile
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import trio
 import trio.lowlevel
-from support.records import check_records
+from support.serving import memory_log, run_trio, stop, written_records
 
 from sockspy.core.deciding.gate import AllowAll
 from sockspy.core.serving.address import UnixAddress
-from sockspy.io.logsink import AuditLog
 from sockspy.io.server import ServeConfig, Server
 
 Handler = Callable[[trio.SocketStream], Awaitable[None]]
@@ -66,8 +63,7 @@ def run_with_server(
     rundir = tempfile.mkdtemp(prefix="ssio", dir="/tmp")
     upstream_path = os.path.join(rundir, "daemon.sock")
     front_path = os.path.join(rundir, "front.sock")
-    sink = io.StringIO()
-    log = AuditLog("json", sink)
+    log, sink = memory_log()
     config = ServeConfig(
         listen=[UnixAddress(front_path)],
         upstream=UnixAddress(upstream_path),
@@ -82,22 +78,11 @@ def run_with_server(
             server = Server(config)
             await nursery.start(server.run)
             await scenario(front_path)
-            os.kill(os.getpid(), signal.SIGTERM)
-            with trio.fail_after(grace + 5):
-                while server.pumps or Path(front_path).exists():
-                    await trio.sleep(0.01)
+            await stop(server, front_path, grace + 5)
             nursery.cancel_scope.cancel()
 
-    # A SIGTERM that arrives after the server stopped listening must not kill pytest.
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
-    try:
-        trio.run(main)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-    log.close()
-    records = [json.loads(line) for line in sink.getvalue().splitlines()]
-    check_records(records)  # every record as the README's table says
-    return records
+    run_trio(main)
+    return written_records(log, sink)
 
 
 def test_output_after_half_close_reaches_the_client_in_a_tunnel() -> None:

@@ -10,14 +10,11 @@ profile and reason from both, and the same status where sockspy answers itself.
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import signal
 import socket as stdlib_socket
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import h11
@@ -25,7 +22,7 @@ import trio
 from e2e.bypass_corpus import ATTEMPTS, Scene, _render
 from e2e.test_bypass import POLICY as BYPASS_POLICY
 from policy.test_presets import CLEAN, FINDINGS_TABLE, TABLE
-from support.records import check_records
+from support.serving import memory_log, run_trio, stop, written_records
 
 from sockspy.cli.explain import explain_request, request_bytes
 from sockspy.core.deciding.gate import Gate
@@ -34,7 +31,6 @@ from sockspy.core.docker.daemon import read_daemon_facts
 from sockspy.core.docker.routes import split_version
 from sockspy.core.serving.address import UnixAddress
 from sockspy.core.serving.identity import Client, PeerCred
-from sockspy.io.logsink import AuditLog
 from sockspy.io.server import ServeConfig, Server
 from sockspy.policy.engine import PolicyGate
 from sockspy.policy.load import parse_policy
@@ -116,8 +112,7 @@ def serve_all(gate: Gate, cases: Sequence[tuple[bytes, Book]]) -> list[list[dict
     books = [cases[0][1]]
     rundir = tempfile.mkdtemp(prefix="ssagree", dir="/tmp")
     upstream, front = os.path.join(rundir, "daemon.sock"), os.path.join(rundir, "front.sock")
-    sink = io.StringIO()
-    log = AuditLog("json", sink)
+    log, sink = memory_log()
     config = ServeConfig([UnixAddress(front)], UnixAddress(upstream), gate, log, grace_period=1)
 
     async def main() -> None:
@@ -139,20 +134,11 @@ def serve_all(gate: Gate, cases: Sequence[tuple[bytes, Book]]) -> list[list[dict
                     while await stream.receive_some(65536):
                         pass
                 await stream.aclose()
-            os.kill(os.getpid(), signal.SIGTERM)
-            with trio.fail_after(10):
-                while server.pumps or Path(front).exists():
-                    await trio.sleep(0.01)
+            await stop(server, front)
             nursery.cancel_scope.cancel()
 
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
-    try:
-        trio.run(main)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-    log.close()
-    records = [json.loads(line) for line in sink.getvalue().splitlines()]
-    check_records(records)
+    run_trio(main)
+    records = written_records(log, sink)
     by_conn: dict[int, list[dict[str, Any]]] = {}
     for record in records:
         if record["event"] == "exchange":
