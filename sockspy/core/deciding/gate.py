@@ -13,7 +13,8 @@ head is read (`GateHolder`), and that one gate's limit, body question and decisi
 to the whole request, whatever a reload does meanwhile.
 
 Wrappers (`DenyEndpoints`, the rate limit) stand in front of another gate and override
-`judge` only; the body question and its limit are the inner gate's.
+`judge`; the body question and its limit are the inner gate's (except that a denied
+endpoint's body is never asked for).
 """
 
 from __future__ import annotations
