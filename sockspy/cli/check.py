@@ -51,7 +51,8 @@ def describe(policy: Policy) -> list[str]:
     lines.append(
         "host_access: "
         + " ".join(
-            f"{f.name}={json.dumps(list(getattr(host, f.name)))}" for f in dataclasses.fields(host)
+            f"{f.name}={json.dumps(_plain(getattr(host, f.name)))}"
+            for f in dataclasses.fields(host)
         )
     )
     lines.append(f"profiles (first match wins; any other client is {DEFAULT_PROFILE!r}):")
@@ -105,3 +106,7 @@ def describe_rule(rule: Rule, width: int = 0) -> str:
     if rule.line:
         parts.append(f"(line {rule.line})")
     return " ".join(parts)
+
+
+def _plain(value: object) -> object:
+    return list(value) if isinstance(value, tuple) else value

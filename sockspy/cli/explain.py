@@ -25,7 +25,14 @@ from sockspy.cli.policies import load_named
 from sockspy.core.deciding.decision import Decision
 from sockspy.core.deciding.gate import Gate
 from sockspy.core.deciding.judgement import NO_FACTS, Answerer, Judgement, run_offline, settle
-from sockspy.core.deciding.lookups import InspectContainer, InspectVolume, Lookup, ReadDaemonFacts
+from sockspy.core.deciding.lookups import (
+    InspectContainer,
+    InspectExec,
+    InspectImage,
+    InspectVolume,
+    Lookup,
+    ReadDaemonFacts,
+)
 from sockspy.core.docker.gojson import BodyDecodeError
 from sockspy.core.docker.request import Request, classify_request
 from sockspy.core.proxy.conversation import Conversation
@@ -73,11 +80,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 class OfflineAnswers:
-    """explain's answers: no container is looked up, named volumes are new (None), and
-    the daemon's defaults are unknown."""
+    """explain's answers: no container or exec is looked up (the checks fail closed),
+    named volumes are new and images have no WORKDIR (None), and the daemon's defaults
+    are unknown (the strict checks)."""
 
     def answer(self, lookup: Lookup) -> Any:
-        if isinstance(lookup, InspectVolume):
+        if isinstance(lookup, InspectVolume | InspectImage):
             return None
         return NO_FACTS.answer(lookup)
 
@@ -230,8 +238,16 @@ def _print_facts(asked: Sequence[Lookup], say: Say) -> None:
     """What serve would have asked the daemon before deciding (explain asks nothing)."""
     containers = [lookup.name for lookup in asked if isinstance(lookup, InspectContainer)]
     volumes = [lookup.name for lookup in asked if isinstance(lookup, InspectVolume)]
+    images = [lookup.name for lookup in asked if isinstance(lookup, InspectImage)]
+    execs = [lookup.id for lookup in asked if isinstance(lookup, InspectExec)]
     daemon = any(isinstance(lookup, ReadDaemonFacts) for lookup in asked)
     lookups = [f"inspect {', '.join(containers)}"] if containers else []
+    if execs:
+        lookups.append(f"inspect exec {', '.join(execs)}")
+    if images:
+        lookups.append(
+            f"inspect image {', '.join(images)} (taken here as one without a WORKDIR)"
+        )
     if volumes:
         lookups.append(
             f"look up volume {', '.join(volumes)} (taken here as new; an existing one made "

@@ -27,7 +27,14 @@ from urllib.parse import quote
 import h11
 import trio
 
-from sockspy.core.deciding.lookups import InspectContainer, InspectVolume, Lookup, LookupFailed
+from sockspy.core.deciding.lookups import (
+    InspectContainer,
+    InspectExec,
+    InspectImage,
+    InspectVolume,
+    Lookup,
+    LookupFailed,
+)
 from sockspy.core.docker.daemon import DaemonFacts, read_daemon_facts
 from sockspy.io.sockstream import ByteStream, StreamClosed
 from sockspy.io.upstream import Upstream, UpstreamError, connect
@@ -62,6 +69,13 @@ class ContainerInspector:
                 return await self.inspect(lookup.name)
             if isinstance(lookup, InspectVolume):
                 return await self.inspect_volume(lookup.name)
+            if isinstance(lookup, InspectImage):
+                return await self._cached(
+                    f"/images/{quote(lookup.name, safe='/:@')}/json", f"image {lookup.name!r}"
+                )
+            if isinstance(lookup, InspectExec):  # not cached: each exec is started once
+                target = f"/exec/{quote(lookup.id, safe='')}/json"
+                return await self._ask(target, f"inspecting exec {lookup.id!r}")
             return await self.daemon_facts()
         except UpstreamError as exc:
             raise LookupFailed(f"cannot reach the daemon to inspect: {exc}") from None

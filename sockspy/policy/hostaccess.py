@@ -55,6 +55,8 @@ from sockspy.core.deciding.decision import Finding
 from sockspy.core.deciding.lookups import (
     NOT_LOOKED_UP,
     InspectContainer,
+    InspectExec,
+    InspectImage,
     InspectVolume,
     Procedure,
     ReadDaemonFacts,
@@ -86,6 +88,8 @@ class HostAccessOptions:
     allowed_log_drivers: tuple[str, ...] = ("", "json-file", "local", "journald", "none")
     allowed_capabilities: tuple[str, ...] = ()  # normalized names, e.g. "NET_ADMIN"
     allowed_devices: tuple[str, ...] = ()  # host device paths
+    allowed_runtimes: tuple[str, ...] = ()  # besides the daemon's default runtime
+    min_oom_score_adj: int = 0  # OomScoreAdj below it is a finding (-1000: allow all)
 
 
 _OTHER_CODES = {
@@ -95,8 +99,12 @@ _OTHER_CODES = {
     "target_privileged": "exec, attach, start or archive upload: a privileged container",
     "target_bind_mount": "exec, attach, start, archive or export: a container with host mounts",
     "target_host_access": "exec, attach, start or archive upload: a container with host access",
-    "exec_privileged": "an exec with Privileged: true",
-    "exec_user": "an exec as User root or uid 0",
+    "exec_privileged": "an exec created, or started, with Privileged: true",
+    "exec_user": "an exec created, or started, as User root or uid 0",
+    "exec_unknown": "an exec the checks need was not looked up (fail closed)",
+    "working_dir": "a WorkingDir (a create's, its image's, an exec's or an existing container's) "
+    "under /proc or /dev/fd: runc's leaked-fd escape (CVE-2024-21626)",
+    "image_unknown": "an image the checks need was not looked up (fail closed)",
     "build_network_mode": "a build with networkmode host or container:<id>",
     "build_cgroup_parent": "a build with a cgroupparent",
     "service_privileges": "a service's Privileges loosen confinement (SELinux, seccomp, AppArmor)",
@@ -111,9 +119,13 @@ FINDING_CODES: Mapping[str, str] = MappingProxyType({**HOST_CONFIG_CODES, **_OTH
 
 _START = "container.start"
 # Requests that run code or write files in an existing container: all of its host access.
+# A container is judged by what it is (its inspect answer), whoever created it and however.
 _RUNS_IN_TARGET = frozenset(
-    {"exec.create", "container.attach", "container.attach_ws", _START, "container.archive_put"}
-)
+    {
+        "exec.create", "container.attach", "container.attach_ws", _START, "container.restart",
+        "container.archive_put",
+    }
+)  # fmt: skip
 # Requests that read an existing container's files: its host mounts only. (export leaves
 # out mounted volumes; it is checked like the others all the same.)
 _READS_TARGET = frozenset({"container.archive_get", "container.archive_head", "container.export"})
@@ -143,6 +155,8 @@ def findings(request: Request, options: HostAccessOptions) -> Procedure[list[Fin
         found += yield from _target_findings(request.endpoint, target, options)
     if request.endpoint in _CONTAINER_CONFIG:
         found += yield from _container_config(request, options)
+    elif request.endpoint == "exec.start":
+        found += yield from _exec_start(request, options)
     else:
         check = _ENDPOINT_CHECKS.get(request.endpoint)
         if check is not None:
@@ -161,11 +175,15 @@ def _container_config(request: Request, options: HostAccessOptions) -> Procedure
     from, the named volumes it mounts, and where it needs them, the daemon's defaults."""
     if request.endpoint == _START and not request.body:
         return []  # the usual start: no body
-    host_configs = schemas.host_configs(request.decoded_body())
+    body = request.decoded_body()
+    host_configs = schemas.host_configs(body)
     daemon: DaemonFacts | None = None
-    if any(reads_daemon_facts(hc) for _, hc in host_configs):
+    runtimes = frozenset(options.allowed_runtimes)
+    if any(reads_daemon_facts(hc, runtimes) for _, hc in host_configs):
         daemon = yield ReadDaemonFacts()
     found = []
+    if request.endpoint != _START:  # a start body carries a HostConfig only
+        found += yield from _create_working_dir(body)
     for prefix, host_config in host_configs:
         where = _where(prefix, options, daemon=daemon)
         found += _collect(host_config_findings(host_config, where))
@@ -175,6 +193,42 @@ def _container_config(request: Request, options: HostAccessOptions) -> Procedure
             volume = yield InspectVolume(name)
             found += _named_volume_findings(f"{prefix}{field}", name, volume)
     return found
+
+
+def _create_working_dir(body: Mapping[str, Any]) -> Procedure[list[Finding]]:
+    """The WorkingDir the container's process starts in: the create's, else its image's
+    (a WORKDIR in a Dockerfile is the usual way in), looked up on the daemon."""
+    workdir = str(body.get("WorkingDir") or "")
+    if workdir:
+        return _working_dir_findings("WorkingDir", workdir)
+    image = str(body.get("Image") or "")
+    if not image:
+        return []
+    inspect = yield InspectImage(image)
+    if inspect is NOT_LOOKED_UP:
+        return [Finding("image_unknown", f"image {image!r} was not looked up")]
+    if not isinstance(inspect, Mapping):
+        return []  # no such image: the daemon refuses the create
+    stored = str((inspect.get("Config") or {}).get("WorkingDir") or "")
+    return _working_dir_findings(f"image {image!r} WorkingDir", stored)
+
+
+# CVE-2024-21626: runc (< 1.1.12) leaked a host directory's file descriptor into the
+# container's process, so a working directory of /proc/self/fd/<n> (/proc/<pid>/fd/<n>,
+# /proc/thread-self/fd/<n>, /proc/self/task/<tid>/fd/<n>...) started it outside the
+# container. /dev/fd and /dev/std* are links into /proc/self/fd. No container needs a
+# working directory under /proc, so all of it is reported, after Go's path cleaning (as
+# dockerd cleans it), whatever runc the daemon runs. A link to /proc planted elsewhere in
+# an image is out of reach: sockspy does not read images' files.
+_PROC_LINKS = ("/dev/fd", "/dev/stdin", "/dev/stdout", "/dev/stderr")
+
+
+def _working_dir_findings(label: str, workdir: str) -> list[Finding]:
+    cleaned = go_clean(workdir)
+    under = [prefix for prefix in ("/proc", *_PROC_LINKS) if is_allowed(cleaned, (prefix,))]
+    if not under:
+        return []
+    return [Finding("working_dir", f"{label} is {workdir!r}, under {under[0]}")]
 
 
 def _named_volume_findings(label: str, name: str, volume: Any) -> list[Finding]:
@@ -200,6 +254,30 @@ def _exec_create(request: Request, options: HostAccessOptions) -> list[Finding]:
     user = body.get("User", "")
     if _is_root(user):
         found.append(Finding("exec_user", f"exec User {user!r} is root"))
+    found += _working_dir_findings("exec WorkingDir", str(body.get("WorkingDir") or ""))
+    return found
+
+
+def _exec_start(request: Request, options: HostAccessOptions) -> Procedure[list[Finding]]:
+    """An exec is judged by what it is, not by how it was made: one created on the daemon
+    directly (by an admin, another tool, or before a policy reload) is looked up, with the
+    container it runs in."""
+    exec_id = dict(request.params).get("name", "")
+    inspect = yield InspectExec(exec_id)
+    if inspect is NOT_LOOKED_UP:
+        return [Finding("exec_unknown", f"exec {exec_id!r} was not looked up")]
+    if not isinstance(inspect, Mapping):
+        return []  # no such exec: the daemon answers 404
+    process = inspect.get("ProcessConfig") or {}
+    found = []
+    if process.get("privileged") is True:
+        found.append(Finding("exec_privileged", f"exec {exec_id[:12]!r} is privileged"))
+    user = str(process.get("user") or "")
+    if _is_root(user):
+        found.append(Finding("exec_user", f"exec {exec_id[:12]!r} runs as user {user!r}"))
+    container = str(inspect.get("ContainerID") or "")
+    if container:
+        found += yield from _target_findings("exec.start", container, options)
     return found
 
 
@@ -379,6 +457,8 @@ def _stored_findings(
     host_config = inspect.get("HostConfig") or {}
     where = _where(f"{label}HostConfig.", options, stored=True)
     found = _collect(host_config_findings(host_config, where))
+    workdir = str((inspect.get("Config") or {}).get("WorkingDir") or "")
+    found += _working_dir_findings(f"{label}Config.WorkingDir", workdir)
     # Top-level "Mounts" holds every mount in effect, binds inherited by VolumesFrom too;
     # those its own HostConfig already names are not repeated.
     named = {go_clean(source) for _, source in bind_mount_sources(host_config)}
@@ -433,6 +513,8 @@ def _where(
             normalize_capability(cap) for cap in options.allowed_capabilities
         ),
         allowed_devices=frozenset(go_clean(path) for path in options.allowed_devices),
+        allowed_runtimes=frozenset(options.allowed_runtimes),
+        min_oom_score_adj=options.min_oom_score_adj,
         stored=stored,
         daemon=daemon,
     )

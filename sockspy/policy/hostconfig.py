@@ -27,6 +27,8 @@ class Where:
     allowed_log_drivers: tuple[str, ...] = ()
     allowed_capabilities: frozenset[str] = frozenset()  # normalized: "NET_ADMIN"
     allowed_devices: frozenset[str] = frozenset()  # cleaned host paths
+    allowed_runtimes: frozenset[str] = frozenset()
+    min_oom_score_adj: int = 0
     stored: bool = False  # a container's stored HostConfig (inspect), not a request's
     daemon: DaemonFacts | None = None  # what the daemon said of itself; None: unknown
 
@@ -210,14 +212,82 @@ def cgroupns_host_is_default(daemon: DaemonFacts | None) -> bool:
     )
 
 
-def reads_daemon_facts(hc: HostConfig) -> bool:
+def reads_daemon_facts(hc: HostConfig, allowed_runtimes: frozenset[str] = frozenset()) -> bool:
     """Whether the checks of a request's `hc` depend on the daemon's defaults at all."""
-    return hc.get("MaskedPaths") is not None or hc.get("CgroupnsMode") == "host"
+    runtime = str(hc.get("Runtime") or "")
+    return (
+        hc.get("MaskedPaths") is not None
+        or hc.get("CgroupnsMode") == "host"
+        or (runtime not in ("", *allowed_runtimes))
+    )
 
 
 def _cgroup_parent(hc: HostConfig, where: Where) -> Iterator[str]:
     if hc.get("CgroupParent"):
         yield f"{where.prefix}CgroupParent is {hc['CgroupParent']!r}"
+
+
+# -- Runtimes and the host's resources -----------------------------------------------------
+
+# The runtime dockerd uses when none is named ("runc" unless --default-runtime says so).
+# A daemon may register others (--add-runtime): kata, gVisor, but also a runtime that
+# confines nothing. A request may name the daemon's default, or one the policy allows.
+_STOCK_RUNTIME = "runc"
+
+
+def _runtime(hc: HostConfig, where: Where) -> Iterator[str]:
+    runtime = str(hc.get("Runtime") or "")
+    if not runtime or runtime in where.allowed_runtimes:
+        return
+    if where.stored:
+        # dockerd stores the runtime a container runs with ("runc" when none was asked):
+        # the daemon's default is not looked up for an existing container, the stock one
+        # is taken as harmless.
+        if runtime == _STOCK_RUNTIME:
+            return
+    elif where.daemon is not None and where.daemon.default_runtime == runtime:
+        return
+    yield f"{where.prefix}Runtime is {runtime!r}"
+
+
+def _oom_score_adj(hc: HostConfig, where: Where) -> Iterator[str]:
+    # A negative score makes the kernel's OOM killer pick host processes before this
+    # container (down to -1000: never this one). dockerd accepts -1000..1000.
+    score = hc.get("OomScoreAdj") or 0
+    if isinstance(score, int) and score < where.min_oom_score_adj:
+        yield f"{where.prefix}OomScoreAdj is {score} (below {where.min_oom_score_adj})"
+
+
+# runc libcontainer/configs/validate (sysctl): the sysctls a container may set because they
+# belong to one of its own namespaces. Any other one writes to the host's kernel (a runtime
+# that does not validate, or a future runc, would let it through). IPC ones need the
+# container's own IPC namespace, net.* its own network namespace, kernel.domainname its
+# own UTS namespace. Names may be written with "/" instead of ".".
+_IPC_SYSCTLS = frozenset(
+    {
+        "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
+        "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced",
+    }
+)  # fmt: skip
+
+
+def _shares(hc: HostConfig, field: str) -> bool:
+    """Whether `field`'s namespace is the host's or another container's."""
+    mode = str(hc.get(field) or "").lower()
+    return mode == "host" or mode.startswith("container:")
+
+
+def _sysctls(hc: HostConfig, where: Where) -> Iterator[str]:
+    for name in sorted(hc.get("Sysctls") or {}):
+        key = name.replace("/", ".")
+        if key in _IPC_SYSCTLS or key.startswith("fs.mqueue."):
+            namespaced = not _shares(hc, "IpcMode")
+        elif key.startswith("net."):
+            namespaced = not _shares(hc, "NetworkMode")
+        else:
+            namespaced = key == "kernel.domainname" and not _shares(hc, "UTSMode")
+        if not namespaced:
+            yield f"{where.prefix}Sysctls sets {name!r} outside the container's namespaces"
 
 
 # -- Devices -------------------------------------------------------------------------------
@@ -346,6 +416,9 @@ HOST_CONFIG_CHECKS: tuple[tuple[str, Check], ...] = (
     ("userns_mode", _namespace("UsernsMode")),
     ("cgroupns_mode", _cgroupns_mode),
     ("cgroup_parent", _cgroup_parent),
+    ("runtime", _runtime),
+    ("oom_score_adj", _oom_score_adj),
+    ("sysctls", _sysctls),
     ("bind_mount", _bind_mount),
     ("local_volume_options", _local_volume_options),
     ("log_driver", _log_driver),
@@ -369,6 +442,10 @@ HOST_CONFIG_CODES: Mapping[str, str] = MappingProxyType(
         "cgroupns_mode": "CgroupnsMode container:<id>, or host where that is not the daemon's "
         "own default",
         "cgroup_parent": "CgroupParent puts the container in a host cgroup of the client's choice",
+        "runtime": "Runtime names a runtime other than the daemon's default and allowed_runtimes",
+        "oom_score_adj": "OomScoreAdj below min_oom_score_adj: the OOM killer takes host "
+        "processes first",
+        "sysctls": "Sysctls outside the container's own IPC, network or UTS namespace",
         "bind_mount": "a host path outside allowed_bind_paths is mounted (Binds, bind Mounts)",
         "local_volume_options": "a local-driver volume with options (o=bind, device=, type=), "
         "made now or mounted by name",

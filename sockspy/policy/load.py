@@ -305,10 +305,14 @@ class _Checker:
         self._unknown_keys(table, HOST_ACCESS_KEYS, where)
         values: dict[str, tuple[str, ...]] = {}
         for key in HOST_ACCESS_KEYS:
-            if key in table:
+            if key in table and key != "min_oom_score_adj":
                 check = _absolute_path if key in ("allowed_bind_paths", "allowed_devices") else None
                 values[key] = self._list(table, key, where, str, "strings", check)
-        return HostAccessOptions(**values)
+        score = self._get(table, "min_oom_score_adj", where, int, 0, "an integer")
+        if not -1000 <= score <= 1000:
+            self.error((*where, "min_oom_score_adj"), "min_oom_score_adj must be -1000 to 1000")
+            score = 0
+        return HostAccessOptions(**values, min_oom_score_adj=score)
 
     def _tables(self, value: object, key: str) -> list[tuple[Path_, dict[str, Any]]]:
         if not isinstance(value, list):

@@ -26,7 +26,13 @@ from support.serving import memory_log, run_trio, stop, written_records
 
 from sockspy.cli.explain import explain_request, request_bytes
 from sockspy.core.deciding.gate import Gate
-from sockspy.core.deciding.lookups import InspectContainer, InspectVolume, Lookup
+from sockspy.core.deciding.lookups import (
+    InspectContainer,
+    InspectExec,
+    InspectImage,
+    InspectVolume,
+    Lookup,
+)
 from sockspy.core.docker.daemon import read_daemon_facts
 from sockspy.core.docker.routes import split_version
 from sockspy.core.serving.address import UnixAddress
@@ -55,7 +61,7 @@ class Book:
     def answer(self, lookup: Lookup) -> Any:  # explain's answerer
         if isinstance(lookup, InspectContainer):
             return self.container(lookup.name)
-        if isinstance(lookup, InspectVolume):
+        if isinstance(lookup, InspectVolume | InspectImage | InspectExec):
             return None
         return read_daemon_facts(VERSION, INFO)  # what the fake daemon says of itself
 
@@ -65,8 +71,8 @@ def respond(book: Book, method: str, target: str) -> tuple[int, Any]:
     if method == "GET" and path.startswith("/containers/") and path.endswith("/json"):
         found = book.container(path[len("/containers/") : -len("/json")])
         return (200, found) if found is not None else (404, {"message": "No such container"})
-    if method == "GET" and path.startswith("/volumes/"):
-        return 404, {"message": "no such volume"}
+    if method == "GET" and path.startswith(("/volumes/", "/images/", "/exec/")):
+        return 404, {"message": "no such object"}
     if method == "GET" and path in ("/version", "/info"):
         return 200, VERSION if path == "/version" else INFO
     return 200, {}

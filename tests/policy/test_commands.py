@@ -179,13 +179,15 @@ def test_explain_says_the_daemon_defaults_are_unknown_and_checks_strictly(
     assert "findings:  cgroupns_mode: HostConfig.CgroupnsMode is 'host'" in lines
     facts = lines.index(next(line for line in lines if line.startswith("facts:")))
     assert lines[facts] == (
-        "facts:     none: explain does not ask the daemon; serve would read its version and "
-        "cgroup setup (GET /version, GET /info) first, and the decision may differ"
+        "facts:     none: explain does not ask the daemon; serve would inspect image bb (taken "
+        "here as one without a WORKDIR) and read its version and cgroup setup (GET /version, "
+        "GET /info) first, and the decision may differ"
     )
     assert "the daemon's defaults are unknown here, so the strict checks apply" in lines[facts + 1]
     body.write_text('{"Image": "bb", "HostConfig": {}}')
     _, lines = run_explain("watchtower", "POST /v1.41/containers/create", body=str(body))
-    assert "facts:     none needed" in lines
+    facts = next(line for line in lines if line.startswith("facts:"))
+    assert "read its version" not in facts  # the image's WORKDIR is all serve would ask
 
 
 def test_explain_usage_errors_exit_2(tmp_path: Path) -> None:

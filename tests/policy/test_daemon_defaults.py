@@ -263,10 +263,13 @@ def test_watchtower_recreates_a_container_from_its_inspected_host_config() -> No
     client = make_client(uid=1000)
     request = create(inspected_host_config())
     assert ReadDaemonFacts() in asked_by(gate, request, client)
-    facts = Facts(daemon=read_daemon_facts(VERSION_20_10, INFO_V1))
+    facts = Facts(daemon=read_daemon_facts(VERSION_20_10, INFO_V1), images={"bb": {}})
     assert decide_offline(gate, request, client, facts).allowed
     # Without the daemon's answers (or on cgroup v2) the same body is host access.
     assert not decide_offline(gate, request, client, NO_FACTS).allowed
-    v2 = Facts(daemon=read_daemon_facts(VERSION_20_10, {**INFO_V1, "CgroupVersion": "2"}))
+    v2 = Facts(
+        daemon=read_daemon_facts(VERSION_20_10, {**INFO_V1, "CgroupVersion": "2"}),
+        images={"bb": {}},
+    )
     denied = decide_offline(gate, request, client, v2)
     assert not denied.allowed and "CgroupnsMode" in (denied.reason or "")

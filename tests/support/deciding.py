@@ -11,8 +11,15 @@ from typing import Any
 
 from sockspy.core.deciding.decision import Finding
 from sockspy.core.deciding.gate import Gate
-from sockspy.core.deciding.judgement import Facts, Judgement, run_offline, settle
-from sockspy.core.deciding.lookups import InspectContainer, InspectVolume, Lookup, ReadDaemonFacts
+from sockspy.core.deciding.judgement import Answerer, Facts, Judgement, run_offline, settle
+from sockspy.core.deciding.lookups import (
+    InspectContainer,
+    InspectExec,
+    InspectImage,
+    InspectVolume,
+    Lookup,
+    ReadDaemonFacts,
+)
 from sockspy.core.docker.daemon import DaemonFacts
 from sockspy.core.docker.request import Request
 from sockspy.core.serving.identity import Client
@@ -28,17 +35,32 @@ def findings(
     containers: Objects | None = None,
     daemon: DaemonFacts | None = None,
     volumes: Objects | None = None,
+    images: Objects | None = None,
+    execs: Objects | None = None,
 ) -> list[Finding]:
     """hostaccess.findings with the look-ups answered from these objects (a name not
-    given was not looked up)."""
-    book = Facts(containers or {}, daemon, volumes or {})
-    return run_offline(hostaccess.findings(request, options), book)
+    given was not looked up); with no `images` at all, every image is a plain one."""
+    book = Facts(containers or {}, daemon, volumes or {}, images or {}, execs or {})
+    answers: Answerer = PlainImages(book) if images is None else book
+    return run_offline(hostaccess.findings(request, options), answers)
+
+
+class PlainImages:
+    """`book`'s answers, and every image it does not name one without a WORKDIR."""
+
+    def __init__(self, book: Facts) -> None:
+        self.book = book
+
+    def answer(self, lookup: Lookup) -> Any:
+        if isinstance(lookup, InspectImage):
+            return self.book.images.get(lookup.name, {"Config": {}})
+        return self.book.answer(lookup)
 
 
 class Recorder:
     """A book that remembers every look-up it answered."""
 
-    def __init__(self, book: Facts) -> None:
+    def __init__(self, book: Answerer) -> None:
         self.book = book
         self.asked: list[Lookup] = []
 
@@ -51,7 +73,7 @@ def asked(
     request: Request, options: HostAccessOptions, containers: Objects | None = None
 ) -> list[Lookup]:
     """The look-ups the checks ask for, with these containers known, in order."""
-    recorder = Recorder(Facts(containers or {}))
+    recorder = Recorder(PlainImages(Facts(containers or {})))
     run_offline(hostaccess.findings(request, options), recorder)
     return list(dict.fromkeys(recorder.asked))
 
@@ -80,7 +102,9 @@ class EveryContainer:
     def answer(self, lookup: Lookup) -> Any:
         if isinstance(lookup, InspectContainer):
             return self.inspect
-        return Facts().answer(lookup)
+        if isinstance(lookup, InspectExec):  # a plain exec, in a container like the others
+            return {"ProcessConfig": {"user": "", "privileged": False}, "ContainerID": "c"}
+        return PlainImages(Facts()).answer(lookup)
 
 
 def asked_by(

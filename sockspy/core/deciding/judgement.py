@@ -25,6 +25,8 @@ from sockspy.core.deciding.gate import Gate
 from sockspy.core.deciding.lookups import (
     NOT_LOOKED_UP,
     InspectContainer,
+    InspectExec,
+    InspectImage,
     InspectVolume,
     Lookup,
     Procedure,
@@ -89,12 +91,18 @@ class Facts:
     containers: Objects = field(default_factory=dict)
     daemon: DaemonFacts | None = None
     volumes: Objects = field(default_factory=dict)
+    images: Objects = field(default_factory=dict)
+    execs: Objects = field(default_factory=dict)
 
     def answer(self, lookup: Lookup) -> Any:
         if isinstance(lookup, InspectContainer):
             return self.containers.get(lookup.name, NOT_LOOKED_UP)
         if isinstance(lookup, InspectVolume):
             return self.volumes.get(lookup.name, NOT_LOOKED_UP)
+        if isinstance(lookup, InspectImage):
+            return self.images.get(lookup.name, NOT_LOOKED_UP)
+        if isinstance(lookup, InspectExec):
+            return self.execs.get(lookup.id, NOT_LOOKED_UP)
         assert isinstance(lookup, ReadDaemonFacts)
         return self.daemon
 

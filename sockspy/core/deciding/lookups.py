@@ -12,10 +12,13 @@ Answers:
   when it has no such container (the daemon will refuse the request itself);
 * `InspectVolume` -> ``GET /volumes/{name}``, or None when there is no such volume
   (dockerd will create a plain one);
+* `InspectImage` -> ``GET /images/{name}/json``, or None when there is no such image
+  (the daemon refuses the create; the CLI pulls and asks again);
+* `InspectExec` -> ``GET /exec/{id}/json``, or None when there is no such exec;
 * `ReadDaemonFacts` -> `DaemonFacts`, or None when unknown (the checks that read them
   then take their strict form).
 
-`NOT_LOOKED_UP` answers a container or volume that was not looked up (explain does not
+`NOT_LOOKED_UP` answers a container, volume, image or exec that was not looked up (explain does not
 ask the daemon): the checks report it as a finding of its own and so fail closed. A
 look-up that fails in `serve` is not answered at all: the request is denied with 502
 (`sockspy.core.deciding.judgement`).
@@ -41,11 +44,21 @@ class InspectVolume:
 
 
 @dataclass(frozen=True, slots=True)
+class InspectImage:
+    name: str  # as a create names it: "busybox", "registry:5000/team/app:1.2", an id
+
+
+@dataclass(frozen=True, slots=True)
+class InspectExec:
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
 class ReadDaemonFacts:
     pass
 
 
-Lookup = InspectContainer | InspectVolume | ReadDaemonFacts
+Lookup = InspectContainer | InspectVolume | InspectImage | InspectExec | ReadDaemonFacts
 
 # A decision procedure: yields look-ups, is sent their answers, returns its result.
 Procedure = Generator[Lookup, Any, T]

@@ -35,6 +35,7 @@ class DaemonFacts:
     # GET /info: SecurityOptions ("name=seccomp,profile=default", "name=cgroupns"...);
     # None when the answer had no such field.
     security_options: tuple[str, ...] | None = None
+    default_runtime: str = ""  # GET /info: DefaultRuntime, e.g. "runc"
 
     @property
     def moby_release(self) -> tuple[int, int, int] | None:
@@ -71,6 +72,7 @@ def read_daemon_facts(version: Mapping[str, Any], info: Mapping[str, Any]) -> Da
         api_version=_text(version.get("ApiVersion")),
         cgroup_version=_text(info.get("CgroupVersion")),
         security_options=options,
+        default_runtime=_text(info.get("DefaultRuntime")),
     )
 
 

@@ -89,6 +89,9 @@ HOST_CONFIG = Struct(
         "Mounts": Array(MOUNT),
         "MaskedPaths": Array(String()),
         "ReadonlyPaths": Array(String()),
+        "Runtime": String(),
+        "OomScoreAdj": Int(),
+        "Sysctls": STRING_MAP,
     },
     # Resources is embedded by value (declared between Isolation and Mounts: the order
     # only decides between fields whose names fold alike, and no two here do).
@@ -110,7 +113,8 @@ HOST_CONFIG = Struct(
 # HostConfig, which getHostConfig uses when "HostConfig" is absent or null. Newer daemons
 # dropped the embedded one; checking both is right for every version.
 LEGACY_HOST_CONFIG = "<top-level HostConfig>"  # its key in the decoded dict
-CONFIG = Struct({"User": String(), "Image": String()})  # container.Config: nothing host-level
+# container.Config: its WorkingDir is where runc starts the process (CVE-2024-21626).
+CONFIG = Struct({"User": String(), "Image": String(), "WorkingDir": String()})
 CONTAINER_CREATE = Struct(
     {"HostConfig": Pointer(HOST_CONFIG), "Cpuset": String()},
     embedded=(Embedded(CONFIG), Embedded(HOST_CONFIG, key=LEGACY_HOST_CONFIG)),
@@ -120,7 +124,9 @@ CONTAINER_CREATE = Struct(
 CONTAINER_UPDATE = Struct({}, embedded=(Embedded(RESOURCES),))
 
 # api/types/configs.go
-EXEC_CONFIG = Struct({"User": String(), "Privileged": Bool(), "Detach": Bool()})
+EXEC_CONFIG = Struct(
+    {"User": String(), "Privileged": Bool(), "Detach": Bool(), "WorkingDir": String()}
+)
 
 # api/types/volume: VolumeCreateBody (20.10), CreateOptions (newer; adds cluster fields)
 VOLUME_CREATE = Struct({"Driver": String(), "DriverOpts": STRING_MAP, "Name": String()})
