@@ -16,6 +16,9 @@ Placeholders (bytes, replaced everywhere: target, headers, body):
     @LINKER@         a running container linked to the victim as "x": @LINKER@/x *is* the victim
     @DORMANT@        a created, never started container with a host bind
     @FRESH@          a created, never started container with no host access
+    @PRIV_EXEC@      an exec made on the daemon directly in @PLAIN@, with Privileged: true
+    @ROOT_EXEC@      the same with User "0"
+    @WORKDIR_IMAGE@  an image whose WORKDIR is /proc/self/fd/7
     @MARKER@         a unique name for whatever the attempt would create (container, volume,
                      plugin, image tag); every create body also labels with it
     @HOSTDIR@        a host path that does not exist: a bind would make the daemon create it
@@ -70,6 +73,10 @@ FACTS: dict[str, str] = {
     "pipelining": "every request on a connection passes the rules, not just the first",
     "hijack-without-upgrade": "hijacking routes without an Upgrade header",
     "upgrade-smuggling": "Upgrade on a request the daemon does not hijack, then more requests",
+    "existing-exec": "an exec made on the daemon directly, started through the proxy",
+    "runc-workdir": "a WorkingDir under /proc/<n>/fd: runc's leaked-fd escape (CVE-2024-21626)",
+    "runtime": "HostConfig.Runtime names another runtime the daemon has registered",
+    "host-resources": "a negative OomScoreAdj; sysctls outside the container's namespaces",
 }
 
 
@@ -125,6 +132,9 @@ class Scene:
     fresh: str
     marker_prefix: str  # every marker starts with it: "sockspy-bypass-<hex>"
     hostdir: str
+    priv_exec: str
+    root_exec: str
+    workdir_image: str
 
     def marker(self, attempt: Attempt) -> str:
         return f"{self.marker_prefix}-{attempt.id}"
@@ -165,6 +175,9 @@ def _fill(template: bytes, scene: Scene, marker: str) -> bytes:
         "@FRESH@": scene.fresh,
         "@MARKER@": marker,
         "@HOSTDIR@": scene.hostdir,
+        "@PRIV_EXEC@": scene.priv_exec,
+        "@ROOT_EXEC@": scene.root_exec,
+        "@WORKDIR_IMAGE@": scene.workdir_image,
     }
     for key, value in values.items():
         template = template.replace(key.encode(), value.encode())
@@ -756,6 +769,44 @@ ATTEMPTS: tuple[Attempt, ...] = (
     _a("upgrade-h2c-on-ping-then-bind", "upgrade-smuggling",
        Req("GET", f"{V}/_ping", b"", H2C),
        post(CREATE, BIND_ROOT), forwarded=1),
+    # -- objects made without sockspy: judged by what they are ---------------------------
+    _a("exec-start-privileged-made-elsewhere", "existing-exec",
+       post(f"{V}/exec/@PRIV_EXEC@/start", b'{"Detach":false,"Tty":false}', *UPGRADE)),
+    _a("exec-start-privileged-made-elsewhere-detached", "existing-exec",
+       post(f"{V}/exec/@PRIV_EXEC@/start", b'{"Detach":true,"Tty":false}')),
+    _a("exec-start-privileged-made-elsewhere-pct-path", "existing-exec",
+       post(f"{V}/exec%2F@PRIV_EXEC@%2Fstart", b'{"Detach":true,"Tty":false}')),
+    _a("exec-start-root-made-elsewhere-detached", "existing-exec",
+       post(f"{V}/exec/@ROOT_EXEC@/start", b'{"Detach":true,"Tty":false}')),
+    _a("restart-dormant", "target-container", post(f"{V}/containers/@DORMANT@/restart")),
+    # -- runc's leaked fd as the working directory ----------------------------------------
+    _a("create-workdir-proc-self-fd", "runc-workdir",
+       post(CREATE, create(None, ',"WorkingDir":"/proc/self/fd/7"'))),
+    _a("create-workdir-thread-self-fd", "runc-workdir",
+       post(CREATE, create(None, ',"WorkingDir":"/proc/thread-self/fd/8"'))),
+    _a("create-workdir-pid-fd-uncleaned", "runc-workdir",
+       post(CREATE, create(None, ',"WorkingDir":"/proc/./1/../self//fd/7/"'))),
+    _a("create-workdir-dev-fd", "runc-workdir",
+       post(CREATE, create(None, ',"WorkingDir":"/dev/fd/7"'))),
+    _a("create-workdir-folded-key", "runc-workdir",
+       post(CREATE, create(None, ',"workingdir":"/proc/self/fd/7"'))),
+    _a("create-from-image-with-fd-workdir", "runc-workdir",
+       post(CREATE, b'{"Image":"@WORKDIR_IMAGE@","Cmd":["true"],' + LABELS.encode() + b"}")),
+    _a("exec-workdir-proc-self-fd", "runc-workdir",
+       post(f"{V}/containers/@PLAIN@/exec", b'{"Cmd":["true"],"WorkingDir":"/proc/self/fd/7"}')),
+    # -- runtimes and the host's resources --------------------------------------------------
+    _a("create-runtime-shim-v2", "runtime",
+       post(CREATE, create('"Runtime":"io.containerd.runc.v2"'))),
+    _a("create-runtime-legacy-v1", "runtime",
+       post(CREATE, create('"Runtime":"io.containerd.runtime.v1.linux"'))),
+    _a("create-oom-score-adj-negative", "host-resources",
+       post(CREATE, create('"OomScoreAdj":-1000'))),
+    _a("create-sysctl-core-pattern", "host-resources",
+       post(CREATE, create('"Sysctls":{"kernel.core_pattern":"|/tmp/x"}'))),
+    _a("create-sysctl-with-slashes", "host-resources",
+       post(CREATE, create('"Sysctls":{"kernel/core_pattern":"|/tmp/x"}'))),
+    _a("create-sysctl-vm", "host-resources",
+       post(CREATE, create('"Sysctls":{"vm.overcommit_memory":"1"}'))),
 )  # fmt: skip
 
 

@@ -162,7 +162,15 @@ def stage(docker_daemon: DockerDaemon, test_image: str) -> Iterator[Stage]:
                test_image, "sleep", "3600")  # fmt: skip
         direct("create", "--name", roles["dormant"], "-v", bind, test_image, "sleep", "3600")
         direct("create", "--name", roles["fresh"], test_image, "sleep", "3600")
+        # An image whose WORKDIR is runc's leaked fd (CVE-2024-21626), as a pulled one may be.
+        workdir_image = f"{prefix}-workdir:latest"
+        direct("commit", "--change", "WORKDIR /proc/self/fd/7", roles["fresh"], workdir_image)
         daemon = DaemonView(docker_daemon.host)
+        # Execs made on the daemon directly, never through sockspy: what they are decides.
+        made = [
+            daemon.post(f"/containers/{roles['plain']}/exec", {"Cmd": ["true"], **extra})["Id"]
+            for extra in ({"Privileged": True}, {"User": "0"})
+        ]
         victim_id = daemon.get(f"/containers/{roles['victim']}/json")["Id"]
         all_ids = [c["Id"] for c in daemon.get("/containers/json?all=1")]
         scene = Scene(
@@ -176,6 +184,9 @@ def stage(docker_daemon: DockerDaemon, test_image: str) -> Iterator[Stage]:
             fresh=roles["fresh"],
             marker_prefix=prefix,
             hostdir=f"{hostdir_root}/made-by-daemon",
+            priv_exec=made[0],
+            root_exec=made[1],
+            workdir_image=workdir_image,
         )
         plain = daemon.get(f"/containers/{roles['plain']}/json")["HostConfig"]
         yield Stage(scene, docker_daemon.host, bind_dir, hostdir_root, roles, plain)
@@ -239,15 +250,22 @@ class DaemonView:
         self.host = host
 
     def get(self, path: str) -> Any:
+        return self._call("GET", path)
+
+    def post(self, path: str, body: dict[str, Any]) -> Any:
+        return self._call("POST", path, json.dumps(body).encode())
+
+    def _call(self, method: str, path: str, body: bytes | None = None) -> Any:
         conn = connect(self.host, timeout=30)
+        headers = {"Host": "docker", "Content-Type": "application/json"}
         try:
-            conn.request("GET", f"/v1.41{path}", headers={"Host": "docker"})
+            conn.request(method, f"/v1.41{path}", body=body, headers=headers)
             response = conn.getresponse()
-            body = response.read()
+            answer = response.read()
         finally:
             conn.close()
-        assert response.status == 200, (path, response.status, body[:300])
-        return json.loads(body)
+        assert response.status in (200, 201), (path, response.status, answer[:300])
+        return json.loads(answer)
 
     def snapshot(self, prefix: str, roles: dict[str, str], stage: Stage | None = None) -> Snapshot:
         def ours(names: Sequence[str] | None) -> bool:
@@ -268,13 +286,19 @@ class DaemonView:
             scene[role] = {
                 "Id": inspect["Id"],
                 "HostConfig": json.dumps(inspect["HostConfig"], sort_keys=True),
-                "ExecIDs": inspect.get("ExecIDs"),
+                "ExecIDs": sorted(inspect.get("ExecIDs") or []),  # in no fixed order
                 "Mounts": json.dumps(inspect["Mounts"], sort_keys=True),
                 "Running": state["Running"],
                 "Pid": state["Pid"],
                 "StartedAt": state["StartedAt"],
                 "RestartCount": inspect["RestartCount"],
             }
+        if stage is not None:  # the execs made on the daemon directly: none may run
+            for exec_id in (stage.scene.priv_exec, stage.scene.root_exec):
+                exec_state = self.get(f"/exec/{exec_id}/json")
+                scene[f"exec {exec_id[:12]}"] = {
+                    key: exec_state[key] for key in ("Running", "ExitCode", "Pid")
+                }
         volumes = self.get("/volumes").get("Volumes") or []
         images = self.get("/images/json")
         host: tuple[bool, tuple[str, ...]] = (False, ())

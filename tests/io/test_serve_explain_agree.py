@@ -51,9 +51,17 @@ class Book:
     """What the fake daemon knows: containers by every name a request may use; no volume
     exists yet (a create makes it plain). The same book answers explain's look-ups."""
 
-    def __init__(self, containers: Objects, default: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        containers: Objects,
+        default: Mapping[str, Any] | None = None,
+        execs: Objects | None = None,
+        images: Objects | None = None,
+    ) -> None:
         self.containers = containers
         self.default = default  # a container not in the book (None: there is no such one)
+        self.execs = execs or {}
+        self.images = images or {}
 
     def container(self, name: str) -> Mapping[str, Any] | None:
         return self.containers.get(name, self.default)
@@ -61,7 +69,11 @@ class Book:
     def answer(self, lookup: Lookup) -> Any:  # explain's answerer
         if isinstance(lookup, InspectContainer):
             return self.container(lookup.name)
-        if isinstance(lookup, InspectVolume | InspectImage | InspectExec):
+        if isinstance(lookup, InspectExec):
+            return self.execs.get(lookup.id)
+        if isinstance(lookup, InspectImage):
+            return self.images.get(lookup.name)
+        if isinstance(lookup, InspectVolume):
             return None
         return read_daemon_facts(VERSION, INFO)  # what the fake daemon says of itself
 
@@ -71,6 +83,11 @@ def respond(book: Book, method: str, target: str) -> tuple[int, Any]:
     if method == "GET" and path.startswith("/containers/") and path.endswith("/json"):
         found = book.container(path[len("/containers/") : -len("/json")])
         return (200, found) if found is not None else (404, {"message": "No such container"})
+    looked_up = path.removesuffix("/json").rsplit("/", 1)[-1]
+    if method == "GET" and path.startswith("/exec/") and looked_up in book.execs:
+        return 200, book.execs[looked_up]
+    if method == "GET" and path.startswith("/images/") and path[8:-5] in book.images:
+        return 200, book.images[path[8:-5]]
     if method == "GET" and path.startswith(("/volumes/", "/images/", "/exec/")):
         return 404, {"message": "no such object"}
     if method == "GET" and path in ("/version", "/info"):
@@ -185,12 +202,18 @@ def corpus_scene() -> tuple[Scene, Book]:
         image="busybox", victim="victim", victim_id=victim_id, victim_prefix="a1b2",
         plain="plain", linker="linker", dormant="dormant", fresh="fresh",
         marker_prefix="sockspy-bypass-test", hostdir="/tmp/never-made",
+        priv_exec="e" * 64, root_exec="d" * 64, workdir_image="fd-workdir:latest",
     )  # fmt: skip
     containers: Objects = {
         "victim": victim, victim_id: victim, "a1b2": victim, "linker/x": victim,
         "dormant": victim, "plain": plain, "linker": plain, "fresh": plain,
     }  # fmt: skip
-    return scene, Book(containers)
+    execs: Objects = {
+        "e" * 64: {"ProcessConfig": {"privileged": True, "user": ""}, "ContainerID": "plain"},
+        "d" * 64: {"ProcessConfig": {"privileged": False, "user": "0"}, "ContainerID": "plain"},
+    }
+    images: Objects = {"fd-workdir:latest": {"Config": {"WorkingDir": "/proc/self/fd/7"}}}
+    return scene, Book(containers, execs=execs, images=images)
 
 
 def test_serve_and_explain_decide_every_request_of_the_bypass_corpus_alike() -> None:
