@@ -107,6 +107,7 @@ _OTHER_CODES = {
     "image_unknown": "an image the checks need was not looked up (fail closed)",
     "build_network_mode": "a build with networkmode host or container:<id>",
     "build_cgroup_parent": "a build with a cgroupparent",
+    "build_buildkit": "a BuildKit build (version=2): entitlements in its Dockerfile are unseen",
     "service_privileges": "a service's Privileges loosen confinement (SELinux, seccomp, AppArmor)",
     "service_host_network": "a service attached to the host network",
     "service_plugin": "a service that installs a plugin (plugin runtime) on its nodes",
@@ -383,6 +384,17 @@ def _build(request: Request, _: HostAccessOptions) -> list[Finding]:
     parent = _query(request, "cgroupparent")
     if parent:
         found.append(Finding("build_cgroup_parent", f"build cgroupparent is {parent!r}"))
+    # api/server/router/build: version "2" is BuildKit (anything else but "1" or "" is an
+    # error). It builds from the body's context without a session (checked on 20.10), and
+    # its Dockerfile can ask for entitlements (RUN --network=host) that no query shows.
+    if _query(request, "version") == "2":
+        found.append(
+            Finding(
+                "build_buildkit",
+                "build version 2 is BuildKit, whose Dockerfile can use the host's network "
+                "(RUN --network=host) unseen; build with the classic builder, DOCKER_BUILDKIT=0",
+            )
+        )
     return found
 
 

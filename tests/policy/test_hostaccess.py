@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from support.deciding import containers_referenced, findings, volumes_referenced
 
+from sockspy.core.docker.daemon import DaemonFacts
 from sockspy.core.docker.gojson import BodyDecodeError
 from sockspy.core.docker.request import Request, classify_request
 from sockspy.core.docker.schemas import CONTAINER_CREATE, effective_host_config
@@ -113,6 +114,7 @@ ONE_PER_CODE: dict[str, tuple[Request, Containers]] = {
     "exec_user": (exec_in_web({"User": "0"}), {"web": None}),
     "build_network_mode": (request("POST", "/v1.41/build?networkmode=host"), {}),
     "build_cgroup_parent": (request("POST", "/v1.41/build?cgroupparent=/"), {}),
+    "build_buildkit": (request("POST", "/v1.41/build?version=2"), {}),
     "service_privileges": (
         service({"ContainerSpec": {"Privileges": {"Seccomp": {"Mode": "unconfined"}}}}),
         {},
@@ -595,3 +597,96 @@ def test_an_existing_container_with_a_bind_like_volume_has_a_host_mount() -> Non
         f.code for f in findings(request("POST", "/v1.41/containers/web/exec", EXEC), DEFAULTS,
                                  {"web": WEB}, volumes={})
     }  # fmt: skip
+
+
+def test_only_version_2_is_a_buildkit_build() -> None:
+    for version, found in (("2", {"build_buildkit"}), ("1", set()), ("", set())):
+        assert codes(request("POST", f"/v1.41/build?version={version}")) == found, version
+    assert codes(request("POST", "/v1.41/build")) == set()
+
+
+def test_an_exec_is_judged_by_what_the_daemon_says_it_is() -> None:
+    start = request("POST", "/v1.41/exec/ba14/start", {"Detach": True})
+    # GET /exec/{id}/json of dockerd 20.10 for an exec made with Privileged and User "0".
+    made = {
+        "ID": "ba14", "Running": False, "ExitCode": None, "Pid": 0, "ContainerID": "c1",
+        "ProcessConfig": {"tty": False, "entrypoint": "true", "arguments": [],
+                          "privileged": True, "user": "0"},
+    }  # fmt: skip
+    found = {f.code for f in findings(start, DEFAULTS, {"c1": stored()}, execs={"ba14": made})}
+    assert found == {"exec_privileged", "exec_user"}
+    plain = {**made, "ProcessConfig": {"privileged": False, "user": ""}}
+    assert findings(start, DEFAULTS, {"c1": stored()}, execs={"ba14": plain}) == []
+    in_privileged = findings(
+        start, DEFAULTS, {"c1": stored(Privileged=True)}, execs={"ba14": plain}
+    )
+    assert {f.code for f in in_privileged} == {"target_privileged"}
+    assert findings(start, DEFAULTS, execs={"ba14": None}) == []  # the daemon answers 404
+    assert {f.code for f in findings(start, DEFAULTS)} == {"exec_unknown"}
+
+
+@pytest.mark.parametrize(
+    ("workdir", "reported"),
+    [
+        ("/proc/self/fd/7", True), ("/proc/thread-self/fd/8", True), ("/proc/1/fd/3", True),
+        ("/proc/self/task/1/fd/5", True), ("/proc/./self/../self//fd/7/", True),
+        ("/dev/fd/7", True), ("/dev/stdin", True), ("/proc", True),
+        ("/work", False), ("/procfs/x", False), ("/dev/fdx", False), ("", False),
+    ],
+)  # fmt: skip
+def test_a_working_dir_under_proc_or_dev_fd_is_reported(workdir: str, reported: bool) -> None:
+    body = {"Image": "bb", "WorkingDir": workdir}
+    assert ("working_dir" in codes(request("POST", CREATE_URL, body))) is reported
+    exec_body = {"Cmd": ["sh"], "WorkingDir": workdir}
+    exec_codes = codes(request("POST", "/v1.41/containers/web/exec", exec_body), {"web": None})
+    assert ("working_dir" in exec_codes) is reported
+
+
+def test_an_image_workdir_counts_when_the_create_names_none() -> None:
+    plain_create = request("POST", CREATE_URL, {"Image": "evil"})
+    evil = {"Config": {"WorkingDir": "/proc/self/fd/7"}}
+    assert {f.code for f in findings(plain_create, DEFAULTS, images={"evil": evil})} == {
+        "working_dir"
+    }
+    own = request("POST", CREATE_URL, {"Image": "evil", "WorkingDir": "/app"})
+    assert findings(own, DEFAULTS, images={"evil": evil}) == []  # its own one wins
+    assert findings(plain_create, DEFAULTS, images={"evil": None}) == []  # no such image
+    stored_in = stored(Privileged=False)
+    stored_in["Config"] = {"WorkingDir": "/proc/1/fd/9"}
+    attach = request("POST", "/v1.41/containers/web/attach?stream=1")
+    assert codes(attach, {"web": stored_in}) == {"target_host_access"}
+
+
+@pytest.mark.parametrize(
+    ("host_config", "reported"),
+    [
+        ({"Sysctls": {"net.ipv4.ip_forward": "1"}}, False),
+        ({"Sysctls": {"kernel.shmmax": "1"}}, False),
+        ({"Sysctls": {"fs.mqueue.msg_max": "1"}}, False),
+        ({"Sysctls": {"kernel.domainname": "x"}}, False),
+        ({"Sysctls": {"kernel.core_pattern": "|/x"}}, True),
+        ({"Sysctls": {"kernel/core_pattern": "|/x"}}, True),
+        ({"Sysctls": {"vm.overcommit_memory": "1"}}, True),
+        ({"Sysctls": {"kernel.hostname": "x"}}, True),
+        ({"Sysctls": {"net.ipv4.ip_forward": "1"}, "NetworkMode": "host"}, True),
+        ({"Sysctls": {"kernel.shmmax": "1"}, "IpcMode": "host"}, True),
+        ({"Sysctls": {"kernel.domainname": "x"}, "UTSMode": "host"}, True),
+    ],
+)
+def test_sysctls_outside_the_containers_namespaces_are_reported(
+    host_config: dict[str, Any], reported: bool
+) -> None:
+    assert ("sysctls" in codes(create(host_config))) is reported
+
+
+def test_runtimes_and_oom_scores_follow_the_options() -> None:
+    runtime = create({"Runtime": "kata"})
+    assert "runtime" in codes(runtime)
+    assert "runtime" not in codes(runtime, options=HostAccessOptions(allowed_runtimes=("kata",)))
+    daemon_default = DaemonFacts("Engine", "20.10.24", "1.41", "1", (), default_runtime="kata")
+    assert findings(runtime, DEFAULTS, daemon=daemon_default) == []
+    assert codes(create({"Runtime": ""})) == set()
+    assert "oom_score_adj" in codes(create({"OomScoreAdj": -1}))
+    assert codes(create({"OomScoreAdj": 500})) == set()
+    lenient = HostAccessOptions(min_oom_score_adj=-1000)
+    assert codes(create({"OomScoreAdj": -1000}), options=lenient) == set()
