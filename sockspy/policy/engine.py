@@ -41,10 +41,11 @@ from typing import Protocol
 from sockspy.core.deciding.decision import Decision, Finding
 from sockspy.core.deciding.lookups import Procedure
 from sockspy.core.docker.gojson import BodyDecodeError
-from sockspy.core.docker.request import Request
+from sockspy.core.docker.request import Request, classify_request
 from sockspy.core.docker.routes import split_version
 from sockspy.core.serving.identity import Client
 from sockspy.core.wire.framing import NoBody
+from sockspy.core.wire.head import parse_request_head
 from sockspy.policy import canonical, hostaccess
 from sockspy.policy.hostaccess import HostAccessOptions
 from sockspy.policy.load import ENDPOINTS, endpoints_matching
@@ -136,6 +137,7 @@ class PolicyGate:
         self._profiles = policy.profiles
         self._profile_cache: dict[Client, str] = {}
         self._findings_cache: dict[tuple[str, str, str], bool] = {}
+        self._attach_cache: dict[str, bool] = {}  # profile -> its attach step is denied
 
     @property
     def max_body_bytes(self) -> int:
@@ -157,7 +159,29 @@ class PolicyGate:
     # -- the Gate protocol ----------------------------------------------------------------------
 
     def wants_body(self, request: Request, client: Client) -> bool:
-        return request.endpoint in self._body_endpoints and self._reads_findings(request, client)
+        if request.endpoint not in self._body_endpoints:
+            return False
+        if self._reads_findings(request, client):
+            return True
+        # Whether a create attaches decides whether its attach step counts (see
+        # `_later_step_denied`): read its body where this profile may not attach.
+        return request.endpoint == "container.create" and self._attach_denied(
+            self.profile_for(client)
+        )
+
+    def _attach_denied(self, profile: str) -> bool:
+        """Whether this profile may create containers but never attach to them."""
+        denied = self._attach_cache.get(profile)
+        if denied is None:
+            attach = _later_step(_ATTACHING_CREATE)
+            assert attach is not None
+            later = self._plain_decision(attach, profile)
+            create = self._plain_decision(_ATTACHING_CREATE, profile)
+            denied = (later is not None and later.label != "allow") and (
+                create is None or create.label == "allow"
+            )
+            self._attach_cache[profile] = denied
+        return denied
 
     # -- evaluation ---------------------------------------------------------------------------
 
@@ -184,27 +208,22 @@ class PolicyGate:
         )
         if refusal is not None:
             return canonical.refuse(*refusal, profile=profile)
+        decision = yield from self._walk(request, profile)
+        if decision.allowed and decision.verdict == "allow":
+            later = self._later_step_denied(request, profile)
+            if later is not None:
+                return later
+        return decision
 
-        method = request.method
-        route_path: str | None = None
+    def _walk(self, request: Request, profile: str) -> Procedure[Decision]:
+        """The first rule that matches decides; findings are read when a rule needs them."""
         found: tuple[Finding, ...] | None = None
-        for rule in self._by_endpoint.get(request.endpoint, self._by_endpoint[UNROUTED]):
-            if rule.profiles is not None and profile not in rule.profiles:
+        for rule in self._candidates(request):
+            plain = self._plain_match(rule, request, profile)
+            if isinstance(plain, Decision):
+                return plain
+            if not plain:
                 continue
-            if rule.methods is not None and method not in rule.methods:
-                continue
-            if rule.path is not None:
-                if route_path is None:
-                    route_path = split_version(request.target.decoded_path)[1]
-                if rule.path.fullmatch(route_path) is None:
-                    continue
-            if rule.reads:
-                repeated = canonical.repeated_parameter(request, rule.reads)
-                if repeated is not None:
-                    reason = f"query parameter {repeated!r} is repeated ({rule.rule.name} reads it)"
-                    return canonical.refuse("repeated_query_parameter", reason, profile)
-                if not _query_matches(rule, request):
-                    continue
             matched: list[Finding] = []
             if rule.if_findings is not None or rule.unless_findings is not None:
                 if found is None:
@@ -220,6 +239,66 @@ class PolicyGate:
                         continue
             return self._decision(rule.rule, request, profile, matched, found)
         return self._default(request, profile, found)
+
+    def _candidates(self, request: Request) -> tuple[_Compiled, ...]:
+        return self._by_endpoint.get(request.endpoint, self._by_endpoint[UNROUTED])
+
+    def _plain_match(self, rule: _Compiled, request: Request, profile: str) -> bool | Decision:
+        """Whether `rule`'s conditions other than findings hold; a Decision when the
+        request must be refused (a parameter the rule reads is repeated)."""
+        if rule.profiles is not None and profile not in rule.profiles:
+            return False
+        if rule.methods is not None and request.method not in rule.methods:
+            return False
+        if rule.path is not None:
+            route_path = split_version(request.target.decoded_path)[1]
+            if rule.path.fullmatch(route_path) is None:
+                return False
+        if rule.reads:
+            repeated = canonical.repeated_parameter(request, rule.reads)
+            if repeated is not None:
+                reason = f"query parameter {repeated!r} is repeated ({rule.rule.name} reads it)"
+                return canonical.refuse("repeated_query_parameter", reason, profile)
+            if not _query_matches(rule, request):
+                return False
+        return True
+
+    # -- steps the docker CLI cannot show a denial of ------------------------------------------
+
+    def _later_step_denied(self, request: Request, profile: str) -> Decision | None:
+        """A denial, for an allowed request, of the step the client takes next, where that
+        step's denial would not reach the user.
+
+        The docker CLI prints no body for a refused upgrade: a denied exec start (or
+        attach) reads "unable to upgrade to tcp, received 403". So an exec create whose
+        start this profile may not make, and a create that asks to attach (``docker run``
+        without -d) whose attach it may not make, are denied here, with the later rule's
+        name and reason, where the CLI prints them. Only a later step that the rules deny
+        whatever the daemon says counts (a rule that reads findings on the way leaves it
+        to that step).
+        """
+        step = _later_step(request)
+        if step is None:
+            return None
+        later = self._plain_decision(step, profile)
+        if later is None or later.label == "allow":  # would_deny in warn mode counts
+            return None
+        reason = f"{later.reason} (at {request.endpoint}: {step.endpoint} would be denied)"
+        rule, code = later.rule or DEFAULT_RULE, later.code or "rule_deny"
+        return self._deny(rule, reason, code, profile, None)
+
+    def _plain_decision(self, request: Request, profile: str) -> Decision | None:
+        """The decision for `request` if no rule on the way reads findings; else None."""
+        for rule in self._candidates(request):
+            plain = self._plain_match(rule, request, profile)
+            if plain is not True:
+                if isinstance(plain, Decision):
+                    return None
+                continue
+            if rule.if_findings is not None or rule.unless_findings is not None:
+                return None
+            return self._decision(rule.rule, request, profile, [], None)
+        return self._default(request, profile, None)
 
     def _findings(self, request: Request) -> Procedure[list[Finding]]:
         if (
@@ -319,3 +398,33 @@ def _ip_in(ip: str | None, profile: Profile) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         candidates.append(address.ipv4_mapped)
     return any(a in network for a in candidates for network in profile.cidrs)
+
+
+def _later_step(request: Request) -> Request | None:
+    """The hijacking step the docker CLI takes after `request`, or None."""
+    if request.endpoint == "exec.create":
+        target = "/exec/sockspy-next-step/start"
+    elif request.endpoint == "container.create" and _attaches(request):
+        target = "/containers/sockspy-next-step/attach?stream=1&stdin=1&stdout=1&stderr=1"
+    else:
+        return None
+    version = f"/v{request.api_version}" if request.api_version else ""
+    head = f"POST {version}{target} HTTP/1.1\r\nHost: sockspy\r\n"
+    head += "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
+    return classify_request(parse_request_head(head.encode("latin-1")))
+
+
+_ATTACHING_CREATE = classify_request(
+    parse_request_head(b"POST /containers/create HTTP/1.1\r\nHost: sockspy\r\n\r\n")
+).with_body(b'{"AttachStdout":true}')
+
+
+def _attaches(request: Request) -> bool:
+    """Whether a create asks for its streams (``docker run`` without -d attaches)."""
+    if request.body is None:
+        return False
+    try:
+        body = request.decoded_body()
+    except BodyDecodeError:
+        return False
+    return any(body.get(name) is True for name in ("AttachStdin", "AttachStdout", "AttachStderr"))

@@ -597,3 +597,46 @@ def test_a_decision_carries_the_findings_it_was_reached_with() -> None:
     assert (decision.rule, decision.profile) == ("no-privileged", "default")
     assert decision.findings == (Finding("privileged", "privileged mode"),)
     assert decide(g, "GET", "/_ping", uid=0).findings is None  # "trusted": none read
+
+
+EXEC_NOT_STARTED = """
+[[rules]]
+name = "no-exec-start"
+action = "deny"
+message = "no shells"
+endpoints = ["exec.start"]
+
+[[rules]]
+name = "rest"
+action = "allow"
+"""
+
+
+def test_an_exec_create_whose_start_is_denied_is_denied_with_the_starts_rule() -> None:
+    g = gate(EXEC_NOT_STARTED)
+    denied = decide(g, "POST", "/v1.41/containers/web/exec", b"{}")
+    assert (denied.allowed, denied.rule, denied.code) == (False, "no-exec-start", "rule_deny")
+    assert denied.reason == "no shells (at exec.create: exec.start would be denied)"
+    both = gate('[[rules]]\nname = "all"\naction = "allow"\n')
+    assert decide(both, "POST", "/v1.41/containers/web/exec", b"{}").allowed
+    # A start that only the daemon's facts could deny is left to the start itself.
+    by_findings = gate(
+        '[[rules]]\nname = "x"\naction = "deny"\nendpoints = ["exec.start"]\n'
+        'if_findings = ["privileged"]\n[[rules]]\nname = "rest"\naction = "allow"\n'
+    )
+    assert decide(by_findings, "POST", "/v1.41/containers/web/exec", b"{}").allowed
+    warn = gate('mode = "warn"\n' + EXEC_NOT_STARTED)
+    assert decide(warn, "POST", "/v1.41/containers/web/exec", b"{}").verdict == "would_deny"
+
+
+def test_an_attached_create_whose_attach_is_denied_is_denied_and_a_detached_one_is_not() -> None:
+    g = gate(EXEC_NOT_STARTED.replace("exec.start", "container.attach"))
+    attached = make_request("POST", "/v1.41/containers/create", b'{"AttachStdout":true}')
+    assert g.wants_body(attached, ANYONE)  # whether it attaches is in its body
+    denied = decide_offline(g, attached, ANYONE, NO_FACTS)
+    assert (denied.allowed, denied.rule) == (False, "no-exec-start")
+    detached = make_request("POST", "/v1.41/containers/create", b'{"AttachStdout":false}')
+    assert decide_offline(g, detached, ANYONE, NO_FACTS).allowed
+    # Where the create itself is denied, its body is not read for the attach question.
+    nothing = gate('[[rules]]\nname = "x"\naction = "deny"\nendpoints = ["container.*"]\n')
+    assert not nothing.wants_body(attached, ANYONE)

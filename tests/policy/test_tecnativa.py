@@ -107,7 +107,9 @@ TABLE: list[tuple[dict[str, str], str, str, bool]] = [
     # POST=1 opens writes in the enabled sections only
     ({"CONTAINERS": "1", "POST": "1"}, "POST", f"{V}/containers/create", True),
     ({"CONTAINERS": "1", "POST": "1"}, "DELETE", f"{V}/containers/web", True),
-    ({"CONTAINERS": "1", "POST": "1"}, "POST", f"{V}/containers/web/exec", True),
+    # The exec could never start (EXEC unset): its create is denied, where the CLI shows why.
+    ({"CONTAINERS": "1", "POST": "1"}, "POST", f"{V}/containers/web/exec", False),
+    ({"CONTAINERS": "1", "EXEC": "1", "POST": "1"}, "POST", f"{V}/containers/web/exec", True),
     ({"CONTAINERS": "1", "POST": "1"}, "POST", f"{V}/exec/e1/start", False),
     ({"CONTAINERS": "1", "EXEC": "1", "POST": "1"}, "POST", f"{V}/exec/e1/start", True),
     ({"CONTAINERS": "1", "POST": "1"}, "POST", f"{V}/images/create", False),
