@@ -27,7 +27,7 @@ from sockspy.core.deciding.decision import Decision
 from sockspy.core.deciding.gate import Gate, GateHolder
 from sockspy.core.deciding.judgement import Judgement
 from sockspy.core.deciding.lookups import LookupFailed
-from sockspy.core.proxy.conversation import EOF, Conversation, Outbox
+from sockspy.core.proxy.conversation import APART, EOF, Conversation, Outbox
 from sockspy.core.proxy.records import InternalErrorRecord
 from sockspy.core.serving.identity import Client
 from sockspy.core.wire.head import MAX_HEAD_BYTES
@@ -257,6 +257,8 @@ class Pump:
         assert stream is not None
         while outbox:
             item = outbox.popleft()
+            if item is APART:
+                continue
             if outbox and isinstance(item, bytes) and len(item) < _COALESCE_BELOW:
                 item = _coalesce(item, outbox)
             try:
@@ -315,7 +317,7 @@ def _coalesce(first: bytes, outbox: Outbox) -> bytes:
     size = len(first)
     while outbox and size < _COALESCE_LIMIT:
         item = outbox[0]
-        if item is EOF:
+        if item is EOF or item is APART:
             break
         assert isinstance(item, bytes)
         parts.append(item)

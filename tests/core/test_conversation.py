@@ -6,7 +6,7 @@ import json
 
 from sockspy.core.deciding.decision import ALLOW, Decision
 from sockspy.core.deciding.gate import AllowAll, DenyEndpoints
-from sockspy.core.proxy.conversation import EOF, Conversation, State
+from sockspy.core.proxy.conversation import APART, EOF, Conversation, State
 from sockspy.core.proxy.states import ResponseState
 from sockspy.core.serving.identity import Client, PeerCred
 
@@ -374,3 +374,14 @@ def test_denied_close_request_behind_a_forwarded_one_closes_after_that_response(
     out = list(conv.to_client)
     assert out[-1] is EOF
     assert b"".join(i for i in out if isinstance(i, bytes)).startswith(PONG + b"HTTP/1.1 403")
+
+
+def test_stream_bytes_that_came_with_the_101_leave_apart_from_its_head() -> None:
+    # Clients read a 101's head through a buffered reader and the stream from the raw
+    # socket (docker-py's attach): bytes joined to the head in one send are lost to them.
+    conv = new()
+    conv.client_data(EXEC_START)
+    decide_all(conv)
+    drain(conv.to_upstream)
+    conv.upstream_data(UPGRADED + b"\x01\x00\x00\x00\x00\x00\x00\x06hello\n")
+    assert list(conv.to_client) == [UPGRADED, APART, b"\x01\x00\x00\x00\x00\x00\x00\x06hello\n"]

@@ -6,11 +6,13 @@ upstream, and talks to it over real sockets.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
 import socket as stdlib_socket
 import tempfile
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -19,7 +21,11 @@ import trio.lowlevel
 from support.serving import memory_log, run_trio, stop, written_records
 
 from sockspy.core.deciding.gate import AllowAll
+from sockspy.core.proxy.conversation import APART, Outbox
 from sockspy.core.serving.address import UnixAddress
+from sockspy.core.serving.identity import Client
+from sockspy.io.logsink import AuditLog
+from sockspy.io.pump import Pump
 from sockspy.io.server import ServeConfig, Server
 
 Handler = Callable[[trio.SocketStream], Awaitable[None]]
@@ -264,3 +270,63 @@ def test_shutdown_lets_an_open_stream_run_for_the_grace_period_then_exits() -> N
     run_with_server(daemon, client, grace=1.0)
     assert seen["idle_closed"] - seen["signal"] < 0.5  # idle keep-alive: closed at once
     assert 0.9 <= seen["stream_closed"] - seen["signal"] < 3  # the stream got its grace
+
+
+def test_an_attach_that_answers_at_once_loses_no_byte() -> None:
+    """attach logs=1 stream=0: the daemon writes the 101, the logs and closes, in one go.
+    Run many times: every byte arrives, each session counts them."""
+    upgraded = b"HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
+    logs = b"\x01\x00\x00\x00\x00\x00\x00\x06hello\n"
+    attach = (
+        b"POST /v1.41/containers/c/attach?logs=1&stream=0&stdout=1 HTTP/1.1\r\nHost: x\r\n"
+        b"Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
+    )
+    runs = 100
+
+    async def daemon(stream: trio.SocketStream) -> None:
+        await read_until(stream, b"\r\n\r\n")
+        await stream.send_all(upgraded + logs)  # one write: sockspy reads them together
+        await stream.aclose()
+
+    received: list[bytes] = []
+
+    async def scenario(front: str) -> None:
+        for _ in range(runs):
+            client = await trio.open_unix_socket(front)
+            await client.send_all(attach)
+            received.append(await read_to_eof(client))
+            await client.aclose()
+
+    records = run_with_server(daemon, scenario)
+    assert received == [upgraded + logs] * runs
+    sessions = [r for r in records if r["event"] == "session"]
+    assert len(sessions) == runs
+    assert all(r["daemon_to_client_bytes"] == len(logs) for r in sessions)
+
+
+class RecordingStream:
+    """A ByteStream that keeps each send as it was made."""
+
+    def __init__(self) -> None:
+        self.sends: list[bytes] = []
+
+    async def receive_some(self, max_bytes: int = 65536) -> bytes:
+        return b""
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        self.sends.append(bytes(data))
+
+    async def send_eof(self) -> None:
+        pass
+
+    async def aclose(self) -> None:
+        pass
+
+
+def test_small_pieces_are_joined_but_never_across_an_apart_marker() -> None:
+    stream = RecordingStream()
+    pump = Pump(1, stream, Client(front="test"), AllowAll(), UnixAddress("/nowhere"),
+                AuditLog("json", io.StringIO()))  # fmt: skip
+    outbox: Outbox = deque([b"HTTP/1.1 101 UPGRADED\r\n\r\n", APART, b"out", b"put"])
+    trio.run(pump._send, stream, outbox, "client")
+    assert stream.sends == [b"HTTP/1.1 101 UPGRADED\r\n\r\n", b"output"]

@@ -66,7 +66,24 @@ class Eof:
 
 
 EOF: Final = Eof()
-Outbox = deque[bytes | Eof]
+
+
+class Apart:
+    """Outbox marker: the bytes before it and after it leave in separate sends.
+
+    After a `101`: clients read the response head through a buffered reader and the
+    stream from the raw socket after it (docker-py's attach does), so stream bytes that
+    arrive in the same read as the head are lost to them. sockspy never joins the two
+    (checked with docker-py 7.1: attach logs=1 stream=0 got b'' more often through sockspy
+    than direct, while a raw reader got every byte both ways).
+    """
+
+    def __repr__(self) -> str:
+        return "APART"
+
+
+APART: Final = Apart()
+Outbox = deque[bytes | Eof | Apart]
 
 
 State = RequestState  # the state the I/O layer reads (`Conversation.state`)
@@ -514,6 +531,7 @@ class Conversation:
         self._tunnel_exchange = exchange
         self._tunnel_started = self.clock()
         if self._ubuf:
+            self.to_client.append(APART)
             self.to_client.append(self._ubuf)
             self.tunnel_daemon_to_client = len(self._ubuf)
             self._ubuf = b""
