@@ -137,7 +137,6 @@ class PolicyGate:
         self._profiles = policy.profiles
         self._profile_cache: dict[Client, str] = {}
         self._findings_cache: dict[tuple[str, str, str], bool] = {}
-        self._attach_cache: dict[str, bool] = {}  # profile -> its attach step is denied
 
     @property
     def max_body_bytes(self) -> int:
@@ -159,29 +158,7 @@ class PolicyGate:
     # -- the Gate protocol ----------------------------------------------------------------------
 
     def wants_body(self, request: Request, client: Client) -> bool:
-        if request.endpoint not in self._body_endpoints:
-            return False
-        if self._reads_findings(request, client):
-            return True
-        # Whether a create attaches decides whether its attach step counts (see
-        # `_later_step_denied`): read its body where this profile may not attach.
-        return request.endpoint == "container.create" and self._attach_denied(
-            self.profile_for(client)
-        )
-
-    def _attach_denied(self, profile: str) -> bool:
-        """Whether this profile may create containers but never attach to them."""
-        denied = self._attach_cache.get(profile)
-        if denied is None:
-            attach = _later_step(_ATTACHING_CREATE)
-            assert attach is not None
-            later = self._plain_decision(attach, profile)
-            create = self._plain_decision(_ATTACHING_CREATE, profile)
-            denied = (later is not None and later.label != "allow") and (
-                create is None or create.label == "allow"
-            )
-            self._attach_cache[profile] = denied
-        return denied
+        return request.endpoint in self._body_endpoints and self._reads_findings(request, client)
 
     # -- evaluation ---------------------------------------------------------------------------
 
@@ -269,13 +246,14 @@ class PolicyGate:
         """A denial, for an allowed request, of the step the client takes next, where that
         step's denial would not reach the user.
 
-        The docker CLI prints no body for a refused upgrade: a denied exec start (or
-        attach) reads "unable to upgrade to tcp, received 403". So an exec create whose
-        start this profile may not make, and a create that asks to attach (``docker run``
-        without -d) whose attach it may not make, are denied here, with the later rule's
-        name and reason, where the CLI prints them. Only a later step that the rules deny
-        whatever the daemon says counts (a rule that reads findings on the way leaves it
-        to that step).
+        The docker CLI prints no body for a refused upgrade: a denied exec start reads
+        "unable to upgrade to tcp, received 403". An exec is made only to be started, so
+        an exec create whose start this profile may not make is denied here, with the
+        start's rule and reason, where the CLI prints them. Only a start that the rules
+        deny whatever the daemon says counts (a rule that reads findings on the way leaves
+        it to the start). A container create is not judged by its attach: its Attach*
+        fields are set by `docker create` too, and by tools that recreate a container
+        from its inspect (watchtower), which never attach.
         """
         step = _later_step(request)
         if step is None:
@@ -401,30 +379,11 @@ def _ip_in(ip: str | None, profile: Profile) -> bool:
 
 
 def _later_step(request: Request) -> Request | None:
-    """The hijacking step the docker CLI takes after `request`, or None."""
-    if request.endpoint == "exec.create":
-        target = "/exec/sockspy-next-step/start"
-    elif request.endpoint == "container.create" and _attaches(request):
-        target = "/containers/sockspy-next-step/attach?stream=1&stdin=1&stdout=1&stderr=1"
-    else:
+    """The hijacking step a client takes after `request`, or None."""
+    if request.endpoint != "exec.create":
         return None
+    target = "/exec/sockspy-next-step/start"
     version = f"/v{request.api_version}" if request.api_version else ""
     head = f"POST {version}{target} HTTP/1.1\r\nHost: sockspy\r\n"
     head += "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
     return classify_request(parse_request_head(head.encode("latin-1")))
-
-
-_ATTACHING_CREATE = classify_request(
-    parse_request_head(b"POST /containers/create HTTP/1.1\r\nHost: sockspy\r\n\r\n")
-).with_body(b'{"AttachStdout":true}')
-
-
-def _attaches(request: Request) -> bool:
-    """Whether a create asks for its streams (``docker run`` without -d attaches)."""
-    if request.body is None:
-        return False
-    try:
-        body = request.decoded_body()
-    except BodyDecodeError:
-        return False
-    return any(body.get(name) is True for name in ("AttachStdin", "AttachStdout", "AttachStderr"))

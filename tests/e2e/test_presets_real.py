@@ -949,18 +949,6 @@ def test_a_variable_that_is_not_0_or_1_stops_serve_with_exit_code_2(
     assert b"CONTAINERS='yes': use 0 or 1" in result.stderr, result.stderr
 
 
-ATTACH_DENIED = """\
-[[rules]]
-name = "no-attach"
-action = "deny"
-message = "jobs run detached"
-endpoints = ["container.attach", "container.attach_ws"]
-
-[[rules]]
-name = "rest"
-action = "allow"
-"""
-
 
 def test_a_denied_exec_start_is_denied_at_its_create_where_the_cli_shows_it(
     start_sockspy: StartProxy, target: str
@@ -976,26 +964,3 @@ def test_a_denied_exec_start_is_denied_at_its_create_where_the_cli_shows_it(
     assert_audited_denial(proxy, "exec.create", "default", "default_deny", contains=target)
     opened = start_sockspy(policy=None, env={"CONTAINERS": "1", "POST": "1", "EXEC": "1"})
     assert docker_cli(opened.unix_host, "exec", target, "true").returncode == 0
-
-
-def test_a_denied_attach_is_denied_at_the_create_of_an_attached_run(
-    start_sockspy: StartProxy, test_image: str, tmp_path: Path
-) -> None:
-    policy = tmp_path / "no-attach.toml"
-    policy.write_text(ATTACH_DENIED)
-    proxy = start_sockspy(policy=str(policy))
-    for args in (("run", "--rm", test_image, "true"), ("run", "--rm", "-i", test_image, "cat")):
-        result = docker_cli(proxy.unix_host, *args, check=False, timeout=30)
-        assert_cli_denied(result, "no-attach", "jobs run detached", "container.attach")
-    detached = docker_cli(proxy.unix_host, "run", "-d", test_image, "sleep", "60")
-    name = detached.stdout.decode().strip()
-    try:
-        # attach and start -a have no earlier step of their own (inspect serves every
-        # other command too): there the CLI prints the 403, and the audit log says why.
-        result = docker_cli(
-            proxy.unix_host, "attach", "--no-stdin", name, check=False, timeout=30
-        )
-        assert b"unable to upgrade to tcp, received 403" in result.stderr, result.stderr
-        assert_audited_denial(proxy, "container.attach", "no-attach", "rule_deny", contains=name)
-    finally:
-        docker_cli(proxy.unix_host, "rm", "-f", name, check=False, timeout=60)

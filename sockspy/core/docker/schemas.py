@@ -114,12 +114,7 @@ HOST_CONFIG = Struct(
 # dropped the embedded one; checking both is right for every version.
 LEGACY_HOST_CONFIG = "<top-level HostConfig>"  # its key in the decoded dict
 # container.Config: its WorkingDir is where runc starts the process (CVE-2024-21626).
-CONFIG = Struct(
-    {
-        "User": String(), "Image": String(), "WorkingDir": String(),
-        "AttachStdin": Bool(), "AttachStdout": Bool(), "AttachStderr": Bool(),
-    }
-)  # fmt: skip
+CONFIG = Struct({"User": String(), "Image": String(), "WorkingDir": String()})
 CONTAINER_CREATE = Struct(
     {"HostConfig": Pointer(HOST_CONFIG), "Cpuset": String()},
     embedded=(Embedded(CONFIG), Embedded(HOST_CONFIG, key=LEGACY_HOST_CONFIG)),
