@@ -78,6 +78,7 @@ from sockspy.policy.hostconfig import (
     named_volumes,
     normalize_capability,
     reads_daemon_facts,
+    sysctl_findings,
 )
 
 
@@ -313,6 +314,8 @@ def _service(request: Request, options: HostAccessOptions) -> list[Finding]:
     caps = capability_messages(container.get("CapabilityAdd") or [], "CapabilityAdd", where)
     found += [Finding("cap_add", message) for message in caps]
     found += [Finding("service_privileges", m) for m in _service_privileges(container)]
+    found += _working_dir_findings(f"{where.prefix}Dir", str(container.get("Dir") or ""))
+    found += _collect(sysctl_findings(container.get("Sysctls"), where))
     networks = [*(task.get("Networks") or []), *(spec.get("Networks") or [])]
     for network in networks:
         if (network or {}).get("Target", "").lower() == "host":

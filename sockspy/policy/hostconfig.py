@@ -378,6 +378,13 @@ def _local_volume_options(hc: HostConfig, where: Where) -> Iterator[str]:
             yield f"{where.prefix}Mounts[{i}] has {message}"
 
 
+def sysctl_findings(sysctls: Mapping[str, str] | None, where: Where) -> Iterator[tuple[str, str]]:
+    """Findings of a Sysctls map alone (a swarm ContainerSpec's: the task has its own
+    namespaces, but no sysctl outside them becomes harmless on a node)."""
+    for message in _sysctls({"Sysctls": sysctls}, where):
+        yield "sysctls", message
+
+
 def mount_findings(mounts: list[Any] | None, where: Where) -> Iterator[tuple[str, str]]:
     """Findings of a Mounts list alone (a swarm ContainerSpec's)."""
     checks = (("bind_mount", _bind_mount), ("local_volume_options", _local_volume_options))

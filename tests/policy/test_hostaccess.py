@@ -690,3 +690,13 @@ def test_runtimes_and_oom_scores_follow_the_options() -> None:
     assert codes(create({"OomScoreAdj": 500})) == set()
     lenient = HostAccessOptions(min_oom_score_adj=-1000)
     assert codes(create({"OomScoreAdj": -1000}), options=lenient) == set()
+
+
+def test_a_service_task_is_checked_for_its_working_dir_and_sysctls() -> None:
+    assert codes(service({"ContainerSpec": {"Image": "bb", "Dir": "/proc/self/fd/7"}})) == {
+        "working_dir"
+    }
+    core = {"ContainerSpec": {"Image": "bb", "Sysctls": {"kernel.core_pattern": "|/x"}}}
+    assert codes(service(core)) == {"sysctls"}
+    own_net = {"ContainerSpec": {"Sysctls": {"net.core.somaxconn": "1"}}}
+    assert codes(service(own_net)) == set()

@@ -159,6 +159,7 @@ CONTAINER_SPEC = Struct(
         "Mounts": Array(MOUNT),
         "Sysctls": STRING_MAP,
         "CapabilityAdd": Array(String()),
+        "Dir": String(),  # the task's working directory
     }
 )
 # api/types/swarm/runtime/plugin.pb.go: protobuf structs, lower-case JSON names.
