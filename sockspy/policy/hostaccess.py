@@ -103,8 +103,8 @@ _OTHER_CODES = {
     "exec_privileged": "an exec created, or started, with Privileged: true",
     "exec_user": "an exec created, or started, as User root or uid 0",
     "exec_unknown": "an exec the checks need was not looked up (fail closed)",
-    "working_dir": "a WorkingDir (a create's, its image's, an exec's or an existing container's) "
-    "under /proc or /dev/fd: runc's leaked-fd escape (CVE-2024-21626)",
+    "working_dir": "a WorkingDir (a create's, its image's, an exec's, a service task's or an "
+    "existing container's) under /proc or /dev/fd: runc's leaked-fd escape (CVE-2024-21626)",
     "image_unknown": "an image the checks need was not looked up (fail closed)",
     "build_network_mode": "a build with networkmode host or container:<id>",
     "build_cgroup_parent": "a build with a cgroupparent",
