@@ -75,6 +75,8 @@ def describe_profile(profile: Profile) -> str:
         ("containers", profile.containers),
         ("cidrs", profile.cidrs),
         ("tls_names", profile.tls_names),
+        ("login_uids", profile.login_uids),
+        ("units", profile.units),
     ):
         if values:
             parts.append(f"{label}={','.join(str(v) for v in values)}")

@@ -35,7 +35,7 @@ import ipaddress
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from fnmatch import translate
+from fnmatch import fnmatchcase, translate
 from typing import Protocol
 
 from sockspy.core.deciding.decision import Decision, Finding
@@ -359,6 +359,15 @@ def _profile_matches(profile: Profile, client: Client) -> bool:
         if cid is None or not cid.lower().startswith(profile.containers):
             return False
     if profile.cidrs and not _ip_in(client.ip, profile):
+        return False
+    process = client.process
+    if profile.login_uids and (process is None or process.login_uid not in profile.login_uids):
+        return False
+    if profile.units and (
+        process is None
+        or process.unit is None
+        or not any(fnmatchcase(process.unit, glob) for glob in profile.units)
+    ):
         return False
     # tls_names: any name of the verified client certificate (its CN or a SAN). A client
     # without one (unix fronts, plain tcp) never matches a profile that lists names.

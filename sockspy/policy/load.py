@@ -47,7 +47,10 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"}
 MAX_BODY_LIMIT = 64 * 1024 * 1024
 
 TOP_KEYS = ("mode", "min_api_version", "max_body_bytes", "host_access", "profiles", "rules")
-PROFILE_KEYS = ("name", "uids", "gids", "executables", "containers", "cidrs", "tls_names")
+PROFILE_KEYS = (
+    "name", "uids", "gids", "executables", "containers", "cidrs", "tls_names", "login_uids",
+    "units",
+)  # fmt: skip
 RULE_KEYS = (
     "name",
     "action",
@@ -361,10 +364,15 @@ class _Checker:
                 containers=self._list(table, "containers", where, str, "strings", _hex_problem),
                 cidrs=tuple(ipaddress.ip_network(c) for c in cidrs),
                 tls_names=self._list(table, "tls_names", where, str, "strings"),
+                login_uids=self._list(table, "login_uids", where, int, "integers", _id_problem),
+                units=self._list(table, "units", where, str, "strings"),
                 line=self.lines.line(where),
             )
-            criteria = (profile.uids, profile.gids, profile.executables, profile.containers)
-            if not any(criteria) and not profile.cidrs and not profile.tls_names:
+            criteria = (
+                profile.uids, profile.gids, profile.executables, profile.containers,
+                profile.cidrs, profile.tls_names, profile.login_uids, profile.units,
+            )  # fmt: skip
+            if not any(criteria):
                 self.error(
                     where,
                     f"profile {name!r} has no criteria (uids, gids, executables, containers, "

@@ -49,6 +49,8 @@ class Profile:
     containers: tuple[str, ...] = ()  # lower-case hex id prefixes
     cidrs: tuple[Network, ...] = ()
     tls_names: tuple[str, ...] = ()
+    login_uids: tuple[int, ...] = ()  # the audit login uid: the person behind sudo
+    units: tuple[str, ...] = ()  # globs over the peer's systemd unit ("gitlab-runner.service")
     line: int = 0
 
 

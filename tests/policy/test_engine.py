@@ -22,7 +22,7 @@ from sockspy.core.deciding.lookups import (
 from sockspy.core.docker.daemon import DaemonFacts
 from sockspy.core.docker.gojson import BodyDecodeError
 from sockspy.core.docker.request import Request
-from sockspy.core.serving.identity import Client
+from sockspy.core.serving.identity import Client, PeerCred, PeerProcess
 from sockspy.policy.engine import PolicyGate
 from sockspy.policy.hostaccess import Finding, HostAccessOptions
 from sockspy.policy.load import parse_policy
@@ -634,3 +634,21 @@ def test_a_create_is_not_judged_by_an_attach_it_may_never_make() -> None:
     g = gate(EXEC_NOT_STARTED.replace("exec.start", "container.attach"))
     attached = make_request("POST", "/v1.41/containers/create", b'{"AttachStdout":true}')
     assert decide_offline(g, attached, ANYONE, NO_FACTS).allowed
+
+
+def test_profiles_select_on_the_login_uid_and_the_systemd_unit() -> None:
+    g = gate(
+        '[[profiles]]\nname = "alice"\nlogin_uids = [1000]\n'
+        '[[profiles]]\nname = "runner"\nunits = ["gitlab-runner*.service"]\n'
+        '[[rules]]\nname = "all"\naction = "allow"\n'
+    )
+    root = PeerCred(pid=1, uid=0, gid=0)
+
+    def client(**process: Any) -> Client:
+        return Client(front="unix:///s", peer=root, process=PeerProcess(**process))
+
+    assert g.profile_for(client(login_uid=1000)) == "alice"  # sudo docker ...: still alice
+    assert g.profile_for(client(login_uid=1001)) == "default"
+    assert g.profile_for(client(unit="gitlab-runner-2.service")) == "runner"
+    assert g.profile_for(client(unit="cron.service")) == "default"
+    assert g.profile_for(Client(front="unix:///s", peer=root)) == "default"  # nothing known

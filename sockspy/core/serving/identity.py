@@ -28,11 +28,96 @@ class ClientFields(TypedDict, total=False):
     peer_gid: int
     peer_pid: int
     peer_exe: str
+    peer_cmdline: list[str]
+    peer_user: str
+    peer_login_uid: int
+    peer_login_user: str
+    peer_ppid: int
+    peer_parent_exe: str
+    peer_unit: str
     peer_container: str
     client_ip: str
     client_port: int | None
     tls_cn: str | None
     tls_names: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class PeerProcess:
+    """Who is behind a unix peer, as /proc tells it when the connection is accepted.
+
+    `login_uid` is the kernel's audit login uid (/proc/<pid>/loginuid): the uid the
+    person logged in with, kept through sudo and su, so `sudo docker run` names the
+    person and not root. `unit` is the systemd unit the process runs in (its cgroup).
+    """
+
+    cmdline: tuple[str, ...] = ()  # its arguments, capped (CMDLINE_CAP bytes)
+    user: str | None = None  # the name of the peer's uid
+    login_uid: int | None = None
+    login_user: str | None = None
+    ppid: int | None = None
+    parent_exe: str | None = None
+    unit: str | None = None
+
+    def add_fields(self, out: ClientFields) -> None:
+        if self.cmdline:
+            out["peer_cmdline"] = list(self.cmdline)
+        if self.user is not None:
+            out["peer_user"] = self.user
+        if self.login_uid is not None:
+            out["peer_login_uid"] = self.login_uid
+        if self.login_user is not None:
+            out["peer_login_user"] = self.login_user
+        if self.ppid is not None:
+            out["peer_ppid"] = self.ppid
+        if self.parent_exe is not None:
+            out["peer_parent_exe"] = self.parent_exe
+        if self.unit is not None:
+            out["peer_unit"] = self.unit
+
+
+CMDLINE_CAP = 4096  # bytes of /proc/<pid>/cmdline kept: enough for any docker command line
+_NO_LOGIN_UID = 4294967295  # (uid_t)-1: no login uid was ever set (a daemon, a container)
+# The systemd unit kinds a process runs in; slices hold units, they are not one.
+_UNIT_SUFFIXES = (".service", ".scope", ".socket", ".mount", ".swap")
+
+
+def parse_cmdline(raw: bytes) -> tuple[str, ...]:
+    """/proc/<pid>/cmdline: NUL-separated arguments, capped, as text."""
+    raw = raw[:CMDLINE_CAP]
+    args = raw.split(b"\0")
+    if args and args[-1] == b"":
+        args.pop()
+    return tuple(arg.decode("utf-8", "replace") for arg in args)
+
+
+def parse_login_uid(text: str) -> int | None:
+    """/proc/<pid>/loginuid; None when unset or unreadable."""
+    try:
+        uid = int(text.strip())
+    except ValueError:
+        return None
+    return None if uid == _NO_LOGIN_UID or uid < 0 else uid
+
+
+def parse_ppid(stat: str) -> int | None:
+    """The parent pid in /proc/<pid>/stat: the field after the state, after the last ")"
+    (the command name in parentheses may hold spaces and parentheses itself)."""
+    fields = stat.rpartition(")")[2].split()
+    try:
+        return int(fields[1])
+    except (IndexError, ValueError):
+        return None
+
+
+def unit_from_cgroup(text: str) -> str | None:
+    """The systemd unit in a /proc/<pid>/cgroup file (the innermost one on the path)."""
+    for line in text.splitlines():
+        path = line.split(":", 2)[-1]
+        for part in reversed(path.split("/")):
+            if part.endswith(_UNIT_SUFFIXES):
+                return part
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +130,7 @@ class Client:
     port: int | None = None
     exe: str | None = None  # the peer's executable (/proc/<pid>/exe), unix fronts
     container_id: str | None = None  # the peer's container (from /proc/<pid>/cgroup), if any
+    process: PeerProcess | None = None  # more of the peer process, from /proc (unix fronts)
     tls_cn: str | None = None  # TLS fronts with a verified client certificate: its subject CN
     tls_names: tuple[str, ...] = ()  # ... and every name it carries: the CN, then its SANs
 
@@ -57,6 +143,8 @@ class Client:
             out["peer_pid"] = self.peer.pid
         if self.exe is not None:
             out["peer_exe"] = self.exe
+        if self.process is not None:
+            self.process.add_fields(out)
         if self.container_id is not None:
             out["peer_container"] = self.container_id
         if self.ip is not None:
