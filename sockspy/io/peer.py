@@ -88,20 +88,24 @@ def _link(path: str) -> str | None:
         return None
 
 
-def _bytes(path: str, limit: int) -> bytes:
+def _bytes(path: str, limit: int = 65536) -> bytes:
+    """A small /proc file, read with plain system calls (no buffered file object: this
+    runs for every accepted connection)."""
     try:
-        with open(path, "rb") as file:
-            return file.read(limit)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return b""
+    try:
+        return os.read(fd, limit)
+    except OSError:
+        return b""
+    finally:
+        os.close(fd)
 
 
 def _text(path: str) -> str | None:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as file:
-            return file.read()
-    except OSError:
-        return None
+    data = _bytes(path)
+    return data.decode("utf-8", "replace") if data else None
 
 
 @functools.lru_cache(maxsize=256)

@@ -111,10 +111,12 @@ def parse_ppid(stat: str) -> int | None:
 
 
 def unit_from_cgroup(text: str) -> str | None:
-    """The systemd unit in a /proc/<pid>/cgroup file (the innermost one on the path)."""
+    """The systemd unit in a /proc/<pid>/cgroup file: the innermost unit on the path of
+    systemd's own hierarchy (cgroup v2's "0::" line, or v1's "name=systemd")."""
     for line in text.splitlines():
-        path = line.split(":", 2)[-1]
-        for part in reversed(path.split("/")):
+        if not line.startswith("0::") and ":name=systemd:" not in line:
+            continue
+        for part in reversed(line.split(":", 2)[-1].split("/")):
             if part.endswith(_UNIT_SUFFIXES):
                 return part
     return None
