@@ -41,7 +41,7 @@ from typing import Protocol
 from sockspy.core.deciding.decision import Decision, Finding
 from sockspy.core.deciding.lookups import Procedure
 from sockspy.core.docker.gojson import BodyDecodeError
-from sockspy.core.docker.request import Request, classify_request
+from sockspy.core.docker.request import Request, classify_request, query_bool
 from sockspy.core.docker.routes import split_version
 from sockspy.core.serving.identity import Client
 from sockspy.core.wire.framing import NoBody
@@ -341,9 +341,9 @@ def _query_matches(rule: _Compiled, request: Request) -> bool:
         if request.query_get(name) != expected:
             return False
     for name in rule.query_true:
-        if not canonical.query_bool(request.query_get(name)):
+        if not query_bool(request.query_get(name)):
             return False
-    return all(not canonical.query_bool(request.query_get(name)) for name in rule.query_false)
+    return all(not query_bool(request.query_get(name)) for name in rule.query_false)
 
 
 def _profile_matches(profile: Profile, client: Client) -> bool:

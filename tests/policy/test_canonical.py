@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from policy.policy_requests import make_request
 
+from sockspy.core.docker.request import query_bool
 from sockspy.policy.canonical import (
     form_body_refusal,
     parse_version,
-    query_bool,
     repeated_parameter,
     version_refusal,
 )

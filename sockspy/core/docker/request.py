@@ -83,3 +83,19 @@ def classify_request(head: RequestHead) -> Request:
         route=match.route if match else None,
         params=tuple(match.params.items()) if match else (),
     )
+
+
+_FALSE_WORDS = frozenset({"", "0", "no", "false", "none"})
+# Go's unicode.IsSpace (the White_Space property), which strings.TrimSpace strips. Python's
+# str.strip() strips more (U+001C..U+001F), so the set is spelled out.
+_GO_SPACE = (
+    "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+    "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+
+
+def query_bool(value: str | None) -> bool:
+    """dockerd's ``httputils.BoolValue`` of a parameter (None: absent, which is false)."""
+    if value is None:
+        return False
+    return value.strip(_GO_SPACE).lower() not in _FALSE_WORDS
