@@ -82,6 +82,18 @@ class ContainerInspector:
         except trio.TooSlowError:
             raise LookupFailed(f"the daemon did not answer {lookup} in time") from None
 
+    async def ended(self, endpoint: str, name: str) -> dict[str, Any] | None:
+        """The exec (exec.start) or container (attach) of a session that has ended, as the
+        daemon says it is now (never cached: its state just changed). Raises LookupFailed."""
+        if endpoint == "exec.start":
+            target, what = f"/exec/{quote(name, safe='')}/json", f"exec {name!r}"
+        else:
+            target, what = f"/containers/{quote(name, safe='/')}/json", f"container {name!r}"
+        try:
+            return await self._ask(target, f"inspecting {what}")
+        except UpstreamError as exc:
+            raise LookupFailed(f"cannot reach the daemon to inspect: {exc}") from None
+
     async def inspect(self, name: str) -> dict[str, Any] | None:
         """The container's inspect JSON, or None if the daemon has no such container."""
         return await self._cached(

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import traceback
 from collections import Counter
+from collections.abc import Mapping
 from contextlib import suppress
+from typing import Any
 
 import trio
 
@@ -27,6 +29,7 @@ from sockspy.core.deciding.decision import Decision
 from sockspy.core.deciding.gate import Gate, GateHolder
 from sockspy.core.deciding.judgement import Judgement
 from sockspy.core.deciding.lookups import LookupFailed
+from sockspy.core.docker import sessions
 from sockspy.core.proxy.conversation import APART, EOF, Conversation, Outbox
 from sockspy.core.proxy.records import InternalErrorRecord
 from sockspy.core.serving.identity import Client
@@ -42,6 +45,8 @@ RECEIVE_SIZE = 64 * 1024
 # After sockspy decides to close, read (and drop) what the client still sends for a
 # moment, so the kernel does not answer it with a reset that destroys our last response.
 LINGER_SECONDS = 1.0
+# How long the daemon may take to say how a session ended (exit code), after it ended.
+SESSION_OUTCOME_SECONDS = 2.0
 # Small pieces (heads, short bodies) are joined before sending; bulk data never is.
 _COALESCE_BELOW = 16 * 1024
 _COALESCE_LIMIT = 64 * 1024
@@ -102,6 +107,10 @@ class Pump:
         finally:
             with trio.CancelScope(shield=True):
                 await self._close_streams()
+                if self.conv.tunnel and not self.conv.finished:  # a session: how it ended
+                    moved = self._tunnel.moved
+                    outcome = await self._session_outcome()
+                    self.conv.tunnel_closed(moved[Way.UP], moved[Way.DOWN], outcome)
             self._emit_records()
             self.log.emit(self.conv.connection_closed(self._abort_reason))
 
@@ -305,9 +314,22 @@ class Pump:
         await self._tunnel.relay(upstream, self.client_stream, Way.DOWN)
 
     def _tunnel_closed(self, client_to_daemon: int, daemon_to_client: int) -> None:
-        self.conv.tunnel_closed(client_to_daemon, daemon_to_client)
-        self._emit_records()
-        self._scope.cancel()
+        self._scope.cancel()  # `run` records the session, with how it ended
+
+    async def _session_outcome(self) -> Mapping[str, Any]:
+        """What the daemon says of the ended session (an exec's exit code, an attached
+        container's state), asked once and for a moment only: never a reason to hold
+        the connection's end."""
+        target = self.conv.tunnel_target
+        if target is None:
+            return {}
+        endpoint, name = target
+        with trio.move_on_after(SESSION_OUTCOME_SECONDS):
+            try:
+                return sessions.outcome(endpoint, await self.inspector.ended(endpoint, name))
+            except LookupFailed:
+                return {}
+        return {}
 
 
 def _coalesce(first: bytes, outbox: Outbox) -> bytes:

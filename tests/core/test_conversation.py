@@ -6,6 +6,7 @@ import json
 
 from sockspy.core.deciding.decision import ALLOW, Decision
 from sockspy.core.deciding.gate import AllowAll, DenyEndpoints
+from sockspy.core.docker.sessions import outcome
 from sockspy.core.proxy.conversation import APART, EOF, Conversation, State
 from sockspy.core.proxy.states import ResponseState
 from sockspy.core.serving.identity import Client, PeerCred
@@ -166,7 +167,7 @@ def test_bytes_sent_before_the_101_are_held_then_released() -> None:
     assert record["upgraded"] is True and record["status"] == 101
     conv.tunnel_closed(client_to_daemon=100, daemon_to_client=200)
     session = conv.records[-1]
-    assert session["event"] == "session"
+    assert session["event"] == "session_end"
     assert session["client_to_daemon_bytes"] == 116
     assert session["daemon_to_client_bytes"] == 211
 
@@ -385,3 +386,53 @@ def test_stream_bytes_that_came_with_the_101_leave_apart_from_its_head() -> None
     drain(conv.to_upstream)
     conv.upstream_data(UPGRADED + b"\x01\x00\x00\x00\x00\x00\x00\x06hello\n")
     assert list(conv.to_client) == [UPGRADED, APART, b"\x01\x00\x00\x00\x00\x00\x00\x06hello\n"]
+
+
+def test_a_followed_log_is_a_session_from_its_head_to_its_end() -> None:
+    conv = new()
+    follow = b"GET /v1.41/containers/web/logs?follow=1&stdout=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+    conv.client_data(follow)
+    decide_all(conv)
+    conv.upstream_data(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+    [start] = [r for r in conv.records if r["event"] == "session_start"]
+    assert (start["endpoint"], start["kind"], start["object"]) == (
+        "container.logs", "stream", "web",
+    )  # fmt: skip
+    assert not [r for r in conv.records if r["event"] in ("session_end", "exchange")]
+    conv.upstream_data(b"0\r\n\r\n")
+    events = [r["event"] for r in conv.records]
+    assert events[-2:] == ["session_end", "exchange"]
+    end = conv.records[-2]
+    assert end["daemon_to_client_bytes"] == 5 and end["request_no"] == start["request_no"]
+
+
+def test_logs_without_follow_and_stats_with_stream_0_are_no_sessions() -> None:
+    conv = new()
+    for target in ("/v1.41/containers/web/logs?stdout=1", "/v1.41/containers/web/stats?stream=0"):
+        conv.client_data(f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        decide_all(conv)
+        conv.upstream_data(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+    assert [r["event"] for r in conv.records] == ["exchange", "exchange"]
+
+
+def test_a_hijacked_session_ends_with_what_the_daemon_says_of_it() -> None:
+    conv = new()
+    conv.client_data(EXEC_START)
+    decide_all(conv)
+    conv.upstream_data(UPGRADED)
+    [start] = [r for r in conv.records if r["event"] == "session_start"]
+    assert start["kind"] == "hijack" and conv.tunnel_target == ("exec.start", start["object"])
+    # dockerd 20.10's GET /exec/{id}/json after `docker exec web sh -c 'exit 3'` ended.
+    answer = {
+        "ID": start["object"], "Running": False, "ExitCode": 3, "Pid": 4242,
+        "ContainerID": "9a53" + "0" * 60,
+        "ProcessConfig": {"tty": False, "entrypoint": "sh", "arguments": ["-c", "exit 3"],
+                          "privileged": False, "user": ""},
+    }  # fmt: skip
+    conv.tunnel_closed(10, 20, outcome("exec.start", answer))
+    end = conv.records[-1]
+    assert end["event"] == "session_end"
+    assert (end["exec_command"], end["exit_code"], end["running"]) == (
+        ["sh", "-c", "exit 3"], 3, False,
+    )  # fmt: skip
+    assert end["container_id"] == answer["ContainerID"]

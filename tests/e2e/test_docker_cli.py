@@ -333,7 +333,7 @@ def test_audit_log_names_every_exchange_and_each_hijacked_session(
     sessions = [
         r
         for r in records
-        if r.get("event") == "session"
+        if r.get("event") == "session_end"
         and (r["conn_id"], r["request_no"]) == (exec_start["conn_id"], exec_start["request_no"])
     ]
     assert len(sessions) == 1, records

@@ -72,7 +72,7 @@ def test_quiet_logs_attach_wait_and_events_streams_survive_a_long_idle_period(
         for proc in streams.values():
             stop_process(proc)
     sockspy.stop()
-    sessions = [r for r in sockspy.audit_records() if r.get("event") == "session"]
+    sessions = [r for r in sockspy.audit_records() if r.get("event") == "session_end"]
     assert any(r["endpoint"] == "container.attach" for r in sessions)
     long_exchanges = [
         r for r in sockspy.exchanges()

@@ -135,7 +135,7 @@ def test_exec_over_tls_returns_all_output_written_after_stdin_eof(
     )  # fmt: skip
     assert len(result.stdout) == len(payload)
     assert hashlib.sha256(result.stdout).digest() == hashlib.sha256(payload).digest()
-    records = records_once(mtls, lambda rs: any(r.get("event") == "session" for r in rs))
+    records = records_once(mtls, lambda rs: any(r.get("event") == "session_end" for r in rs))
     starts = [r for r in records if r["event"] == "exchange" and r["endpoint"] == "exec.start"]
     assert [(r["tls_cn"], r["upgraded"]) for r in starts] == [("alice", True)]
 

@@ -19,6 +19,9 @@ ALLOWED: dict[tuple[str, str, str], str] = {
     ("io/upstream.py", "connect", "fail_after"): "connecting to the daemon, before any byte flows",
     ("io/inspector.py", "_read_response", "fail_after"): "sockspy's own request to the daemon",
     ("io/pump.py", "_linger", "move_on_after"): "after sockspy closed the connection itself",
+    ("io/pump.py", "_session_outcome", "move_on_after"): (
+        "after a session has ended: how it ended (exit code), asked once"
+    ),
     ("io/server.py", "_drain", "move_on_after"): "the shutdown grace period (SIGTERM)",
     ("io/server.py", "_accept_loop", "sleep"): "back-off after accept fails (out of fds)",
     ("io/tls.py", "accept_tls", "fail_after"): "the TLS handshake, before any request",

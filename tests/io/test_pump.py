@@ -119,7 +119,7 @@ def test_output_after_half_close_reaches_the_client_in_a_tunnel() -> None:
 
     records = run_with_server(daemon, client)
     assert received == [b"got 100000"]
-    session = [r for r in records if r["event"] == "session"]
+    session = [r for r in records if r["event"] == "session_end"]
     assert session[0]["client_to_daemon_bytes"] == 100_000
     assert session[0]["daemon_to_client_bytes"] == len(b"got 100000")
 
@@ -299,7 +299,7 @@ def test_an_attach_that_answers_at_once_loses_no_byte() -> None:
 
     records = run_with_server(daemon, scenario)
     assert received == [upgraded + logs] * runs
-    sessions = [r for r in records if r["event"] == "session"]
+    sessions = [r for r in records if r["event"] == "session_end"]
     assert len(sessions) == runs
     assert all(r["daemon_to_client_bytes"] == len(logs) for r in sessions)
 

@@ -30,12 +30,12 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable
-from typing import Final
+from collections.abc import Callable, Mapping
+from typing import Any, Final
 
 from sockspy.core.deciding.decision import Decision
 from sockspy.core.deciding.gate import Gate, GateHolder
-from sockspy.core.docker import hijack
+from sockspy.core.docker import hijack, sessions
 from sockspy.core.docker.request import Request, classify_request
 from sockspy.core.proxy import records as audit
 from sockspy.core.proxy.exchange import Exchange, LocalAnswer, Phase
@@ -487,7 +487,18 @@ class Conversation:
         self._response_to(ResponseState.BODY)
         if self._response_reader.done:
             self._complete_response()
+        elif head.status == 200 and exchange.request is not None:
+            self._maybe_start_stream(exchange, exchange.request)
         return True
+
+    def _maybe_start_stream(self, exchange: Exchange, request: Request) -> None:
+        """A streaming response (logs -f, events, stats, wait) opens a session."""
+        if sessions.session_kind(request) != "stream":
+            return
+        target = sessions.session_object(request)
+        exchange.session = audit.session_start_record(self.conn_id, exchange, "stream", target)
+        exchange.session_started = self.clock()
+        self.records.append(exchange.session)
 
     def _read_response_body(self) -> bool:
         reader = self._response_reader
@@ -530,6 +541,10 @@ class Conversation:
         self._response_to(ResponseState.TUNNEL)
         self._tunnel_exchange = exchange
         self._tunnel_started = self.clock()
+        assert exchange.request is not None
+        target = sessions.session_object(exchange.request)
+        exchange.session = audit.session_start_record(self.conn_id, exchange, "hijack", target)
+        self.records.append(exchange.session)
         if self._ubuf:
             self.to_client.append(APART)
             self.to_client.append(self._ubuf)
@@ -540,20 +555,34 @@ class Conversation:
             self.tunnel_client_to_daemon = len(self._buf)
             self._buf = b""
 
-    def tunnel_closed(self, client_to_daemon: int, daemon_to_client: int) -> None:
-        """The I/O layer pumped the tunnel to its end; record the session."""
+    @property
+    def tunnel_target(self) -> tuple[str, str] | None:
+        """(endpoint, exec id or container) of the session this connection became."""
         exchange = self._tunnel_exchange
-        assert exchange is not None
+        if exchange is None or exchange.request is None:
+            return None
+        target = sessions.session_object(exchange.request)
+        return (exchange.request.endpoint, target) if target is not None else None
+
+    def tunnel_closed(
+        self,
+        client_to_daemon: int,
+        daemon_to_client: int,
+        outcome: Mapping[str, Any] | None = None,
+    ) -> None:
+        """The I/O layer pumped the tunnel to its end; record the session, with what the
+        daemon said of it afterwards (`sessions.outcome`)."""
+        exchange = self._tunnel_exchange
+        assert exchange is not None and exchange.session is not None
         self.client_bytes += client_to_daemon
         self.daemon_bytes += daemon_to_client
         self.records.append(
-            audit.session_record(
-                self.conn_id,
-                exchange,
+            audit.session_end_record(
+                exchange.session,
                 self.tunnel_client_to_daemon + client_to_daemon,
                 self.tunnel_daemon_to_client + daemon_to_client,
-                self._tunnel_started,
-                self.clock(),
+                self.clock() - self._tunnel_started,
+                outcome or {},
             )
         )
         self._finish("session ended")
@@ -601,10 +630,21 @@ class Conversation:
             self._record(exchange)
 
     def _record(self, exchange: Exchange) -> None:
-        """Its one record; whatever of it had not ended ends here."""
+        """Its one record; whatever of it had not ended ends here (a streamed response's
+        session with it)."""
         if exchange.phase is not Phase.COMPLETE:
             exchange.advance("ended")
         exchange.advance("recorded")
+        if exchange.session is not None and exchange.status != 101:
+            self.records.append(
+                audit.session_end_record(
+                    exchange.session,
+                    exchange.request_body_bytes,
+                    exchange.response_body_bytes,
+                    self.clock() - exchange.session_started,
+                    {},
+                )
+            )
         self.records.append(
             audit.exchange_record(self.conn_id, self.client, exchange, self.clock())
         )

@@ -16,10 +16,14 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sockspy.core.deciding.decision import Decision
 from sockspy.core.docker.request import Request
 from sockspy.core.wire.head import RequestHead
+
+if TYPE_CHECKING:
+    from sockspy.core.proxy.records import SessionStartRecord
 
 
 class IllegalTransition(RuntimeError):
@@ -76,6 +80,8 @@ class Exchange:
     response_body_bytes: int = 0
     local: LocalAnswer | None = None
     phase: Phase = Phase.REQUEST
+    session: SessionStartRecord | None = None  # a hijack or a stream: its start record
+    session_started: float = 0.0
 
     def advance(self, event: str) -> None:
         """Move to the phase `event` leads to (see the module docstring)."""

@@ -40,14 +40,33 @@ class ExchangeRecord(ClientFields):
     upgraded: bool
 
 
-class SessionRecord(TypedDict):
-    event: Literal["session"]
+class SessionStartRecord(TypedDict):
+    event: Literal["session_start"]
     conn_id: int
     request_no: int
     endpoint: str
+    kind: str  # "hijack" (attach, exec start) or "stream" (logs -f, events, stats, wait)
+    object: NotRequired[str]  # the exec id or container name the request names
+
+
+class SessionEndRecord(TypedDict):
+    event: Literal["session_end"]
+    conn_id: int
+    request_no: int
+    endpoint: str
+    kind: str
+    object: NotRequired[str]
     client_to_daemon_bytes: int
     daemon_to_client_bytes: int
     duration_ms: float
+    # A hijacked session, as the daemon tells it once it has ended (`sessions.outcome`):
+    exec_command: NotRequired[list[str]]
+    exec_user: NotRequired[str]
+    exec_tty: NotRequired[bool]
+    exec_privileged: NotRequired[bool]
+    container_id: NotRequired[str]
+    running: NotRequired[bool]
+    exit_code: NotRequired[int | None]
 
 
 class ConnectionRecord(ClientFields):
@@ -160,7 +179,8 @@ class InternalErrorRecord(TypedDict):
 # Every event sockspy writes, by its name.
 RECORD_TYPES: dict[str, type] = {
     "exchange": ExchangeRecord,
-    "session": SessionRecord,
+    "session_start": SessionStartRecord,
+    "session_end": SessionEndRecord,
     "connection": ConnectionRecord,
     "policy": PolicyRecord,
     "policy_reload": PolicyReloadRecord,
@@ -209,23 +229,42 @@ def exchange_record(
     }
 
 
-def session_record(
-    conn_id: int,
-    exchange: Exchange,
-    client_to_daemon: int,
-    daemon_to_client: int,
-    started: float,
-    now: float,
-) -> SessionRecord:
-    return {
-        "event": "session",
+def session_start_record(
+    conn_id: int, exchange: Exchange, kind: str, target: str | None
+) -> SessionStartRecord:
+    record: SessionStartRecord = {
+        "event": "session_start",
         "conn_id": conn_id,
         "request_no": exchange.number,
         "endpoint": exchange.request.endpoint if exchange.request else "unknown",
+        "kind": kind,
+    }
+    if target is not None:
+        record["object"] = target
+    return record
+
+
+def session_end_record(
+    start: SessionStartRecord,
+    client_to_daemon: int,
+    daemon_to_client: int,
+    duration: float,
+    outcome: Mapping[str, Any],
+) -> SessionEndRecord:
+    record: SessionEndRecord = {
+        "event": "session_end",
+        "conn_id": start["conn_id"],
+        "request_no": start["request_no"],
+        "endpoint": start["endpoint"],
+        "kind": start["kind"],
         "client_to_daemon_bytes": client_to_daemon,
         "daemon_to_client_bytes": daemon_to_client,
-        "duration_ms": _ms(now - started),
+        "duration_ms": _ms(duration),
     }
+    if "object" in start:
+        record["object"] = start["object"]
+    record.update(outcome)  # type: ignore[typeddict-item]  # fields of sessions.outcome
+    return record
 
 
 def connection_record(
