@@ -33,7 +33,7 @@ from pathlib import Path
 import trio
 
 from sockspy.core.serving.address import TcpAddress
-from sockspy.core.serving.identity import Client, tls_identity
+from sockspy.core.serving.identity import Client, tls_identity, tls_serial_and_issuer
 from sockspy.io.peer import identify
 from sockspy.io.sockstream import RAW_STREAM_ERRORS, StreamClosed
 
@@ -188,9 +188,12 @@ class TlsStream:
         with suppress(*RAW_STREAM_ERRORS):
             await self.tls.aclose()
 
-    def peer_identity(self) -> tuple[str | None, tuple[str, ...]]:
-        """(CN, names) of the verified peer certificate; (None, ()) without one."""
-        return tls_identity(self.tls.getpeercert())
+    def peer_identity(self, client: Client) -> Client:
+        """`client` with the names, serial and issuer of its verified certificate."""
+        cert = self.tls.getpeercert()
+        cn, names = tls_identity(cert)
+        serial, issuer = tls_serial_and_issuer(cert)
+        return replace(client, tls_cn=cn, tls_names=names, tls_serial=serial, tls_issuer=issuer)
 
 
 def _reason(exc: BaseException) -> str:
@@ -227,8 +230,7 @@ async def accept_tls(
         )
         raise TlsHandshakeError(reason, client) from None
     opened = TlsStream(tls)
-    cn, names = opened.peer_identity()
-    return opened, replace(client, tls_cn=cn, tls_names=names)
+    return opened, opened.peer_identity(client)
 
 
 async def connect_tls(address: TcpAddress, context: ssl.SSLContext) -> TlsStream:

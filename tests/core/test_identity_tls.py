@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sockspy.core.serving.identity import Client, tls_identity
+from sockspy.core.serving.identity import Client, tls_identity, tls_serial_and_issuer
 
 # What ssl.SSLSocket.getpeercert() returns for a verified certificate (trimmed).
 PEERCERT = {
@@ -40,3 +40,18 @@ def test_audit_fields_carry_the_certificate_names_only_when_there_are_some() -> 
     )
     assert named.fields()["tls_cn"] == "ci"
     assert named.fields()["tls_names"] == ["ci", "x"]
+
+
+def test_a_certificate_is_told_apart_by_its_serial_and_issuer() -> None:
+    cert = {
+        **PEERCERT,
+        "serialNumber": "5F3A9C01",
+        "issuer": ((("organizationName", "ops"),), (("commonName", "sockspy CA"),)),
+    }
+    assert tls_serial_and_issuer(cert) == ("5F3A9C01", "O=ops, CN=sockspy CA")
+    assert tls_serial_and_issuer(None) == (None, None)
+    client = Client(front="tcp://0.0.0.0:2376", tls_cn="ci", tls_names=("ci",),
+                    tls_serial="5F3A9C01", tls_issuer="CN=sockspy CA")  # fmt: skip
+    assert (client.fields()["tls_serial"], client.fields()["tls_issuer"]) == (
+        "5F3A9C01", "CN=sockspy CA",
+    )  # fmt: skip

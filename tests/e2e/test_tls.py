@@ -19,6 +19,7 @@ from typing import Any
 
 import docker
 import pytest
+from cryptography import x509
 from support.cli import Docker
 from support.cli import docker as run_docker
 from support.proxy import ProxyProcess
@@ -138,6 +139,10 @@ def test_exec_over_tls_returns_all_output_written_after_stdin_eof(
     records = records_once(mtls, lambda rs: any(r.get("event") == "session_end" for r in rs))
     starts = [r for r in records if r["event"] == "exchange" and r["endpoint"] == "exec.start"]
     assert [(r["tls_cn"], r["upgraded"]) for r in starts] == [("alice", True)]
+    # Her certificate, told apart from any other named alice: its serial and its issuer.
+    alice = x509.load_pem_x509_certificate((certs / "alice" / "cert.pem").read_bytes())
+    assert int(starts[0]["tls_serial"], 16) == alice.serial_number
+    assert starts[0]["tls_issuer"] == "CN=sockspy CA"
 
 
 def test_docker_py_over_mtls_runs_a_container(

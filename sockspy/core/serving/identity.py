@@ -40,6 +40,8 @@ class ClientFields(TypedDict, total=False):
     client_port: int | None
     tls_cn: str | None
     tls_names: list[str]
+    tls_serial: str
+    tls_issuer: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +137,8 @@ class Client:
     process: PeerProcess | None = None  # more of the peer process, from /proc (unix fronts)
     tls_cn: str | None = None  # TLS fronts with a verified client certificate: its subject CN
     tls_names: tuple[str, ...] = ()  # ... and every name it carries: the CN, then its SANs
+    tls_serial: str | None = None  # ... its serial number (hex), and who issued it
+    tls_issuer: str | None = None
 
     def fields(self) -> ClientFields:
         """Flat audit-record fields: peer_uid/gid/pid for unix, client_ip/port for tcp, and
@@ -153,6 +157,10 @@ class Client:
             out["client_ip"], out["client_port"] = self.ip, self.port
         if self.tls_names:
             out["tls_cn"], out["tls_names"] = self.tls_cn, list(self.tls_names)
+            if self.tls_serial is not None:
+                out["tls_serial"] = self.tls_serial
+            if self.tls_issuer is not None:
+                out["tls_issuer"] = self.tls_issuer
         return out
 
 
@@ -181,6 +189,25 @@ def tls_identity(cert: PeerCert | None) -> tuple[str | None, tuple[str, ...]]:
         if kind in _SAN_TYPES and value not in names:
             names.append(str(value))
     return cn, tuple(names)
+
+
+_RDN_KEYS = {
+    "commonName": "CN", "organizationName": "O", "organizationalUnitName": "OU",
+    "countryName": "C", "stateOrProvinceName": "ST", "localityName": "L",
+}  # fmt: skip
+
+
+def tls_serial_and_issuer(cert: PeerCert | None) -> tuple[str | None, str | None]:
+    """(serial, issuer) of a verified client certificate, as `getpeercert()` decoded it:
+    the serial in hex, the issuer as "CN=..., O=..." (an auditor tells two certificates
+    with one name apart by these, and a rotated CA from the old one)."""
+    if not cert:
+        return None, None
+    serial = cert.get("serialNumber")
+    parts = [
+        f"{_RDN_KEYS.get(key, key)}={value}" for rdn in cert.get("issuer", ()) for key, value in rdn
+    ]
+    return (str(serial) if serial else None), (", ".join(parts) or None)
 
 
 def container_id_from_cgroup(text: str) -> str | None:
