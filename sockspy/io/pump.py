@@ -83,7 +83,7 @@ class Pump:
         self._abort_reason: str | None = None
         self._scope = trio.CancelScope()
         self._nursery: trio.Nursery | None = None
-        self._tunnel = Tunnel(self._tunnel_closed)
+        self._tunnel = Tunnel(self._scope.cancel)  # `run` then records the session
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -312,9 +312,6 @@ class Pump:
     async def _tunnel_daemon_to_client(self, upstream: ByteStream) -> None:
         await self._flush()
         await self._tunnel.relay(upstream, self.client_stream, Way.DOWN)
-
-    def _tunnel_closed(self, client_to_daemon: int, daemon_to_client: int) -> None:
-        self._scope.cancel()  # `run` records the session, with how it ended
 
     async def _session_outcome(self) -> Mapping[str, Any]:
         """What the daemon says of the ended session (an exec's exit code, an attached

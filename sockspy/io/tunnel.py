@@ -2,8 +2,9 @@
 
 Each direction runs in its own task (the pump's client and daemon readers) and ends when
 its source does; its half-close is then passed on to the other side, and the other
-direction goes on. When both have ended, `on_closed` gets the counts. A stream that
-breaks ends both directions at once: nothing more can be relayed on that connection.
+direction goes on. When both have ended, `on_closed` is called (`moved` has the counts).
+A stream that breaks ends both directions at once: nothing more can be relayed on that
+connection.
 
 Between two plain sockets the bytes go through a pipe with splice(2): sockspy counts
 them but never copies them, so a session costs a few system calls per read whatever its
@@ -28,10 +29,10 @@ class Way(enum.Enum):
 
 
 class Tunnel:
-    def __init__(self, on_closed: Callable[[int, int], None]) -> None:
+    def __init__(self, on_closed: Callable[[], None]) -> None:
         self.moved = {Way.UP: 0, Way.DOWN: 0}
         self._ended: set[Way] = set()
-        self._on_closed = on_closed  # (client to daemon, daemon to client) bytes
+        self._on_closed = on_closed
 
     async def relay(self, source: ByteStream, sink: ByteStream, way: Way) -> bool:
         """Move raw bytes until `source` ends, then half-close `sink`; True if `source`
@@ -56,7 +57,7 @@ class Tunnel:
             return
         self._ended.add(way)
         if len(self._ended) == 2:
-            self._on_closed(self.moved[Way.UP], self.moved[Way.DOWN])
+            self._on_closed()
 
     async def _splice(self, source: SockStream, sink: SockStream, way: Way) -> None:
         try:

@@ -44,7 +44,6 @@ Objects = Mapping[str, Mapping[str, Any] | None]
 
 class Judgement:
     def __init__(self, gate: Gate, request: Request, client: Client) -> None:
-        self.request = request
         self.asked: list[Lookup] = []  # every look-up put to the answerer, in order
         self._steps = gate.judge(request, client)
         self._answers: dict[Lookup, Any] = {}
