@@ -20,6 +20,7 @@ from sockspy.cli.serve_flags import (
     upstream_tls,
 )
 from sockspy.core.deciding.gate import DenyEndpoints, Gate
+from sockspy.core.proxy.lineage import Lineage
 from sockspy.core.proxy.records import PolicyFields, PolicyRecord
 from sockspy.core.serving.address import (
     AddressError,
@@ -30,6 +31,7 @@ from sockspy.core.serving.address import (
 )
 from sockspy.core.serving.exposure import exposed_fronts, refusal
 from sockspy.io.exposure import planned_tcp_fronts
+from sockspy.io.lineage_log import rebuild
 from sockspy.io.listeners import ListenError
 from sockspy.io.logsink import AuditLog, LogFormat
 from sockspy.io.reload import LoadedPolicy, ReloadError
@@ -116,8 +118,12 @@ def run(args: argparse.Namespace) -> int:
             raise ReloadError([str(problem) for problem in exc.problems]) from None
         return loaded_policy(again, args.deny_endpoint)
 
+    lineage = Lineage()
+    if args.log_file:
+        rebuild(args.log_file, lineage)  # who made which object, as the last run saw it
     config = ServeConfig(
         listen=listen,
+        lineage=lineage,
         upstream=target,
         gate=first.gate,
         log=log,

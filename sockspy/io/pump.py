@@ -31,6 +31,7 @@ from sockspy.core.deciding.judgement import Judgement
 from sockspy.core.deciding.lookups import LookupFailed
 from sockspy.core.docker import sessions
 from sockspy.core.proxy.conversation import APART, EOF, Conversation, Outbox
+from sockspy.core.proxy.lineage import Lineage
 from sockspy.core.proxy.records import InternalErrorRecord
 from sockspy.core.serving.identity import Client
 from sockspy.core.wire.head import MAX_HEAD_BYTES
@@ -66,8 +67,12 @@ class Pump:
         head_timeout: float | None = None,
         max_head_bytes: int = MAX_HEAD_BYTES,
         tally: Counter[str] | None = None,  # exchanges by decision, for /metrics
+        lineage: Lineage | None = None,  # who made which object: the server's, shared
+        run_id: str = "0",
     ) -> None:
-        self.conv = Conversation(conn_id, client, gates, max_head_bytes=max_head_bytes)
+        self.conv = Conversation(
+            conn_id, client, gates, max_head_bytes=max_head_bytes, lineage=lineage, run_id=run_id
+        )
         self.client_stream = stream
         self.head_timeout = head_timeout
         self.upstream_address = upstream_address

@@ -16,6 +16,7 @@ import contextlib
 import datetime
 import errno
 import itertools
+import secrets
 import signal
 import ssl
 import time
@@ -27,6 +28,7 @@ from typing import Any
 import trio
 
 from sockspy.core.deciding.gate import Gate, GateHolder
+from sockspy.core.proxy.lineage import Lineage
 from sockspy.core.proxy.records import (
     AcceptFailedRecord,
     ConnectionRefusedRecord,
@@ -83,6 +85,7 @@ class ServeConfig:
     rate_limit: float | None = None  # requests a second per client (a token bucket)
     rate_burst: float | None = None  # the bucket's size (default: the rate)
     admin: list[ListenAddress] = field(default_factory=list)  # /healthz, /metrics
+    lineage: Lineage | None = None  # who made which object (rebuilt from an old log)
 
 
 class Server:
@@ -91,6 +94,10 @@ class Server:
         self.log = config.log
         self.pumps: set[Pump] = set()
         self._ids = itertools.count(1)
+        # Record ids are "<run>-<conn>-<request>": `run` tells one server's run from the
+        # next in a log that outlives it.
+        self.run_id = secrets.token_hex(4)
+        self.lineage = config.lineage if config.lineage is not None else Lineage()
         self.inspector = ContainerInspector(config.upstream)
         self._accepting = trio.CancelScope()
         self._all_closed = trio.Event()
@@ -326,6 +333,8 @@ class Server:
             head_timeout=config.head_timeout,
             max_head_bytes=config.max_head_bytes,
             tally=self.exchanges,
+            lineage=self.lineage,
+            run_id=self.run_id,
         )
         self.pumps.add(pump)
         if self.stopping:  # a handshake that ended after the drain began

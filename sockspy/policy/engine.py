@@ -34,7 +34,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase, translate
 from typing import Protocol
 
@@ -135,6 +135,7 @@ class PolicyGate:
         }
         self._by_endpoint[UNROUTED] = tuple(c for c in compiled if c.endpoints is None)
         self._profiles = policy.profiles
+        self._profile_named = {p.name: p for p in policy.profiles}
         self._profile_cache: dict[Client, str] = {}
         self._findings_cache: dict[tuple[str, str, str], bool] = {}
 
@@ -295,6 +296,24 @@ class PolicyGate:
         matched: Sequence[Finding],
         found: tuple[Finding, ...] | None,
     ) -> Decision:
+        decision = self._rule_decision(rule, request, profile, matched, found)
+        # What the record keeps is the rule's to say; a transcript, the rule's or the
+        # client profile's (either one asking is enough).
+        who = self._profile_named.get(profile)
+        record = rule.record or (who.record if who is not None else None)
+        if rule.audit == "request" and record is None:
+            return decision
+        required = rule.record_required or (who is not None and who.record_required)
+        return replace(decision, audit=rule.audit, record=record, record_required=required)
+
+    def _rule_decision(
+        self,
+        rule: Rule,
+        request: Request,
+        profile: str,
+        matched: Sequence[Finding],
+        found: tuple[Finding, ...] | None,
+    ) -> Decision:
         if rule.action == "allow":
             return Decision(True, rule.name, profile=profile, verdict="allow", findings=found)
         details = "; ".join(f.message for f in matched)
@@ -367,6 +386,11 @@ def _profile_matches(profile: Profile, client: Client) -> bool:
         process is None
         or process.unit is None
         or not any(fnmatchcase(process.unit, glob) for glob in profile.units)
+    ):
+        return False
+    if profile.container_names and (
+        client.container_name is None
+        or not any(fnmatchcase(client.container_name, glob) for glob in profile.container_names)
     ):
         return False
     # tls_names: any name of the verified client certificate (its CN or a SAN). A client

@@ -30,15 +30,19 @@ from sockspy.policy.hostaccess import FINDING_CODES, HostAccessOptions
 from sockspy.policy.model import (
     ACTIONS,
     ANY_FINDING,
+    AUDIT_LEVELS,
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MIN_API_VERSION,
     DEFAULT_PROFILE,
     DEFAULT_RULE,
     MODES,
+    RECORD_MODES,
     Action,
+    AuditLevel,
     Mode,
     Policy,
     Profile,
+    RecordMode,
     Rule,
 )
 
@@ -49,7 +53,7 @@ MAX_BODY_LIMIT = 64 * 1024 * 1024
 TOP_KEYS = ("mode", "min_api_version", "max_body_bytes", "host_access", "profiles", "rules")
 PROFILE_KEYS = (
     "name", "uids", "gids", "executables", "containers", "cidrs", "tls_names", "login_uids",
-    "units",
+    "units", "container_names", "record", "record_required",
 )  # fmt: skip
 RULE_KEYS = (
     "name",
@@ -64,6 +68,9 @@ RULE_KEYS = (
     "query_false",
     "if_findings",
     "unless_findings",
+    "audit",
+    "record",
+    "record_required",
 )
 HOST_ACCESS_KEYS = tuple(f.name for f in dataclasses.fields(HostAccessOptions))
 
@@ -366,11 +373,17 @@ class _Checker:
                 tls_names=self._list(table, "tls_names", where, str, "strings"),
                 login_uids=self._list(table, "login_uids", where, int, "integers", _id_problem),
                 units=self._list(table, "units", where, str, "strings"),
+                container_names=self._list(table, "container_names", where, str, "strings"),
+                record=self._record_mode(table, where),
+                record_required=self._get(
+                    table, "record_required", where, bool, False, "true or false"
+                ),
                 line=self.lines.line(where),
             )
             criteria = (
                 profile.uids, profile.gids, profile.executables, profile.containers,
                 profile.cidrs, profile.tls_names, profile.login_uids, profile.units,
+                profile.container_names,
             )  # fmt: skip
             if not any(criteria):
                 self.error(
@@ -421,10 +434,35 @@ class _Checker:
                     unless_findings=self._list(
                         table, "unless_findings", where, str, "strings", _finding_problem
                     ),
+                    audit=self._audit_level(table, where),
+                    record=self._record_mode(table, where),
+                    record_required=self._get(
+                        table, "record_required", where, bool, False, "true or false"
+                    ),
                     line=self.lines.line(where),
                 )
             )
         return tuple(rules)
+
+    def _audit_level(self, table: Mapping[str, Any], where: Path_) -> AuditLevel:
+        level = self._get(table, "audit", where, str, "request", "a string")
+        if level not in AUDIT_LEVELS:
+            self.error(
+                (*where, "audit"), f"audit {level!r} is not one of {', '.join(AUDIT_LEVELS)}"
+            )
+            return "request"
+        return level
+
+    def _record_mode(self, table: Mapping[str, Any], where: Path_) -> RecordMode | None:
+        if "record" not in table:
+            return None
+        mode = self._get(table, "record", where, str, "", "a string")
+        if mode not in RECORD_MODES:
+            self.error(
+                (*where, "record"), f"record {mode!r} is not one of {', '.join(RECORD_MODES)}"
+            )
+            return None
+        return mode
 
     def query(self, table: Mapping[str, Any], where: Path_) -> tuple[tuple[str, str], ...]:
         if "query" not in table:

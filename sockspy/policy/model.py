@@ -20,10 +20,17 @@ from typing import Literal
 from sockspy.policy.hostaccess import HostAccessOptions
 
 Mode = Literal["enforce", "warn", "audit"]
+AuditLevel = Literal["none", "metadata", "request"]
+RecordMode = Literal["output", "all"]
 Action = Literal["allow", "deny"]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 MODES: tuple[Mode, ...] = ("enforce", "warn", "audit")
+# What the exchange record of a request a rule decides holds: nothing, the exchange, or the
+# exchange with the summary of what a create asked for (the default).
+AUDIT_LEVELS: tuple[AuditLevel, ...] = ("none", "metadata", "request")
+# What a session's transcript keeps: the daemon's output, or stdin too.
+RECORD_MODES: tuple[RecordMode, ...] = ("output", "all")
 ACTIONS: tuple[Action, ...] = ("allow", "deny")
 
 DEFAULT_PROFILE = "default"  # the profile of a client no profile matches
@@ -51,6 +58,9 @@ class Profile:
     tls_names: tuple[str, ...] = ()
     login_uids: tuple[int, ...] = ()  # the audit login uid: the person behind sudo
     units: tuple[str, ...] = ()  # globs over the peer's systemd unit ("gitlab-runner.service")
+    container_names: tuple[str, ...] = ()  # globs over the peer's container name (unix or tcp)
+    record: RecordMode | None = None  # transcripts of this client's sessions
+    record_required: bool = False  # refuse a session whose transcript cannot be written
     line: int = 0
 
 
@@ -70,6 +80,9 @@ class Rule:
     query_false: tuple[str, ...] = ()  # parameter false (or absent)
     if_findings: tuple[str, ...] = ()  # any of these host-access findings
     unless_findings: tuple[str, ...] = ()  # none of these
+    audit: AuditLevel = "request"  # what the exchange record of a request it decides holds
+    record: RecordMode | None = None  # transcripts of the sessions it allows
+    record_required: bool = False
     line: int = 0
 
     @property

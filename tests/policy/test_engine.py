@@ -25,7 +25,7 @@ from sockspy.core.docker.request import Request
 from sockspy.core.serving.identity import Client, PeerCred, PeerProcess
 from sockspy.policy.engine import PolicyGate
 from sockspy.policy.hostaccess import Finding, HostAccessOptions
-from sockspy.policy.load import parse_policy
+from sockspy.policy.load import PolicyError, parse_policy
 from sockspy.policy.model import Policy
 
 ANYONE = make_client(uid=1000, gid=1000)
@@ -652,3 +652,57 @@ def test_profiles_select_on_the_login_uid_and_the_systemd_unit() -> None:
     assert g.profile_for(client(unit="gitlab-runner-2.service")) == "runner"
     assert g.profile_for(client(unit="cron.service")) == "default"
     assert g.profile_for(Client(front="unix:///s", peer=root)) == "default"  # nothing known
+
+
+AUDITED = """
+[[profiles]]
+name = "ops"
+container_names = ["traefik*"]
+record = "all"
+record_required = true
+
+[[rules]]
+name = "ping"
+action = "allow"
+endpoints = ["system.ping"]
+audit = "none"
+
+[[rules]]
+name = "exec"
+action = "allow"
+endpoints = ["exec.*"]
+record = "output"
+
+[[rules]]
+name = "lists"
+action = "allow"
+endpoints = ["container.list"]
+audit = "metadata"
+"""
+
+
+def test_a_decision_carries_its_rules_audit_level_and_transcript_mode() -> None:
+    g = gate(AUDITED)
+    assert decide(g, "GET", "/_ping").audit == "none"
+    assert decide(g, "GET", "/containers/json").audit == "metadata"
+    start = decide(g, "POST", "/exec/abc/start")
+    assert (start.audit, start.record, start.record_required) == ("request", "output", False)
+    assert decide(g, "GET", "/info").audit == "request"  # the default denial
+
+
+def test_container_names_select_a_profile_whose_transcripts_are_kept() -> None:
+    g = gate(AUDITED)
+    traefik = Client(front="tcp://127.0.0.1:2375", ip="172.17.0.5", port=4000,
+                     container_id="ab" * 32, container_name="traefik-1")  # fmt: skip
+    other = Client(front="tcp://127.0.0.1:2375", ip="172.17.0.6", port=4000,
+                   container_id="cd" * 32, container_name="web")  # fmt: skip
+    assert g.profile_for(traefik) == "ops" and g.profile_for(other) == "default"
+    ping = decide_offline(g, make_request("GET", "/_ping"), traefik, NO_FACTS)
+    assert (ping.record, ping.record_required) == ("all", True)
+
+
+def test_audit_and_record_values_are_checked_at_load() -> None:
+    with pytest.raises(PolicyError, match="audit 'loud' is not one of none, metadata, request"):
+        parse_policy('[[rules]]\nname = "a"\naction = "allow"\naudit = "loud"\n', "t.toml")
+    with pytest.raises(PolicyError, match="record 'video' is not one of output, all"):
+        parse_policy('[[rules]]\nname = "a"\naction = "allow"\nrecord = "video"\n', "t.toml")

@@ -21,7 +21,10 @@ class Decision:
     "allow", "deny", or "would_deny" (a rule denied it, but the policy runs in `warn` or
     `audit` mode, so it was forwarded). `code` is a stable reason code for machines,
     `reason` the sentence for people. `findings` are the host-access findings the
-    decision was reached with; None when no rule on the way read them.
+    decision was reached with; None when no rule on the way read them. `audit` is how
+    much of the exchange the record keeps ("none", "metadata", "request"); `record` asks
+    for a transcript of the session the request opens ("output", "all"), and
+    `record_required` refuses the session if that transcript cannot be written.
     """
 
     allowed: bool
@@ -32,6 +35,9 @@ class Decision:
     profile: str | None = None
     verdict: str | None = None
     findings: tuple[Finding, ...] | None = None
+    audit: str = "request"
+    record: str | None = None
+    record_required: bool = False
 
     @property
     def label(self) -> str:

@@ -10,6 +10,9 @@ Transcribed from moby/moby (20.10 and current): ``api/types/container/config.go`
 Field names are the JSON names (a ``json:"Dns"`` tag renames ``DNS``). Fields no check
 reads are left out: Go ignores what it does not know and so does `gojson`; a field left
 out is only not type-checked. Keep each struct's fields in Go's declaration order.
+Some fields are here for the audit record's `summary` only (`sockspy.core.docker.summary`):
+what a create asked for is read from the same decoding the rules read. Fields whose Go type
+is awkward and that no rule reads (PortBindings, ExposedPorts) are kept raw (`Raw`).
 """
 
 from __future__ import annotations
@@ -76,11 +79,16 @@ HOST_CONFIG = Struct(
         "Binds": Array(String()),
         "LogConfig": Struct({"Type": String(), "Config": STRING_MAP}),
         "NetworkMode": String(),
+        "PortBindings": Raw(),  # nat.PortMap: {"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}
+        "RestartPolicy": Struct({"Name": String(), "MaximumRetryCount": Int()}),
+        "AutoRemove": Bool(),
         "VolumeDriver": String(),
         "VolumesFrom": Array(String()),
         "CapAdd": StrSlice(),
+        "CapDrop": StrSlice(),
         "CgroupnsMode": String(),
         "IpcMode": String(),
+        "Links": Array(String()),
         "PidMode": String(),
         "Privileged": Bool(),
         "SecurityOpt": Array(String()),
@@ -114,7 +122,21 @@ HOST_CONFIG = Struct(
 # dropped the embedded one; checking both is right for every version.
 LEGACY_HOST_CONFIG = "<top-level HostConfig>"  # its key in the decoded dict
 # container.Config: its WorkingDir is where runc starts the process (CVE-2024-21626).
-CONFIG = Struct({"User": String(), "Image": String(), "WorkingDir": String()})
+CONFIG = Struct(
+    {
+        "Hostname": String(),
+        "User": String(),
+        "ExposedPorts": Raw(),  # nat.PortSet
+        "Tty": Bool(),
+        "OpenStdin": Bool(),
+        "Env": Array(String()),
+        "Cmd": StrSlice(),
+        "Image": String(),
+        "WorkingDir": String(),
+        "Entrypoint": StrSlice(),
+        "Labels": STRING_MAP,
+    }
+)
 CONTAINER_CREATE = Struct(
     {"HostConfig": Pointer(HOST_CONFIG), "Cpuset": String()},
     embedded=(Embedded(CONFIG), Embedded(HOST_CONFIG, key=LEGACY_HOST_CONFIG)),
@@ -125,7 +147,15 @@ CONTAINER_UPDATE = Struct({}, embedded=(Embedded(RESOURCES),))
 
 # api/types/configs.go
 EXEC_CONFIG = Struct(
-    {"User": String(), "Privileged": Bool(), "Detach": Bool(), "WorkingDir": String()}
+    {
+        "User": String(),
+        "Privileged": Bool(),
+        "Tty": Bool(),
+        "Detach": Bool(),
+        "Env": Array(String()),
+        "WorkingDir": String(),
+        "Cmd": Array(String()),  # a plain []string here, not a StrSlice
+    }
 )
 
 # api/types/volume: VolumeCreateBody (20.10), CreateOptions (newer; adds cluster fields)
@@ -154,12 +184,26 @@ PRIVILEGES = Struct(
 CONTAINER_SPEC = Struct(
     {
         "Image": String(),
+        "Labels": STRING_MAP,
+        "Command": Array(String()),
+        "Args": Array(String()),
+        "Env": Array(String()),
         "User": String(),
         "Privileges": Pointer(PRIVILEGES),
         "Mounts": Array(MOUNT),
         "Sysctls": STRING_MAP,
         "CapabilityAdd": Array(String()),
         "Dir": String(),  # the task's working directory
+    }
+)
+# api/types/network: CreateRequest (the audit summary reads it; no rule does)
+NETWORK_CREATE = Struct(
+    {
+        "Name": String(),
+        "Driver": String(),
+        "Internal": Bool(),
+        "Attachable": Bool(),
+        "Labels": STRING_MAP,
     }
 )
 # api/types/swarm/runtime/plugin.pb.go: protobuf structs, lower-case JSON names.

@@ -35,10 +35,11 @@ from typing import Any, Final
 
 from sockspy.core.deciding.decision import Decision
 from sockspy.core.deciding.gate import Gate, GateHolder
-from sockspy.core.docker import hijack, sessions
+from sockspy.core.docker import hijack, objects, sessions, summary
 from sockspy.core.docker.request import Request, classify_request
 from sockspy.core.proxy import records as audit
 from sockspy.core.proxy.exchange import Exchange, LocalAnswer, Phase
+from sockspy.core.proxy.lineage import Lineage
 from sockspy.core.proxy.states import (
     REQUEST_MOVES,
     RESPONSE_MOVES,
@@ -87,6 +88,8 @@ Outbox = deque[bytes | Eof | Apart]
 
 
 State = RequestState  # the state the I/O layer reads (`Conversation.state`)
+# A create's body is kept for its record's summary, as it is forwarded, up to this size.
+SUMMARY_BODY_CAP = 1024 * 1024
 
 
 class Conversation:
@@ -97,8 +100,14 @@ class Conversation:
         gates: GateHolder | Gate,
         clock: Callable[[], float] = time.monotonic,
         max_head_bytes: int = MAX_HEAD_BYTES,
+        lineage: Lineage | None = None,
+        run_id: str = "0",
     ) -> None:
         self.conn_id = conn_id
+        # Who made which object (shared by the server's connections), and the prefix of
+        # this connection's record ids ("<run>-<conn>-<request>").
+        self.lineage = lineage
+        self.record_prefix = f"{run_id}-{conn_id}-"
         self.client = client
         # The policy in force (replaced whole by a reload); each new head pins
         # `gates.current` as `gate`, whose body limit and decision apply to that request.
@@ -274,7 +283,9 @@ class Conversation:
             self._body_reader = reader_for(head.framing, collect=True)
             self._to(State.BUFFER_BODY)
         else:
-            self._body_reader = reader_for(head.framing)
+            # A create's body is read for its summary as it passes (never held for it).
+            keep = summary.needs_body(request.endpoint) and not wants_body
+            self._body_reader = reader_for(head.framing, collect=keep)
             if self._body_reader.done:
                 exchange.advance("request_read")
             self._ask(request.with_body(b"") if wants_body else request)
@@ -296,6 +307,9 @@ class Conversation:
         if self.state is State.FORWARD_BODY:
             if chunk:
                 self.to_upstream.append(chunk)
+            if reader.collected is not None and len(reader.collected) > SUMMARY_BODY_CAP:
+                reader.collected = None
+                exchange.body_over_cap = True
         elif self.state is State.BUFFER_BODY:
             self._held_body.append(chunk)
             if reader.size > self.gate.max_body_bytes:
@@ -338,6 +352,9 @@ class Conversation:
         """The current request is fully read (forwarded or discarded)."""
         exchange = self._current
         assert exchange is not None and exchange.head is not None
+        reader = self._body_reader
+        if reader is not None and reader.collected is not None and exchange.request is not None:
+            exchange.request = exchange.request.with_body(bytes(reader.collected))
         self._current = None
         self._body_reader = None
         self._held_body.clear()
@@ -483,7 +500,9 @@ class Conversation:
         if head.informational:
             return True  # 100 Continue and friends: the final response follows
         exchange.status = head.status
-        self._response_reader = reader_for(head.framing)
+        request = exchange.request
+        keep = request is not None and request.endpoint in objects.CREATING and head.status < 300
+        self._response_reader = reader_for(head.framing, collect=keep)
         self._response_to(ResponseState.BODY)
         if self._response_reader.done:
             self._complete_response()
@@ -496,7 +515,9 @@ class Conversation:
         if sessions.session_kind(request) != "stream":
             return
         target = sessions.session_object(request)
-        exchange.session = audit.session_start_record(self.conn_id, exchange, "stream", target)
+        exchange.session = audit.session_start_record(
+            self.conn_id, exchange, "stream", target, self.record_prefix
+        )
         exchange.session_started = self.clock()
         self.records.append(exchange.session)
 
@@ -511,6 +532,9 @@ class Conversation:
         if end:
             chunk, self._ubuf = self._ubuf[:end], self._ubuf[end:]
             self.to_client.append(chunk)
+            kept = reader.collected
+            if kept is not None and len(kept) > objects.RESPONSE_CAP:
+                del kept[: len(kept) - objects.RESPONSE_CAP]  # a build's id is in its last lines
         self._queue[0].response_body_bytes = reader.size
         if reader.done:
             self._complete_response()
@@ -518,6 +542,9 @@ class Conversation:
 
     def _complete_response(self) -> None:
         exchange = self._queue.popleft()
+        reader = self._response_reader
+        if reader is not None and reader.collected is not None:
+            exchange.response_body = bytes(reader.collected)
         self._response_reader = None
         self._response_to(ResponseState.HEAD)
         exchange.advance("response_read")
@@ -543,7 +570,9 @@ class Conversation:
         self._tunnel_started = self.clock()
         assert exchange.request is not None
         target = sessions.session_object(exchange.request)
-        exchange.session = audit.session_start_record(self.conn_id, exchange, "hijack", target)
+        exchange.session = audit.session_start_record(
+            self.conn_id, exchange, "hijack", target, self.record_prefix
+        )
         self.records.append(exchange.session)
         if self._ubuf:
             self.to_client.append(APART)
@@ -645,6 +674,8 @@ class Conversation:
                     {},
                 )
             )
-        self.records.append(
-            audit.exchange_record(self.conn_id, self.client, exchange, self.clock())
+        record = audit.exchange_record(
+            self.conn_id, self.client, exchange, self.clock(), self.record_prefix, self.lineage
         )
+        if record is not None:
+            self.records.append(record)

@@ -82,6 +82,8 @@ class Exchange:
     phase: Phase = Phase.REQUEST
     session: SessionStartRecord | None = None  # a hijack or a stream: its start record
     session_started: float = 0.0
+    response_body: bytes | None = None  # a create's response, kept to read what it made
+    body_over_cap: bool = False  # the body was too long to keep for its summary
 
     def advance(self, event: str) -> None:
         """Move to the phase `event` leads to (see the module docstring)."""

@@ -14,7 +14,11 @@ which of its keys are `NotRequired` only from annotations it can evaluate.)
 from collections.abc import Mapping
 from typing import Any, Literal, NotRequired, TypedDict
 
+from sockspy.core.docker import objects, summary
+from sockspy.core.docker.request import Request
+from sockspy.core.docker.secrets import mask_target
 from sockspy.core.proxy.exchange import Exchange
+from sockspy.core.proxy.lineage import Lineage, ObjectFields
 from sockspy.core.serving.identity import Client, ClientFields
 
 Record = Mapping[str, Any]  # any record, as the log writer takes it
@@ -22,6 +26,7 @@ Record = Mapping[str, Any]  # any record, as the log writer takes it
 
 class ExchangeRecord(ClientFields):
     event: Literal["exchange"]
+    record_id: str  # "<run>-<conn_id>-<request_no>": unique in one server's log
     conn_id: int
     request_no: int
     method: str | None
@@ -38,10 +43,16 @@ class ExchangeRecord(ClientFields):
     response_body_bytes: int
     duration_ms: float
     upgraded: bool
+    # What a create asked for (`sockspy.core.docker.summary`), at audit level "request":
+    summary: NotRequired[dict[str, Any]]
+    made: NotRequired[ObjectFields]  # what a successful create made
+    object: NotRequired[ObjectFields]  # the object the request touches, if sockspy saw it made
+    created_by: NotRequired[dict[str, Any]]  # ... and who made it: identity and record_id
 
 
 class SessionStartRecord(TypedDict):
     event: Literal["session_start"]
+    record_id: str  # the record id of the exchange that opened it
     conn_id: int
     request_no: int
     endpoint: str
@@ -51,6 +62,7 @@ class SessionStartRecord(TypedDict):
 
 class SessionEndRecord(TypedDict):
     event: Literal["session_end"]
+    record_id: str
     conn_id: int
     request_no: int
     endpoint: str
@@ -203,17 +215,30 @@ def _ms(seconds: float) -> float:
 
 
 def exchange_record(
-    conn_id: int, client: Client, exchange: Exchange, now: float
-) -> ExchangeRecord:
+    conn_id: int,
+    client: Client,
+    exchange: Exchange,
+    now: float,
+    record_prefix: str = "0-0-",
+    lineage: Lineage | None = None,
+) -> ExchangeRecord | None:
+    """The exchange's record; None when its rule says `audit = "none"`.
+
+    At level "request" (the default) a create's record carries the `summary` of what it
+    asked for; at every level the objects it made go to `lineage`, and a request that
+    touches one gets `object` and `created_by`.
+    """
     request = exchange.request
     decision = exchange.decision
-    return {
+    level = decision.audit if decision is not None else "request"
+    record: ExchangeRecord = {
         "event": "exchange",
+        "record_id": f"{record_prefix}{exchange.number}",
         "conn_id": conn_id,
         "request_no": exchange.number,
-        **client.fields(),
+        **client.fields(),  # type: ignore[typeddict-item]  # mypy: summary etc. come later
         "method": exchange.method,
-        "target": exchange.target,
+        "target": mask_target(exchange.target),
         "api_version": request.api_version if request else None,
         "endpoint": request.endpoint if request else "unknown",
         "decision": exchange.verdict,
@@ -227,13 +252,61 @@ def exchange_record(
         "duration_ms": _ms(now - exchange.started),
         "upgraded": exchange.upgraded,
     }
+    if request is None or exchange.local is not None:
+        return None if level == "none" else record
+    asked = None
+    if summary.summarised(request.endpoint):
+        asked = (
+            {"error": f"body over {SUMMARY_LIMIT_TEXT}, not summarised"}
+            if exchange.body_over_cap
+            else summary.summarise(request)
+        )
+        if level == "request" and asked is not None:
+            record["summary"] = asked
+    if lineage is not None:
+        _link(record, request, exchange, lineage, asked)
+    return None if level == "none" else record
+
+
+SUMMARY_LIMIT_TEXT = "1 MiB"
+
+
+def _link(
+    record: ExchangeRecord,
+    request: Request,
+    exchange: Exchange,
+    lineage: Lineage,
+    asked: Mapping[str, Any] | None,
+) -> None:
+    """Lineage: remember what a create made; name the maker of what a request touches."""
+    touched = objects.touched(request)
+    if touched is not None:
+        found = lineage.find(*touched)
+        if found is not None:
+            record["object"] = found["object"]
+            record["created_by"] = found["created_by"]
+            status = exchange.status or 0
+            if 200 <= status < 300:
+                if request.endpoint.endswith(".delete"):
+                    lineage.forget(*touched)
+                elif request.endpoint == "container.rename" and request.query_get("name"):
+                    lineage.renamed(*touched, str(request.query_get("name")))
+    if exchange.response_body is None:
+        return
+    name = asked.get("name") if asked else None
+    if request.endpoint == "image.build" and asked and asked.get("tags"):
+        name = asked["tags"][0]
+    made = objects.created(request, exchange.status, exchange.response_body, name)
+    if made is not None:
+        record["made"] = lineage.made(made, record["record_id"], record)
 
 
 def session_start_record(
-    conn_id: int, exchange: Exchange, kind: str, target: str | None
+    conn_id: int, exchange: Exchange, kind: str, target: str | None, record_prefix: str = "0-0-"
 ) -> SessionStartRecord:
     record: SessionStartRecord = {
         "event": "session_start",
+        "record_id": f"{record_prefix}{exchange.number}",
         "conn_id": conn_id,
         "request_no": exchange.number,
         "endpoint": exchange.request.endpoint if exchange.request else "unknown",
@@ -253,6 +326,7 @@ def session_end_record(
 ) -> SessionEndRecord:
     record: SessionEndRecord = {
         "event": "session_end",
+        "record_id": start["record_id"],
         "conn_id": start["conn_id"],
         "request_no": start["request_no"],
         "endpoint": start["endpoint"],

@@ -1,6 +1,5 @@
 """Who is on the other end of a front connection."""
 
-
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,8 +35,11 @@ class ClientFields(TypedDict, total=False):
     peer_parent_exe: str
     peer_unit: str
     peer_container: str
+    peer_container_name: str
     client_ip: str
     client_port: int | None
+    client_container_id: str
+    client_container: str
     tls_cn: str | None
     tls_names: list[str]
     tls_serial: str
@@ -133,7 +135,11 @@ class Client:
     ip: str | None = None  # tcp fronts
     port: int | None = None
     exe: str | None = None  # the peer's executable (/proc/<pid>/exe), unix fronts
-    container_id: str | None = None  # the peer's container (from /proc/<pid>/cgroup), if any
+    # The peer's container: a unix peer's from /proc/<pid>/cgroup, a tcp peer's from the
+    # daemon's networks (the container that owns the source address); its name from the
+    # daemon (`sockspy.io.containers`).
+    container_id: str | None = None
+    container_name: str | None = None
     process: PeerProcess | None = None  # more of the peer process, from /proc (unix fronts)
     tls_cn: str | None = None  # TLS fronts with a verified client certificate: its subject CN
     tls_names: tuple[str, ...] = ()  # ... and every name it carries: the CN, then its SANs
@@ -151,10 +157,16 @@ class Client:
             out["peer_exe"] = self.exe
         if self.process is not None:
             self.process.add_fields(out)
-        if self.container_id is not None:
-            out["peer_container"] = self.container_id
         if self.ip is not None:
             out["client_ip"], out["client_port"] = self.ip, self.port
+            if self.container_id is not None:
+                out["client_container_id"] = self.container_id
+            if self.container_name is not None:
+                out["client_container"] = self.container_name
+        elif self.container_id is not None:
+            out["peer_container"] = self.container_id
+            if self.container_name is not None:
+                out["peer_container_name"] = self.container_name
         if self.tls_names:
             out["tls_cn"], out["tls_names"] = self.tls_cn, list(self.tls_names)
             if self.tls_serial is not None:

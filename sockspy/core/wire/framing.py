@@ -58,6 +58,7 @@ class BodyReader:
 
     done: bool = False
     size: int = 0  # payload bytes seen so far (de-chunked for chunked bodies)
+    collected: bytearray | None = None  # the payload, when the reader was asked to keep it
 
     def feed(self, data: bytes, start: int = 0) -> int:
         raise NotImplementedError
