@@ -33,7 +33,7 @@ from sockspy.policy.presets import PRESETS
 DEFAULT_LISTEN = "tcp://127.0.0.1:2375"
 DEFAULT_UPSTREAM = "unix:///var/run/docker.sock"
 DEFAULT_HEAD_TIMEOUT = 30.0
-
+DEFAULT_TRANSCRIPT_DIR = "/var/lib/sockspy/transcripts"
 
 def add_arguments(serve: argparse.ArgumentParser) -> None:
     serve.add_argument(
@@ -85,6 +85,13 @@ def add_arguments(serve: argparse.ArgumentParser) -> None:
         metavar="PATH",
         default=None,
         help="append the audit log to PATH instead of writing it to stdout",
+    )
+    serve.add_argument(
+        "--transcript-dir",
+        metavar="DIR",
+        default=DEFAULT_TRANSCRIPT_DIR,
+        help="where the asciicast transcripts of sessions a rule records go (created 0700; "
+        f"default {DEFAULT_TRANSCRIPT_DIR})",
     )
     serve.add_argument(
         "--grace-period",
@@ -252,6 +259,7 @@ def operating_settings(args: argparse.Namespace) -> dict[str, Any]:
         "rate_limit": args.rate_limit,
         "rate_burst": args.rate_burst,
         "admin": list(args.admin_listen),
+        "transcript_dir": args.transcript_dir,
     }
 
 

@@ -134,6 +134,17 @@ class ContainerInspector:
             self._daemon = (now, facts)
             return facts
 
+    async def get_json(self, target: str, what: str) -> Any:
+        """Any JSON the daemon answers to GET `target` with 200 (a list too). Raises
+        InspectError, UpstreamError or trio.TooSlowError."""
+        status, body = await self._get(target, what)
+        if status != 200:
+            raise InspectError(f"{what}: daemon answered {status}")
+        try:
+            return json.loads(body)
+        except ValueError:
+            raise InspectError(f"{what}: answer is not JSON") from None
+
     async def _ask(self, target: str, what: str) -> dict[str, Any] | None:
         status, body = await self._get(target, what)
         if status == 404:

@@ -17,6 +17,7 @@ connection with one audit record, and nothing escapes to the server.
 
 from __future__ import annotations
 
+import os
 import traceback
 from collections import Counter
 from collections.abc import Mapping
@@ -28,8 +29,9 @@ import trio
 from sockspy.core.deciding.decision import Decision
 from sockspy.core.deciding.gate import Gate, GateHolder
 from sockspy.core.deciding.judgement import Judgement
-from sockspy.core.deciding.lookups import LookupFailed
+from sockspy.core.deciding.lookups import InspectExec, LookupFailed
 from sockspy.core.docker import sessions
+from sockspy.core.docker.request import Request
 from sockspy.core.proxy.conversation import APART, EOF, Conversation, Outbox
 from sockspy.core.proxy.lineage import Lineage
 from sockspy.core.proxy.records import InternalErrorRecord
@@ -38,6 +40,7 @@ from sockspy.core.wire.head import MAX_HEAD_BYTES
 from sockspy.io.inspector import ContainerInspector
 from sockspy.io.logsink import AuditLog
 from sockspy.io.sockstream import ByteStream, StreamClosed
+from sockspy.io.transcripts import Recorder, TranscriptSink
 from sockspy.io.tunnel import Tunnel, Way
 from sockspy.io.upstream import Upstream, UpstreamError, connect
 
@@ -69,6 +72,7 @@ class Pump:
         tally: Counter[str] | None = None,  # exchanges by decision, for /metrics
         lineage: Lineage | None = None,  # who made which object: the server's, shared
         run_id: str = "0",
+        transcripts: TranscriptSink | None = None,  # where recorded sessions are written
     ) -> None:
         self.conv = Conversation(
             conn_id, client, gates, max_head_bytes=max_head_bytes, lineage=lineage, run_id=run_id
@@ -89,6 +93,9 @@ class Pump:
         self._scope = trio.CancelScope()
         self._nursery: trio.Nursery | None = None
         self._tunnel = Tunnel(self._scope.cancel)  # `run` then records the session
+        self.transcripts = transcripts
+        self._recorder: Recorder | None = None  # the transcript of the session to come
+        self._record_error: str | None = None  # why a session asked to be recorded is not
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -114,8 +121,9 @@ class Pump:
                 await self._close_streams()
                 if self.conv.tunnel and not self.conv.finished:  # a session: how it ended
                     moved = self._tunnel.moved
-                    outcome = await self._session_outcome()
+                    outcome = {**await self._session_outcome(), **self._transcript_fields()}
                     self.conv.tunnel_closed(moved[Way.UP], moved[Way.DOWN], outcome)
+                self._discard_unused_transcript()
             self._emit_records()
             self.log.emit(self.conv.connection_closed(self._abort_reason))
 
@@ -216,6 +224,8 @@ class Pump:
             except LookupFailed as exc:
                 return judgement.failed(str(exc))
             step = judgement.answer(answer)
+        if step.record is not None and step.allowed and request.hijacks:
+            return await self._prepare_transcript(request, step)
         return step
 
     @staticmethod
@@ -308,15 +318,86 @@ class Pump:
 
     async def _tunnel_client_to_daemon(self) -> None:
         await self._flush()
+        recorder = self._recorder
+        tap = recorder.input if recorder is not None and recorder.transcript.with_input else None
+        if tap is not None:
+            tap(self.conv.tunnel_early[0])
         if not self._client_eof:
             assert self.upstream is not None
-            if await self._tunnel.relay(self.client_stream, self.upstream, Way.UP):
+            if await self._tunnel.relay(self.client_stream, self.upstream, Way.UP, tap):
                 self._client_eof = True
         self._tunnel.end(Way.UP)
 
     async def _tunnel_daemon_to_client(self, upstream: ByteStream) -> None:
         await self._flush()
-        await self._tunnel.relay(upstream, self.client_stream, Way.DOWN)
+        recorder = self._recorder
+        tap = recorder.output if recorder is not None else None
+        if tap is not None:
+            tap(self.conv.tunnel_early[1])
+        await self._tunnel.relay(upstream, self.client_stream, Way.DOWN, tap)
+
+    # -- transcripts ------------------------------------------------------------------
+
+    async def _prepare_transcript(self, request: Request, decision: Decision) -> Decision:
+        """Open the transcript of the session `request` asks for, before it starts. If it
+        cannot be opened, a rule with `record_required` refuses the session (403); else
+        the session goes on unrecorded and its `session_end` says why."""
+        self._discard_unused_transcript()  # an earlier start on this connection got no 101
+        record_id = self.conv.pending_record_id or "unknown"
+        try:
+            if self.transcripts is None:
+                raise OSError("no transcript directory (--transcript-dir)")
+            tty = await self._session_tty(request)
+            title = f"{request.endpoint} {dict(request.params).get('name', '')} ({record_id})"
+            self._recorder = await self.transcripts.open(
+                record_id, tty, decision.record == "all", title
+            )
+            self._record_error = None
+            return decision
+        except (OSError, LookupFailed) as exc:
+            self._record_error = f"transcript not written: {exc}"
+        if not decision.record_required:
+            return decision
+        return Decision(
+            allowed=False,
+            rule=decision.rule,
+            reason=f"this session must be recorded and its {self._record_error}",
+            status=403,
+            code="transcript_unavailable",
+            profile=decision.profile,
+        )
+
+    async def _session_tty(self, request: Request) -> bool:
+        """Whether the session's stream is a raw tty or stdcopy frames, as the daemon has
+        it: the exec's (as created) or the attached container's. Raises LookupFailed."""
+        name = dict(request.params).get("name", "")
+        with trio.move_on_after(SESSION_OUTCOME_SECONDS):
+            if request.endpoint == "exec.start":
+                answer = await self.inspector.answer(InspectExec(name))
+                process = answer.get("ProcessConfig") if isinstance(answer, dict) else None
+                return bool((process or {}).get("tty"))
+            answer = await self.inspector.inspect(name)
+            return bool(((answer or {}).get("Config") or {}).get("Tty"))
+        raise LookupFailed("the daemon did not say in time whether the session has a tty")
+
+    def _transcript_fields(self) -> dict[str, Any]:
+        recorder = self._recorder
+        if recorder is not None:
+            self._recorder = None
+            recorder.close()
+            return recorder.fields()
+        if self._record_error is not None:
+            return {"transcript_error": self._record_error}
+        return {}
+
+    def _discard_unused_transcript(self) -> None:
+        """A transcript opened for a session that never started (no 101) is removed."""
+        recorder, self._recorder = self._recorder, None
+        self._record_error = None
+        if recorder is not None:
+            recorder.close()
+            with suppress(OSError):
+                os.unlink(recorder.path)
 
     async def _session_outcome(self) -> Mapping[str, Any]:
         """What the daemon says of the ended session (an exec's exit code, an attached

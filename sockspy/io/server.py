@@ -50,6 +50,7 @@ from sockspy.core.serving.limits import (
 )
 from sockspy.core.wire.head import MAX_HEAD_BYTES
 from sockspy.io.admin import Admin
+from sockspy.io.containers import ContainerDirectory
 from sockspy.io.inspector import ContainerInspector
 from sockspy.io.listeners import Front, close_fronts, open_fronts
 from sockspy.io.logsink import AuditLog
@@ -60,6 +61,7 @@ from sockspy.io.reload import CertReloader, LoadedPolicy, Loader, PolicyReloader
 from sockspy.io.sdnotify import notify
 from sockspy.io.sockstream import ByteStream, SockStream
 from sockspy.io.tls import ServingTls, TlsHandshakeError, accept_tls
+from sockspy.io.transcripts import TranscriptSink
 from sockspy.io.upstream import Upstream
 
 _ACCEPT_RETRY = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
@@ -86,6 +88,7 @@ class ServeConfig:
     rate_burst: float | None = None  # the bucket's size (default: the rate)
     admin: list[ListenAddress] = field(default_factory=list)  # /healthz, /metrics
     lineage: Lineage | None = None  # who made which object (rebuilt from an old log)
+    transcript_dir: str | None = None  # where recorded sessions' asciicast files go
 
 
 class Server:
@@ -99,6 +102,10 @@ class Server:
         self.run_id = secrets.token_hex(4)
         self.lineage = config.lineage if config.lineage is not None else Lineage()
         self.inspector = ContainerInspector(config.upstream)
+        self.directory = ContainerDirectory(self.inspector)  # names a client's container
+        self.transcripts = (
+            TranscriptSink(config.transcript_dir) if config.transcript_dir is not None else None
+        )
         self._accepting = trio.CancelScope()
         self._all_closed = trio.Event()
         self.stopping = False
@@ -154,6 +161,7 @@ class Server:
                     self._hangups() as hangups,
                 ):
                     async with trio.open_nursery() as acceptors:
+                        self.directory.nursery = acceptors  # its events watcher runs here
                         for front in fronts:
                             acceptors.start_soon(self._accept_loop, front, handlers)
                         admin = Admin(
@@ -169,6 +177,8 @@ class Server:
                     await self._drain(signals)
         finally:
             await close_fronts(fronts + admin_fronts)
+            if self.transcripts is not None:
+                await trio.to_thread.run_sync(self.transcripts.close)
         self.log.emit(StoppedRecord(event="stopped"))
 
     def _hangups(self) -> Any:
@@ -308,6 +318,7 @@ class Server:
             return
         self.counters["connections_accepted"] += 1
         try:
+            client = await self.directory.complete(client)
             await self._pump(conn_id, client_stream, client)
         finally:
             self.limits.release(key)
@@ -335,6 +346,7 @@ class Server:
             tally=self.exchanges,
             lineage=self.lineage,
             run_id=self.run_id,
+            transcripts=self.transcripts,
         )
         self.pumps.add(pump)
         if self.stopping:  # a handshake that ended after the drain began

@@ -9,7 +9,8 @@ connection.
 Between two plain sockets the bytes go through a pipe with splice(2): sockspy counts
 them but never copies them, so a session costs a few system calls per read whatever its
 size. A TLS side must decrypt or encrypt them, so they are copied; its half-close is a
-close_notify (`sockspy.io.tls`).
+close_notify (`sockspy.io.tls`). A recorded session (a transcript) is copied too: each
+read is handed to its `tap` after it has been sent on.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from contextlib import suppress
 from sockspy.io.sockstream import ByteStream, SockStream, SplicePipe, StreamClosed
 
 RECEIVE_SIZE = 64 * 1024
+Tap = Callable[[bytes], None]  # sees every relayed read, after it was sent
 
 
 class Way(enum.Enum):
@@ -34,14 +36,16 @@ class Tunnel:
         self._ended: set[Way] = set()
         self._on_closed = on_closed
 
-    async def relay(self, source: ByteStream, sink: ByteStream, way: Way) -> bool:
+    async def relay(
+        self, source: ByteStream, sink: ByteStream, way: Way, tap: Tap | None = None
+    ) -> bool:
         """Move raw bytes until `source` ends, then half-close `sink`; True if `source`
         ended cleanly, False if a stream broke (which ends the whole tunnel)."""
         try:
-            if isinstance(source, SockStream) and isinstance(sink, SockStream):
+            if tap is None and isinstance(source, SockStream) and isinstance(sink, SockStream):
                 await self._splice(source, sink, way)
             else:
-                await self._copy(source, sink, way)
+                await self._copy(source, sink, way, tap)
         except StreamClosed:
             self.end(Way.UP)
             self.end(Way.DOWN)
@@ -71,7 +75,9 @@ class Tunnel:
         finally:
             pipe.close()
 
-    async def _copy(self, source: ByteStream, sink: ByteStream, way: Way) -> None:
+    async def _copy(
+        self, source: ByteStream, sink: ByteStream, way: Way, tap: Tap | None = None
+    ) -> None:
         while True:
             try:
                 data = await source.receive_some(RECEIVE_SIZE)
@@ -81,3 +87,5 @@ class Tunnel:
                 return
             await sink.send_all(data)
             self.moved[way] += len(data)
+            if tap is not None:
+                tap(data)

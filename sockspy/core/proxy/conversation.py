@@ -143,6 +143,7 @@ class Conversation:
         self._tunnel_started = 0.0
         self.tunnel_client_to_daemon = 0  # held bytes released at the switch
         self.tunnel_daemon_to_client = 0  # bytes that came with the 101
+        self.tunnel_early: tuple[bytes, bytes] = (b"", b"")  # those bytes (to daemon, to client)
 
     def _to(self, state: RequestState) -> None:
         self.state = move(self.state, state, REQUEST_MOVES)
@@ -574,6 +575,7 @@ class Conversation:
             self.conn_id, exchange, "hijack", target, self.record_prefix
         )
         self.records.append(exchange.session)
+        self.tunnel_early = (self._buf, self._ubuf)
         if self._ubuf:
             self.to_client.append(APART)
             self.to_client.append(self._ubuf)
@@ -583,6 +585,14 @@ class Conversation:
             self.to_upstream.append(self._buf)
             self.tunnel_client_to_daemon = len(self._buf)
             self._buf = b""
+
+    @property
+    def pending_record_id(self) -> str | None:
+        """The record id of the request awaiting its decision."""
+        exchange = self._current
+        if exchange is None or self.pending_decision is None:
+            return None
+        return f"{self.record_prefix}{exchange.number}"
 
     @property
     def tunnel_target(self) -> tuple[str, str] | None:

@@ -79,6 +79,12 @@ class SessionEndRecord(TypedDict):
     container_id: NotRequired[str]
     running: NotRequired[bool]
     exit_code: NotRequired[int | None]
+    # A recorded session (`record = "output" | "all"`): its asciicast file.
+    transcript: NotRequired[str]
+    transcript_bytes: NotRequired[int]
+    transcript_truncated: NotRequired[bool]
+    transcript_dropped: NotRequired[int]
+    transcript_error: NotRequired[str]
 
 
 class ConnectionRecord(ClientFields):
