@@ -197,9 +197,7 @@ def test_a_deleted_containers_name_no_longer_points_at_it() -> None:
         conv, post("/containers/create?name=db", b'{"Image":"busybox"}'),
         response(201, b'{"Id":"%s"}' % CID.encode()),
     )  # fmt: skip
-    gone = exchange(
-        conv, b"DELETE /containers/db HTTP/1.1\r\nHost: d\r\n\r\n", response(204, b"")
-    )
+    gone = exchange(conv, b"DELETE /containers/db HTTP/1.1\r\nHost: d\r\n\r\n", response(204, b""))
     assert gone["object"]["id"] == CID  # type: ignore[index]
     assert "object" not in exchange(conv, get("/containers/db/json"), response(404, b"{}"))
     assert len(lineage) == 0
@@ -261,3 +259,24 @@ def test_only_masked_parameters_change_in_a_recorded_target() -> None:
     assert mask_target("/build?buildargs=%7B%7D&t=x") == "/build?buildargs=***&t=x"
     assert mask_target("/containers/json?all=1") == "/containers/json?all=1"
     assert mask_target("/_ping") == "/_ping"
+
+
+def test_a_docker_command_line_keeps_its_flags_but_not_its_secret_values() -> None:
+    from sockspy.core.docker.secrets import mask_cmdline
+
+    argv = (
+        "docker", "run", "-e", "TOKEN=s1", "--env=KEY=s2", "-eX=s3", "-ite", "Y=s4",
+        "-e", "NAME_ONLY", "--build-arg", "PW=s5", "-p", "8080:80", "busybox",
+    )  # fmt: skip
+    assert mask_cmdline(argv) == (
+        "docker", "run", "-e", "TOKEN=***", "--env=KEY=***", "-eX=***", "-ite", "Y=***",
+        "-e", "NAME_ONLY", "--build-arg", "PW=***", "-p", "8080:80", "busybox",
+    )  # fmt: skip
+    assert mask_cmdline(("docker", "login", "-u", "me", "-p", "pw")) == (
+        "docker", "login", "-u", "me", "-p", "***",
+    )  # fmt: skip
+    assert mask_cmdline(("docker", "login", "--password=pw")) == (
+        "docker",
+        "login",
+        "--password=***",
+    )

@@ -5,6 +5,8 @@ its headers and never a raw body. What in those could be a secret is masked here
 any record is built (the README's "Secrets" section repeats this list):
 
 * environment variables (container create, exec create, service create): names only;
+* the same in a unix peer's command line (`docker run -e TOKEN=...`, `--env=`,
+  `--build-arg`, `docker login -p`): the value replaced by `***` in `peer_cmdline`;
 * build arguments (`/build?buildargs=...`, often tokens): names in the summary, the
   value masked in the recorded target;
 * volume driver options (`--opt o=...,password=...` of a cifs volume): names only;
@@ -53,3 +55,47 @@ def mask_target(target: str | None) -> str | None:
             parts[index] = f"{key}={MASK}"
             changed = True
     return f"{path}?{'&'.join(parts)}" if changed else target
+
+
+# Flags whose value is NAME=VALUE with a secret VALUE (docker run/exec/create/build...).
+_VALUE_FLAGS = frozenset({"-e", "--env", "--build-arg", "--secret"})
+_PASSWORD_FLAGS = frozenset({"-p", "--password"})  # docker login only
+
+
+def mask_cmdline(args: tuple[str, ...]) -> tuple[str, ...]:
+    """A command line as recorded: values of `-e NAME=value` and the like replaced."""
+    out = list(args)
+    login = "login" in args
+    secret_next = False  # the previous argument was a flag whose value is a secret
+    password_next = False
+    for index, arg in enumerate(args):
+        if secret_next:
+            out[index] = _mask_assignment(arg)
+        elif password_next:
+            out[index] = MASK
+        secret_next = password_next = False
+        if arg in _VALUE_FLAGS or _short_cluster_ending_in_e(arg):
+            secret_next = True
+        elif login and arg in _PASSWORD_FLAGS:
+            password_next = True
+        elif arg.startswith("--") and "=" in arg:
+            flag, _, value = arg.partition("=")
+            if flag in _VALUE_FLAGS:
+                out[index] = f"{flag}={_mask_assignment(value)}"
+            elif login and flag == "--password":
+                out[index] = f"{flag}={MASK}"
+        elif arg.startswith("-e") and len(arg) > 2 and not arg.startswith("--"):
+            out[index] = f"-e{_mask_assignment(arg[2:])}"
+    return tuple(out)
+
+
+def _mask_assignment(value: str) -> str:
+    name, equals, _ = value.partition("=")
+    return f"{name}={MASK}" if equals else value
+
+
+def _short_cluster_ending_in_e(arg: str) -> bool:
+    """`-ite`: boolean shorthands, then -e, whose value is the next argument."""
+    return (
+        len(arg) > 2 and arg[0] == "-" and arg[1] != "-" and arg.endswith("e") and arg[1:].isalpha()
+    )

@@ -5,6 +5,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Required, TypedDict
 
+from sockspy.core.docker.secrets import mask_cmdline
+
 # A container's cgroup path ends in its 64-hex id: /docker/<id>, docker-<id>.scope
 # (systemd driver), cri-containerd-<id>.scope, /kubepods/.../<id>.
 _CONTAINER_ID = re.compile(r"(?<![0-9a-f])([0-9a-f]{64})(?:\.scope)?$")
@@ -87,12 +89,13 @@ _UNIT_SUFFIXES = (".service", ".scope", ".socket", ".mount", ".swap")
 
 
 def parse_cmdline(raw: bytes) -> tuple[str, ...]:
-    """/proc/<pid>/cmdline: NUL-separated arguments, capped, as text."""
+    """/proc/<pid>/cmdline: NUL-separated arguments, capped, as text, with the secrets a
+    docker command line can hold masked (`secrets.mask_cmdline`)."""
     raw = raw[:CMDLINE_CAP]
     args = raw.split(b"\0")
     if args and args[-1] == b"":
         args.pop()
-    return tuple(arg.decode("utf-8", "replace") for arg in args)
+    return mask_cmdline(tuple(arg.decode("utf-8", "replace") for arg in args))
 
 
 def parse_login_uid(text: str) -> int | None:
