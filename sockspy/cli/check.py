@@ -77,9 +77,14 @@ def describe_profile(profile: Profile) -> str:
         ("tls_names", profile.tls_names),
         ("login_uids", profile.login_uids),
         ("units", profile.units),
+        ("container_names", profile.container_names),
     ):
         if values:
             parts.append(f"{label}={','.join(str(v) for v in values)}")
+    if profile.record is not None:
+        parts.append(
+            f"record={profile.record}" + (" (required)" if profile.record_required else "")
+        )
     if profile.line:
         parts.append(f"(line {profile.line})")
     return " ".join(parts)
@@ -105,6 +110,10 @@ def describe_rule(rule: Rule, width: int = 0) -> str:
         parts.append("(every request)")
     if rule.message:
         parts.append(f"message={rule.message!r}")
+    if rule.audit != "request":
+        parts.append(f"audit={rule.audit}")
+    if rule.record is not None:
+        parts.append(f"record={rule.record}" + (" (required)" if rule.record_required else ""))
     if rule.line:
         parts.append(f"(line {rule.line})")
     return " ".join(parts)

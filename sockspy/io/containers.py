@@ -81,10 +81,10 @@ class ContainerDirectory:
         if cached is not None and now - cached[0] < TTL_SECONDS:
             return cached[1]
         self._watch()
-        try:
-            answer = await self.inspector.inspect(container_id)
-        except (LookupFailed, UpstreamError):
-            return None
+        try:  # not the inspector's cache: after an event the answer must be fresh
+            answer = await self.inspector.inspect_fresh(container_id)
+        except (LookupFailed, UpstreamError, trio.TooSlowError):
+            return None  # not cached: asked again at the next connection
         name = str(answer.get("Name") or "").lstrip("/") or None if answer else None
         if len(self._names) > 4096:
             self._names.clear()
@@ -179,5 +179,3 @@ def _local_candidate(ip: str) -> bool:
     except ValueError:
         return False
     return not address.is_loopback and not address.is_unspecified
-
-

@@ -100,6 +100,10 @@ class ContainerInspector:
             f"/containers/{quote(name, safe='/')}/json", f"container {name!r}"
         )
 
+    async def inspect_fresh(self, name: str) -> dict[str, Any] | None:
+        """The container's inspect JSON as it is now (never from the cache), or None."""
+        return await self._ask(f"/containers/{quote(name, safe='/')}/json", f"container {name!r}")
+
     async def inspect_volume(self, name: str) -> dict[str, Any] | None:
         """The volume's inspect JSON, or None if the daemon has no such volume."""
         return await self._cached(f"/volumes/{quote(name, safe='')}", f"volume {name!r}")
