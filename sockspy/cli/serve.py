@@ -6,10 +6,11 @@ import argparse
 import os
 import signal
 import sys
-from typing import TextIO
 
+import structlog
 import trio
 
+from sockspy.cli.audit import load_signing_key, read_key
 from sockspy.cli.policies import choose_policy
 from sockspy.cli.serve_flags import (
     DEFAULT_LISTEN,
@@ -19,6 +20,7 @@ from sockspy.cli.serve_flags import (
     server_tls_files,
     upstream_tls,
 )
+from sockspy.core.audit.chain import Chain, Position
 from sockspy.core.deciding.gate import DenyEndpoints, Gate
 from sockspy.core.proxy.lineage import Lineage
 from sockspy.core.proxy.records import PolicyFields, PolicyRecord
@@ -33,7 +35,8 @@ from sockspy.core.serving.exposure import exposed_fronts, refusal
 from sockspy.io.exposure import planned_tcp_fronts
 from sockspy.io.lineage_log import rebuild
 from sockspy.io.listeners import ListenError
-from sockspy.io.logsink import AuditLog, LogFormat
+from sockspy.io.logfile import LogFile, chain_position
+from sockspy.io.logsink import AuditLog, LogFormat, Sink
 from sockspy.io.reload import LoadedPolicy, ReloadError
 from sockspy.io.server import ServeConfig, Server
 from sockspy.io.tls import TlsConfigError, load_server_tls
@@ -102,11 +105,24 @@ def run(args: argparse.Namespace) -> int:
         return 2
     print(f"sockspy: {note}", file=sys.stderr)
 
-    stream: TextIO = sys.stdout
+    try:
+        key = read_key(args.audit_key)
+        signer = load_signing_key(args.audit_signing_key) if args.audit_signing_key else None
+    except (OSError, ValueError) as exc:
+        print(f"sockspy: {exc}", file=sys.stderr)
+        return 2
+    stream: Sink = sys.stdout
+    start = Position()
     if args.log_file:
-        stream = open(args.log_file, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
+        start = chain_position(args.log_file, key) or Position()  # the chain goes on
+        stream = LogFile(args.log_file, args.log_max_bytes, args.log_keep)
     fmt: LogFormat = args.log_format or ("console" if stream.isatty() else "json")
-    log = AuditLog(fmt, stream)
+    renderer = structlog.processors.JSONRenderer()
+    chain = Chain(lambda fields: str(renderer(None, "", dict(fields))), key, signer, start)
+    log = AuditLog(
+        fmt, stream, chain=chain, checkpoint_every=args.checkpoint_every,
+        checkpoint_seconds=args.checkpoint_seconds,
+    )  # fmt: skip
     first = loaded_policy(policy, args.deny_endpoint)
     started: PolicyRecord = {"event": "policy", **first.fields}
     log.emit(started)
@@ -158,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
         log.close()
         return 130
     log.close()
-    if stream is not sys.stdout:
+    if isinstance(stream, LogFile):
         stream.close()
     return 0
 

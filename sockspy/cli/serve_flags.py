@@ -87,6 +87,33 @@ def add_arguments(serve: argparse.ArgumentParser) -> None:
         help="append the audit log to PATH instead of writing it to stdout",
     )
     serve.add_argument(
+        "--log-max-bytes",
+        type=int,
+        default=None,
+        metavar="BYTES",
+        help="rotate --log-file when it passes BYTES (PATH.1, PATH.2...; the hash chain "
+        "goes on across files)",
+    )
+    serve.add_argument(
+        "--log-keep", type=int, default=5, metavar="N", help="rotated files kept (default 5)"
+    )
+    serve.add_argument(
+        "--audit-key",
+        metavar="FILE",
+        default=None,
+        help="seal the log's hash chain with HMAC-SHA-256 under this key (16 bytes or more): "
+        "without the key nobody can recompute the chain after a change",
+    )
+    serve.add_argument(
+        "--audit-signing-key",
+        metavar="FILE",
+        default=None,
+        help="an Ed25519 private key (PEM; `sockspy audit keygen`) that signs a checkpoint "
+        "every --checkpoint-every records or --checkpoint-seconds, and at shutdown",
+    )
+    serve.add_argument("--checkpoint-every", type=int, default=1000, metavar="N")
+    serve.add_argument("--checkpoint-seconds", type=float, default=60.0, metavar="SECONDS")
+    serve.add_argument(
         "--transcript-dir",
         metavar="DIR",
         default=DEFAULT_TRANSCRIPT_DIR,

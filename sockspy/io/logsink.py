@@ -8,6 +8,11 @@ one call. Waking once per batch instead of once per record keeps the writer from
 fighting the event loop for the GIL at high request rates. When the buffer is full a
 record is dropped and counted rather than blocking; the writer reports the count as an
 `audit_dropped` record as soon as it catches up, and the total at shutdown.
+
+With a `Chain` (JSON format), every line is sealed in the order it is written: its
+``seq`` and the link to the line before (`sockspy.core.audit.chain`); with a signing key
+the writer adds a signed ``checkpoint`` every `checkpoint_every` records or
+`checkpoint_seconds`, and one at shutdown.
 """
 
 from __future__ import annotations
@@ -18,11 +23,24 @@ import time
 from collections import deque
 from collections.abc import Mapping, MutableMapping
 from datetime import UTC, datetime
-from typing import Any, Literal, TextIO
+from typing import Any, Literal, Protocol
 
 import structlog
 
+from sockspy.core.audit.chain import Chain
+
 LogFormat = Literal["json", "console"]
+
+
+class Sink(Protocol):
+    """Where the lines go: a text stream (stdout) or a `sockspy.io.logfile.LogFile`."""
+
+    def write(self, text: str, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+    def isatty(self) -> bool: ...
+
 QUEUE_SIZE = 65536
 FLUSH_INTERVAL = 0.05  # seconds a record may wait before it is written
 BATCH_WAKE = 512  # records waiting that wake the writer before the interval is over
@@ -42,9 +60,19 @@ def _shape(_logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> d
 
 class AuditLog:
     def __init__(
-        self, fmt: LogFormat = "json", stream: TextIO | None = None, queue_size: int = QUEUE_SIZE
+        self,
+        fmt: LogFormat = "json",
+        stream: Sink | None = None,
+        queue_size: int = QUEUE_SIZE,
+        chain: Chain | None = None,
+        checkpoint_every: int = 1000,
+        checkpoint_seconds: float = 60.0,
     ) -> None:
         self.stream = stream if stream is not None else sys.stdout
+        self.chain = chain if fmt == "json" else None
+        self.checkpoint_every = checkpoint_every
+        self.checkpoint_seconds = checkpoint_seconds
+        self._last_checkpoint = time.monotonic()
         self._renderer: Any
         if fmt == "json":
             self._renderer = structlog.processors.JSONRenderer()
@@ -80,11 +108,11 @@ class AuditLog:
             self._wake.wait(FLUSH_INTERVAL)
             self._wake.clear()
             stopping = self._stopping  # read before draining: nothing emitted earlier is lost
-            self._write_batch()
+            self._write_batch(final=stopping)
             if stopping:
                 return
 
-    def _write_batch(self) -> None:
+    def _write_batch(self, final: bool = False) -> None:
         pending = self._pending
         lines: list[str] = []
         if self.dropped != self._reported_drops:
@@ -103,6 +131,17 @@ class AuditLog:
             except Exception as exc:  # an unrenderable record must not kill the writer
                 self.dropped += 1
                 print(f"sockspy: audit record not rendered: {exc!r}", file=sys.stderr)
+        chain = self.chain
+        if chain is not None and chain.signer is not None and chain.since_checkpoint > 0:
+            now = time.monotonic()
+            due = chain.since_checkpoint >= self.checkpoint_every
+            due = due or now - self._last_checkpoint >= self.checkpoint_seconds or final
+            if due:
+                stamp = _shape(None, "info", {"_emitted": time.time(), "event": ""})["timestamp"]
+                fields = chain.checkpoint(stamp, "shutdown" if final else "periodic")
+                if fields is not None:
+                    lines.append(chain.seal(fields))
+                self._last_checkpoint = now
         if not lines:
             return
         try:
@@ -116,5 +155,8 @@ class AuditLog:
         fields = dict(record)
         fields["_emitted"] = emitted
         fields.setdefault("event", "log")
-        rendered: str = self._renderer(None, level, _shape(None, level, fields))
+        shaped = _shape(None, level, fields)
+        if self.chain is not None:
+            return self.chain.seal(shaped)
+        rendered: str = self._renderer(None, level, shaped)
         return rendered

@@ -312,5 +312,11 @@ def test_a_loaded_file_keeps_its_source(tmp_path: Path) -> None:
 def test_the_example_policy_loads() -> None:
     example = Path(__file__).resolve().parents[2] / "configs" / "example.toml"
     policy = load_policy(example)
-    assert [p.name for p in policy.profiles] == ["ci", "monitoring", "sidecar"]
+    assert [p.name for p in policy.profiles] == [
+        "ci", "monitoring", "sidecar", "proxy", "operators",
+    ]  # fmt: skip
+    operators = policy.profiles[-1]
+    assert (operators.record, operators.record_required) == ("all", True)
+    assert policy.profiles[3].container_names == ("traefik*",)
+    assert {r.name: r.audit for r in policy.rules}["everyone-pings"] == "none"
     assert policy.rules[0].name == "no-host-access"

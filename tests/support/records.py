@@ -7,7 +7,8 @@ from typing import Any
 
 from sockspy.core.proxy.records import RECORD_TYPES
 
-WRITER_FIELDS = frozenset({"timestamp", "level"})  # added by the log writer to every record
+# Added by the log writer to every record (seq and prev: the hash chain, JSON logs).
+WRITER_FIELDS = frozenset({"timestamp", "level", "seq", "prev"})
 
 
 def record_problems(record: Mapping[str, Any]) -> list[str]:

@@ -187,6 +187,19 @@ class AuditDroppedRecord(TypedDict):
     dropped_total: int
 
 
+class CheckpointRecord(TypedDict):
+    """Written by the log writer itself (`sockspy.core.audit.chain.Chain.checkpoint`)."""
+
+    event: Literal["checkpoint"]
+    reason: str  # periodic, shutdown
+    covers_seq: int
+    covers_link: str
+    keyed: bool
+    public_key: str
+    key_fingerprint: str
+    signature: str
+
+
 class InternalErrorRecord(TypedDict):
     event: Literal["internal_error"]
     conn_id: int
@@ -212,6 +225,7 @@ RECORD_TYPES: dict[str, type] = {
     "tls_refused": TlsRefusedRecord,
     "connection_refused": ConnectionRefusedRecord,
     "audit_dropped": AuditDroppedRecord,
+    "checkpoint": CheckpointRecord,
     "internal_error": InternalErrorRecord,
 }
 
