@@ -1,0 +1,83 @@
+"""The audit log of a real run is evidence: sealed, signed, and `sockspy audit verify`
+finds the record where someone changed it, through the real CLI and daemon."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from support.cli import docker
+from support.proxy import ProxyProcess
+
+pytestmark = pytest.mark.e2e
+
+StartProxy = Callable[..., ProxyProcess]
+
+
+def sockspy(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sockspy", *args], capture_output=True, text=True, timeout=60,
+        stdin=subprocess.DEVNULL, check=False,
+    )  # fmt: skip
+
+
+def test_a_real_runs_log_verifies_and_each_tampering_is_found_where_it_is(
+    start_sockspy: StartProxy, test_image: str, tmp_path: Path
+) -> None:
+    key = tmp_path / "signing.pem"
+    made = sockspy("audit", "keygen", str(key))
+    assert made.returncode == 0, made.stderr
+    fingerprint = made.stdout.strip()
+    proxy = start_sockspy(
+        "--audit-signing-key", str(key), "--checkpoint-every", "5",
+        "--log-max-bytes", "6000", "--log-keep", "20",
+    )  # fmt: skip
+    for _ in range(4):
+        docker(proxy.unix_host, "ps", "-a")
+    docker(proxy.tcp_host, "images")
+    proxy.stop()
+    files = sorted(proxy.logdir.glob("audit.jsonl*"))
+    assert len(files) > 1  # rotated, with the chain going on
+
+    ok = sockspy("audit", "verify", *map(str, files), "--trust", fingerprint)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert ok.stdout.startswith(f"checkpoints signed by {fingerprint}")
+
+    # An exchange record with a record after it in the same file, in the newest such file.
+    for current in reversed(files):
+        original = current.read_text()
+        lines = original.splitlines(keepends=True)
+        found = [i for i, line in enumerate(lines[:-1]) if '"event": "exchange"' in line]
+        if found:
+            exchange = found[0]
+            break
+    seq = json.loads(lines[exchange])["seq"]
+
+    def broken(text: str) -> str:
+        current.write_text(text)
+        result = sockspy("audit", "verify", *map(str, files), "--trust", fingerprint)
+        current.write_text(original)
+        assert result.returncode == 1, result.stdout
+        return result.stdout
+
+    edited = lines.copy()
+    edited[exchange] = edited[exchange].replace('"status": 200', '"status": 403')
+    assert f"seq {seq + 1} does not link" in broken("".join(edited))
+    assert f"{current}:{exchange + 2}:" in broken("".join(edited))
+    removed = lines[:exchange] + lines[exchange + 1 :]
+    assert f"records removed: seq jumps from {seq - 1} to {seq + 1}" in broken("".join(removed))
+    swapped = lines.copy()
+    swapped[exchange], swapped[exchange + 1] = swapped[exchange + 1], swapped[exchange]
+    assert "seq jumps" in broken("".join(swapped))
+    newest = proxy.logdir / "audit.jsonl"
+    whole = newest.read_text()
+    newest.write_text("".join(whole.splitlines(keepends=True)[:-1]))  # the last line cut off
+    cut = sockspy("audit", "verify", *map(str, files), "--trust", fingerprint)
+    newest.write_text(whole)
+    assert cut.returncode == 1 and "does not end with a checkpoint" in cut.stdout
+    stranger = sockspy("audit", "verify", *map(str, files), "--trust", "SHA256:" + "0" * 64)
+    assert stranger.returncode == 1 and "not trusted" in stranger.stdout
