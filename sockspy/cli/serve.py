@@ -120,8 +120,9 @@ def run(args: argparse.Namespace) -> int:
     renderer = structlog.processors.JSONRenderer()
     chain = Chain(lambda fields: str(renderer(None, "", dict(fields))), key, signer, start)
     log = AuditLog(
-        fmt, stream, chain=chain, checkpoint_every=args.checkpoint_every,
-        checkpoint_seconds=args.checkpoint_seconds,
+        fmt, stream, args.audit_buffer, chain=chain, checkpoint_every=args.checkpoint_every,
+        checkpoint_seconds=args.checkpoint_seconds, durability=args.audit_durability,
+        block_seconds=args.audit_block_seconds,
     )  # fmt: skip
     first = loaded_policy(policy, args.deny_endpoint)
     started: PolicyRecord = {"event": "policy", **first.fields}

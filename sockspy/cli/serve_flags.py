@@ -26,6 +26,7 @@ from sockspy.core.serving.address import (
 )
 from sockspy.core.serving.exposure import INSECURE_FLAG
 from sockspy.core.wire.head import MAX_HEAD_BYTES
+from sockspy.io.logsink import BLOCK_SECONDS, DURABILITIES, QUEUE_SIZE
 from sockspy.io.tls import TlsConfigError, TlsFiles, client_context
 from sockspy.io.upstream import TlsUpstream, Upstream
 from sockspy.policy.presets import PRESETS
@@ -110,6 +111,28 @@ def add_arguments(serve: argparse.ArgumentParser) -> None:
         default=None,
         help="an Ed25519 private key (PEM; `sockspy audit keygen`) that signs a checkpoint "
         "every --checkpoint-every records or --checkpoint-seconds, and at shutdown",
+    )
+    serve.add_argument(
+        "--audit-durability",
+        choices=DURABILITIES,
+        default="best_effort",
+        help="when the log cannot keep up or be written: best_effort drops and counts "
+        "records (the default); block makes requests and responses wait for it (10 s at "
+        "most, then drops); strict refuses new requests with 503 until it can write again",
+    )
+    serve.add_argument(
+        "--audit-block-seconds",
+        type=float,
+        default=BLOCK_SECONDS,
+        metavar="SECONDS",
+        help=f"with block durability, how long bytes wait for the log (default {BLOCK_SECONDS:g})",
+    )
+    serve.add_argument(
+        "--audit-buffer",
+        type=int,
+        default=QUEUE_SIZE,
+        metavar="RECORDS",
+        help=f"records queued for the log writer at most (default {QUEUE_SIZE})",
     )
     serve.add_argument("--checkpoint-every", type=int, default=1000, metavar="N")
     serve.add_argument("--checkpoint-seconds", type=float, default=60.0, metavar="SECONDS")

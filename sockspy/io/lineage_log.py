@@ -17,6 +17,8 @@ TAIL_BYTES = 64 * 1024 * 1024
 
 def rebuild(path: str, lineage: Lineage) -> int:
     """Feed the records of `path` that made objects to `lineage`; how many it learnt."""
+    if not os.path.isfile(path):  # a fifo or a device: nothing to read back
+        return 0
     try:
         with open(path, "rb") as log:
             size = os.fstat(log.fileno()).st_size

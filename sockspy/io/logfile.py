@@ -8,8 +8,8 @@ line of the new file links to the last line of the old one).
 
 from __future__ import annotations
 
+import contextlib
 import os
-from typing import TextIO
 
 from sockspy.core.audit.chain import Position, position_after
 
@@ -17,16 +17,22 @@ TAIL_BYTES = 1024 * 1024  # enough for the last line of any log
 
 
 class LogFile:
-    """A text sink for `AuditLog`, by path, that rotates when it passes `max_bytes`."""
+    """A text sink for `AuditLog`, by path, that rotates when it passes `max_bytes`.
+
+    Each write is whole lines with `os.write` on an O_APPEND descriptor; a write that
+    fails part way (a full disk) is cut back to where it began, so a failed batch leaves
+    no torn line and can be written again whole (`AuditLog` retries it).
+    """
 
     def __init__(self, path: str, max_bytes: int | None = None, keep: int = 5) -> None:
         self.path = path
         self.max_bytes = max_bytes
         self.keep = keep
-        self._file: TextIO = self._open()
+        self._fd = self._open()
 
-    def _open(self) -> TextIO:
-        return open(self.path, "a", buffering=1, encoding="utf-8")
+    def _open(self) -> int:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+        return os.open(self.path, flags, 0o640)
 
     def isatty(self) -> bool:
         return False
@@ -34,18 +40,30 @@ class LogFile:
     def write(self, text: str) -> int:
         """Append whole lines; rotate between two lines once the file is full."""
         if self.max_bytes is None:
-            return self._file.write(text)
+            self._append(text.encode())
+            return len(text)
         for line in text.splitlines(keepends=True):
-            self._file.write(line)
-            if self._file.tell() >= self.max_bytes:
+            self._append(line.encode())
+            if os.fstat(self._fd).st_size >= self.max_bytes:
                 self.rotate()
         return len(text)
 
+    def _append(self, data: bytes) -> None:
+        start = os.fstat(self._fd).st_size
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(self._fd, view) :]
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, start)
+            raise
+
     def flush(self) -> None:
-        self._file.flush()
+        pass  # every write went to the kernel already
 
     def rotate(self) -> None:
-        self._file.close()
+        os.close(self._fd)
         for n in range(self.keep, 0, -1):
             older = f"{self.path}.{n}"
             if n == self.keep:
@@ -58,10 +76,10 @@ class LogFile:
             os.replace(self.path, f"{self.path}.1")
         else:
             os.unlink(self.path)
-        self._file = self._open()
+        self._fd = self._open()
 
     def close(self) -> None:
-        self._file.close()
+        os.close(self._fd)
 
 
 def chain_position(path: str, key: bytes | None) -> Position | None:
@@ -76,6 +94,8 @@ def chain_position(path: str, key: bytes | None) -> Position | None:
 
 
 def _tail_lines(path: str) -> list[bytes]:
+    if not os.path.isfile(path):  # a fifo or a device: nothing to read back (and no blocking)
+        return []
     try:
         with open(path, "rb") as log:
             size = os.fstat(log.fileno()).st_size

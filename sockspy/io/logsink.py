@@ -9,6 +9,13 @@ fighting the event loop for the GIL at high request rates. When the buffer is fu
 record is dropped and counted rather than blocking; the writer reports the count as an
 `audit_dropped` record as soon as it catches up, and the total at shutdown.
 
+A batch the sink refuses (a full disk) or that hangs (a pipe nobody reads) is kept and
+written again before anything newer, so the sealed lines stay in order with no gap; the
+records queued behind it are what `durability` decides about: `best_effort` drops and
+counts them; `block` makes the byte path wait for room (`wait_for_room`, bounded by
+`block_seconds`, then it drops); `strict` has the pump refuse requests with 503 while
+the log cannot take records (`writable`).
+
 With a `Chain` (JSON format), every line is sealed in the order it is written: its
 ``seq`` and the link to the line before (`sockspy.core.audit.chain`); with a signing key
 the writer adds a signed ``checkpoint`` every `checkpoint_every` records or
@@ -26,10 +33,14 @@ from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 import structlog
+import trio
 
 from sockspy.core.audit.chain import Chain
 
 LogFormat = Literal["json", "console"]
+Durability = Literal["best_effort", "block", "strict"]
+DURABILITIES: tuple[Durability, ...] = ("best_effort", "block", "strict")
+BLOCK_SECONDS = 10.0
 
 
 class Sink(Protocol):
@@ -67,8 +78,15 @@ class AuditLog:
         chain: Chain | None = None,
         checkpoint_every: int = 1000,
         checkpoint_seconds: float = 60.0,
+        durability: Durability = "best_effort",
+        block_seconds: float = BLOCK_SECONDS,
     ) -> None:
         self.stream = stream if stream is not None else sys.stdout
+        self.durability = durability
+        self.block_seconds = block_seconds
+        self.failing: str | None = None  # why the sink refuses writes, while it does
+        self._unwritten: str | None = None  # a sealed batch the sink refused, to write again
+        self._writing_since: float | None = None  # a write under way (a stalled sink hangs here)
         self.chain = chain if fmt == "json" else None
         self.checkpoint_every = checkpoint_every
         self.checkpoint_seconds = checkpoint_seconds
@@ -97,6 +115,26 @@ class AuditLog:
         if len(pending) == BATCH_WAKE:
             self._wake.set()
 
+    @property
+    def writable(self) -> bool:
+        """Can a record emitted now be written? Not while the queue is full, the sink
+        refuses writes, or a write has hung for a second (a pipe nobody reads)."""
+        if len(self._pending) >= self._queue_size or self.failing is not None:
+            return False
+        since = self._writing_since
+        return since is None or time.monotonic() - since < 1.0
+
+    async def wait_for_room(self) -> bool:
+        """`block` durability: wait (at most `block_seconds`) until the queue has room
+        again; False if it had none by then (what comes next is dropped and counted)."""
+        deadline = time.monotonic() + self.block_seconds
+        while len(self._pending) >= self._queue_size:
+            if time.monotonic() >= deadline:
+                return False
+            self._wake.set()
+            await trio.sleep(0.005)
+        return True
+
     def close(self, timeout: float = 10.0) -> None:
         """Write what is queued, then stop the writer."""
         self._stopping = True
@@ -113,6 +151,12 @@ class AuditLog:
                 return
 
     def _write_batch(self, final: bool = False) -> None:
+        if self._unwritten is not None:  # the sink refused it: nothing newer goes first
+            if not self._write(self._unwritten):
+                if final:
+                    self.dropped += self._unwritten.count("\n") + len(self._pending)
+                return
+            self._unwritten = None
         pending = self._pending
         lines: list[str] = []
         if self.dropped != self._reported_drops:
@@ -144,12 +188,28 @@ class AuditLog:
                 self._last_checkpoint = now
         if not lines:
             return
+        text = "\n".join(lines) + "\n"
+        if not self._write(text):
+            self._unwritten = text  # sealed already: written again, whole, before the rest
+            if final:
+                self.dropped += len(lines)
+
+    def _write(self, text: str) -> bool:
+        self._writing_since = time.monotonic()
         try:
-            self.stream.write("\n".join(lines) + "\n")
+            self.stream.write(text)
             self.stream.flush()
         except Exception as exc:  # a broken sink must not kill the writer thread
-            self.dropped += len(lines)
-            print(f"sockspy: audit log write failed: {exc}", file=sys.stderr)
+            if self.failing is None:
+                print(f"sockspy: audit log write failed: {exc}", file=sys.stderr)
+            self.failing = str(exc)
+            return False
+        finally:
+            self._writing_since = None
+        if self.failing is not None:
+            print("sockspy: audit log writes again", file=sys.stderr)
+        self.failing = None
+        return True
 
     def _render(self, emitted: float, level: str, record: Mapping[str, Any]) -> str:
         fields = dict(record)

@@ -216,6 +216,16 @@ class Pump:
         (the gate is the one pinned when the request's head was read)."""
         request = self.conv.pending_decision
         assert request is not None
+        log = self.log
+        if log.durability == "strict" and not log.writable:
+            why = f": {log.failing}" if log.failing else " (its writer is behind or stalled)"
+            return Decision(
+                allowed=False,
+                rule="audit",
+                reason=f"the audit log cannot take this request's record{why}",
+                status=503,
+                code="audit_unavailable",
+            )
         judgement = Judgement(self.conv.gate, request, self.conv.client)
         step = judgement.start()
         while not isinstance(step, Decision):
@@ -253,6 +263,8 @@ class Pump:
         if self.conv.to_client:
             await self._flush_client()
         self._emit_records()
+        if self.log.durability == "block" and not self.log.writable:
+            await self.log.wait_for_room()  # the byte path waits for the log, bounded
         self._wake()
         conv = self.conv
         if conv.finished and not conv.to_client:

@@ -42,6 +42,10 @@ ALLOWED: dict[tuple[str, str, str], str] = {
     ("io/containers.py", "_watch_events", "sleep"): (
         "sockspy's own events stream: back-off before reconnecting it"
     ),
+    ("io/logsink.py", "wait_for_room", "sleep"): (
+        "--audit-durability block: the byte path waits for room in the audit log; it "
+        "delays bytes, never ends a stream"
+    ),
     ("io/pump.py", "_session_tty", "move_on_after"): (
         "asking whether a recorded session has a tty, while its request is decided (before "
         "any byte of it is forwarded)"
