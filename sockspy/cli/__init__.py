@@ -1,4 +1,7 @@
-"""The `sockspy` command line: one module per command (serve, check, explain, certs, audit)."""
+"""The `sockspy` command line: one module per command.
+
+serve, check, explain, certs, audit (verify, keygen), tail.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import argparse
 from collections.abc import Sequence
 
 from sockspy import __version__
-from sockspy.cli import audit, certs, check, explain, serve
+from sockspy.cli import audit, certs, check, explain, serve, tail
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,7 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"sockspy {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in (serve, check, explain, certs, audit):
+    for command in (serve, check, explain, certs, audit, tail):
         command.add_parser(commands)
     return parser
 
