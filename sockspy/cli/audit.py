@@ -1,5 +1,6 @@
 """`sockspy audit verify FILE...`: does the audit log hold what sockspy wrote?
-`sockspy audit keygen FILE`: an Ed25519 key to sign its checkpoints with."""
+`sockspy audit keygen FILE`: an Ed25519 key to sign its checkpoints with.
+`sockspy audit report FILE...`: who did what, as JSON, Markdown or one HTML page."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from sockspy.core.audit.chain import fingerprint
+from sockspy.core.audit.report import build
+from sockspy.core.audit.report_render import to_html, to_json, to_markdown
 from sockspy.core.audit.verify import Line, verify
 
 
@@ -48,6 +51,18 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="accept a log that does not end with a checkpoint (a server still running)",
     )
     check.set_defaults(run=run_verify)
+    report = actions.add_parser(
+        "report",
+        help="who did what: per client, endpoints, denials, sessions, objects created",
+        description="Read audit logs (rotated files in any order) and print, per client "
+        "identity (person, process, container, certificate), the endpoints it used, its "
+        "denials with their rules, its sessions with commands and exit codes, and the "
+        "objects it created; with a timeline of exchanges per minute.",
+    )
+    report.add_argument("files", nargs="+", metavar="FILE")
+    report.add_argument("--format", choices=("markdown", "json", "html"), default="markdown")
+    report.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    report.set_defaults(run=run_report)
     keygen = actions.add_parser(
         "keygen",
         help="make an Ed25519 key for serve --audit-signing-key",
@@ -139,3 +154,22 @@ def _lines(files: list[str]) -> Iterator[Line]:
                 elif not line:
                     continue
                 yield name, number, line
+
+
+def run_report(args: argparse.Namespace) -> int:
+    try:
+        ordered = _in_sequence_order(args.files)
+        records = [
+            json.loads(line) for _, _, line in _lines(ordered) if line.strip().startswith(b"{")
+        ]
+    except (OSError, ValueError) as exc:
+        print(f"sockspy audit report: {exc}", file=sys.stderr)
+        return 2
+    data = build(records).as_dict()
+    render = {"json": to_json, "markdown": to_markdown, "html": to_html}[args.format]
+    text = render(data)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
