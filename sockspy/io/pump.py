@@ -29,7 +29,7 @@ import trio
 from sockspy.core.deciding.decision import Decision
 from sockspy.core.deciding.gate import Gate, GateHolder
 from sockspy.core.deciding.judgement import Judgement
-from sockspy.core.deciding.lookups import InspectExec, LookupFailed
+from sockspy.core.deciding.lookups import InspectExec, Lookup, LookupFailed
 from sockspy.core.docker import sessions
 from sockspy.core.docker.request import Request
 from sockspy.core.proxy.conversation import APART, EOF, Conversation, Outbox
@@ -96,6 +96,7 @@ class Pump:
         self.transcripts = transcripts
         self._recorder: Recorder | None = None  # the transcript of the session to come
         self._record_error: str | None = None  # why a session asked to be recorded is not
+        self._asked: list[tuple[Lookup, Any]] = []  # the pending decision's look-ups, answered
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -166,7 +167,8 @@ class Pump:
         conv = self.conv
         while not conv.finished:
             if conv.pending_decision is not None:
-                conv.decided(await self._decide())
+                self._asked = []
+                conv.decided(await self._decide(), tuple(self._asked))
                 await self._flush()
             elif conv.tunnel:
                 await self._tunnel_client_to_daemon()
@@ -233,6 +235,7 @@ class Pump:
                 answer = await self.inspector.answer(step)
             except LookupFailed as exc:
                 return judgement.failed(str(exc))
+            self._asked.append((step, answer))
             step = judgement.answer(answer)
         if step.record is not None and step.allowed and request.hijacks:
             return await self._prepare_transcript(request, step)

@@ -42,6 +42,7 @@ ALLOWED: dict[tuple[str, str, str], str] = {
     ("io/containers.py", "_watch_events", "sleep"): (
         "sockspy's own events stream: back-off before reconnecting it"
     ),
+    ("cli/tail.py", "_records", "sleep"): "`sockspy tail` polling the log file: not the server",
     ("io/logsink.py", "wait_for_room", "sleep"): (
         "--audit-durability block: the byte path waits for room in the audit log; it "
         "delays bytes, never ends a stream"

@@ -70,6 +70,13 @@ class Request:
     def with_body(self, body: bytes) -> Request:
         return replace(self, body=body)
 
+    def with_decoded(self, decoded: Any) -> Request:
+        """This request as if its body had been read and decoded to `decoded` (replaying a
+        recorded decision: the record keeps the decoding, not the bytes)."""
+        request = replace(self, body=b"<recorded>")
+        request._decoded.append(decoded)
+        return request
+
 
 def classify_request(head: RequestHead) -> Request:
     """Name the endpoint dockerd would run for this head. Raises ProtocolError."""

@@ -9,7 +9,9 @@ any record is built (the README's "Secrets" section repeats this list):
   `--build-arg`, `docker login -p`): the value replaced by `***` in `peer_cmdline`;
 * build arguments (`/build?buildargs=...`, often tokens): names in the summary, the
   value masked in the recorded target;
-* volume driver options (`--opt o=...,password=...` of a cifs volume): names only;
+* volume driver options (`--opt o=...,password=...` of a cifs volume): names only in the
+  summary; in a record's `decision_input` (what a replay decides on) every
+  ``password=`` is masked, and environment values are, as everywhere;
 * `X-Registry-Auth` and `X-Registry-Config` (registry credentials, base64 JSON), like
   every header: never recorded;
 * swarm join tokens and unlock keys (`/swarm/join`, `/swarm/unlock` bodies), login
@@ -19,6 +21,7 @@ any record is built (the README's "Secrets" section repeats this list):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote_plus
@@ -99,3 +102,24 @@ def _short_cluster_ending_in_e(arg: str) -> bool:
     return (
         len(arg) > 2 and arg[0] == "-" and arg[1] != "-" and arg.endswith("e") and arg[1:].isalpha()
     )
+
+
+_PASSWORD = re.compile(r"(password=)[^,]*", re.IGNORECASE)
+
+
+def masked_decoded(value: Any) -> Any:
+    """A decoded body or an inspect answer, as a record keeps it for replay: every "Env"
+    list by name (NAME=***) and every password= option masked; the rest as it was."""
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if key == "Env" and isinstance(item, list):
+                out[key] = [_mask_assignment(str(e)) if e is not None else None for e in item]
+            elif isinstance(item, str):
+                out[key] = _PASSWORD.sub(rf"\g<1>{MASK}", item)
+            else:
+                out[key] = masked_decoded(item)
+        return out
+    if isinstance(value, list):
+        return [masked_decoded(item) for item in value]
+    return value

@@ -35,6 +35,7 @@ from typing import Any, Final
 
 from sockspy.core.deciding.decision import Decision
 from sockspy.core.deciding.gate import Gate, GateHolder
+from sockspy.core.deciding.lookups import Lookup
 from sockspy.core.docker import hijack, objects, sessions, summary
 from sockspy.core.docker.request import Request, classify_request
 from sockspy.core.proxy import records as audit
@@ -211,12 +212,14 @@ class Conversation:
         error = ProtocolError(408, f"request head not complete after {seconds:g} s", "head_timeout")
         self._reject(self._new_exchange(), error)
 
-    def decided(self, decision: Decision) -> None:
+    def decided(self, decision: Decision, asked: tuple[tuple[Lookup, Any], ...] = ()) -> None:
+        """The gate's decision on the pending request, and what it asked the daemon."""
         request = self.pending_decision
         exchange = self._current
         assert request is not None and exchange is not None and self.state is State.DECIDING
         self.pending_decision = None
         exchange.decision = decision
+        exchange.asked = asked
         exchange.verdict = decision.label
         exchange.reason = decision.reason  # for "would_deny" too: why it would have been
         if decision.allowed:

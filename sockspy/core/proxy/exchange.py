@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sockspy.core.deciding.decision import Decision
+from sockspy.core.deciding.lookups import Lookup
 from sockspy.core.docker.request import Request
 from sockspy.core.wire.head import RequestHead
 
@@ -82,6 +83,9 @@ class Exchange:
     phase: Phase = Phase.REQUEST
     session: SessionStartRecord | None = None  # a hijack or a stream: its start record
     session_started: float = 0.0
+    # What the gate asked the daemon to decide this request, with the answers: replay
+    # decides it again from these (`sockspy.core.audit.replay`).
+    asked: tuple[tuple[Lookup, Any], ...] = ()
     response_body: bytes | None = None  # a create's response, kept to read what it made
     body_over_cap: bool = False  # the body was too long to keep for its summary
 

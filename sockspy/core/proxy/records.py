@@ -14,6 +14,7 @@ which of its keys are `NotRequired` only from annotations it can evaluate.)
 from collections.abc import Mapping
 from typing import Any, Literal, NotRequired, TypedDict
 
+from sockspy.core.audit.inputs import recorded_input
 from sockspy.core.docker import objects, summary
 from sockspy.core.docker.request import Request
 from sockspy.core.docker.secrets import mask_target
@@ -48,6 +49,9 @@ class ExchangeRecord(ClientFields):
     made: NotRequired[ObjectFields]  # what a successful create made
     object: NotRequired[ObjectFields]  # the object the request touches, if sockspy saw it made
     created_by: NotRequired[dict[str, Any]]  # ... and who made it: identity and record_id
+    findings: NotRequired[list[str]]  # the host-access findings the decision read (codes)
+    # At level "request": what else the decision read, for replay (`core.audit.inputs`).
+    decision_input: NotRequired[dict[str, Any]]
 
 
 class SessionStartRecord(TypedDict):
@@ -272,7 +276,15 @@ def exchange_record(
         "duration_ms": _ms(now - exchange.started),
         "upgraded": exchange.upgraded,
     }
-    if request is None or exchange.local is not None:
+    if decision is not None and decision.findings is not None:
+        record["findings"] = [finding.code for finding in decision.findings]
+    if request is None or (exchange.local is not None and decision is None):
+        return None if level == "none" else record
+    if level == "request" and decision is not None:
+        given = recorded_input(request, exchange.asked)
+        if given:
+            record["decision_input"] = given
+    if exchange.local is not None:
         return None if level == "none" else record
     asked = None
     if summary.summarised(request.endpoint):

@@ -1,0 +1,135 @@
+"""What a decision was made on, as a record keeps it, and the request rebuilt from it.
+
+`sockspy replay` decides recorded requests again under another policy, offline. A
+decision reads the request line (the record's ``method`` and ``target``), a few headers
+(framing, ``Upgrade``, ``Content-Type``), the body as Go decoded it, and the daemon's
+answers to the gate's look-ups. At audit level "request" the record's ``decision_input``
+keeps the last three, only where there is something to keep (a ``GET /_ping`` has none),
+with secrets masked (`sockspy.core.docker.secrets.masked_decoded`): a rule never reads an
+environment value or a password, so a replay decides as the live gate did.
+
+A target whose ``buildargs`` was masked replays with the mask; a request recorded at
+level "metadata" replays from its request line alone, and `replay` says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict
+from typing import Any
+
+from sockspy.core.deciding.judgement import Facts
+from sockspy.core.deciding.lookups import (
+    InspectContainer,
+    InspectExec,
+    InspectImage,
+    InspectVolume,
+    Lookup,
+    ReadDaemonFacts,
+)
+from sockspy.core.docker.bodies import BODY_ENDPOINTS
+from sockspy.core.docker.daemon import DaemonFacts
+from sockspy.core.docker.gojson import BodyDecodeError
+from sockspy.core.docker.request import Request, classify_request
+from sockspy.core.docker.secrets import masked_decoded
+from sockspy.core.serving.identity import Client, PeerCred, PeerProcess
+from sockspy.core.wire.head import parse_request_head
+
+# The headers a decision can turn on: body framing, the hijack's Upgrade, form bodies.
+DECIDING_HEADERS = (b"content-type", b"content-length", b"transfer-encoding", b"upgrade")
+_KINDS = {
+    InspectContainer: "container",
+    InspectVolume: "volume",
+    InspectImage: "image",
+    InspectExec: "exec",
+}
+
+
+def recorded_input(request: Request, asked: tuple[tuple[Lookup, Any], ...]) -> dict[str, Any]:
+    """The `decision_input` of a record ({} when the request line says it all)."""
+    out: dict[str, Any] = {}
+    headers = {
+        name.decode("latin-1"): value.decode("latin-1")
+        for name, value in request.head.headers
+        if name in DECIDING_HEADERS
+    }
+    if headers:
+        out["headers"] = headers
+    if request.body is not None and request.endpoint in BODY_ENDPOINTS:
+        try:
+            out["body"] = masked_decoded(request.decoded_body())
+        except BodyDecodeError as exc:
+            out["body_error"] = str(exc)
+    if asked:
+        out["asked"] = [_asked(lookup, answer) for lookup, answer in asked]
+    return out
+
+
+def _asked(lookup: Lookup, answer: Any) -> dict[str, Any]:
+    if isinstance(lookup, ReadDaemonFacts):
+        return {"lookup": "daemon", "answer": asdict(answer) if answer is not None else None}
+    name = lookup.id if isinstance(lookup, InspectExec) else lookup.name
+    return {"lookup": _KINDS[type(lookup)], "name": name, "answer": masked_decoded(answer)}
+
+
+def request_from(record: Mapping[str, Any]) -> Request:
+    """The request of a record, as the gate saw it. Raises ProtocolError or KeyError."""
+    given = record.get("decision_input") or {}
+    head = f"{record['method']} {record['target']} HTTP/1.1\r\nHost: docker\r\n"
+    for name, value in (given.get("headers") or {}).items():
+        head += f"{name}: {value}\r\n"
+    request = classify_request(parse_request_head((head + "\r\n").encode("latin-1")))
+    if "body_error" in given:
+        return request.with_decoded(BodyDecodeError(str(given["body_error"])))
+    if "body" in given:
+        return request.with_decoded(given["body"])
+    return request
+
+
+def facts_from(record: Mapping[str, Any]) -> Facts:
+    """The daemon's recorded answers, as an offline answer book."""
+    books: dict[str, dict[str, Any]] = {kind: {} for kind in _KINDS.values()}
+    daemon = None
+    for item in (record.get("decision_input") or {}).get("asked") or []:
+        if item.get("lookup") == "daemon":
+            answer = item.get("answer")
+            if isinstance(answer, Mapping):
+                options = answer.get("security_options")
+                kept = tuple(options) if options is not None else None
+                daemon = DaemonFacts(**{**answer, "security_options": kept})
+        elif item.get("lookup") in books:
+            books[item["lookup"]][str(item.get("name"))] = item.get("answer")
+    return Facts(
+        containers=books["container"], daemon=daemon, volumes=books["volume"],
+        images=books["image"], execs=books["exec"],
+    )  # fmt: skip
+
+
+def client_from(record: Mapping[str, Any]) -> Client:
+    """The client identity a record names, as profiles match it."""
+    peer = None
+    if record.get("peer_uid") is not None:
+        pid, gid = int(record.get("peer_pid") or 0), int(record.get("peer_gid") or 0)
+        peer = PeerCred(pid, int(record["peer_uid"]), gid)
+    process = None
+    if peer is not None:
+        process = PeerProcess(
+            user=record.get("peer_user"), login_uid=record.get("peer_login_uid"),
+            login_user=record.get("peer_login_user"), unit=record.get("peer_unit"),
+        )  # fmt: skip
+    container_id = record.get("peer_container") or record.get("client_container_id")
+    container_name = record.get("peer_container_name") or record.get("client_container")
+    return Client(
+        front=str(record.get("front") or ""),
+        peer=peer,
+        ip=record.get("client_ip"),
+        port=record.get("client_port"),
+        exe=record.get("peer_exe"),
+        container_id=container_id,
+        container_name=container_name,
+        process=process,
+        tls_cn=record.get("tls_cn"),
+        tls_names=tuple(record.get("tls_names") or ()),
+        tls_serial=record.get("tls_serial"),
+        tls_issuer=record.get("tls_issuer"),
+    )
