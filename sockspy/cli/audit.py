@@ -92,11 +92,11 @@ def load_signing_key(path: str) -> Ed25519PrivateKey:
 def run_verify(args: argparse.Namespace) -> int:
     try:
         key = read_key(args.audit_key)
-        ordered = _in_sequence_order(args.files)
+        ordered = in_sequence_order(args.files)
     except (OSError, ValueError) as exc:
         print(f"sockspy audit verify: {exc}", file=sys.stderr)
         return 2
-    report = verify(_lines(ordered), key, frozenset(args.trust), args.open_end)
+    report = verify(log_lines(ordered), key, frozenset(args.trust), args.open_end)
     for note in report.notes:
         print(f"note: {note}")
     for print_ in sorted(report.fingerprints):
@@ -139,13 +139,13 @@ def _first_seq(path: str) -> int:
     return 0
 
 
-def _in_sequence_order(files: list[str]) -> list[str]:
+def in_sequence_order(files: list[str]) -> list[str]:
     """Rotated files (audit.jsonl.2, .1, audit.jsonl) in the order their records were
     written, whatever order the shell listed them in."""
     return sorted(files, key=_first_seq)
 
 
-def _lines(files: list[str]) -> Iterator[Line]:
+def log_lines(files: list[str]) -> Iterator[Line]:
     for name in files:
         with open(name, "rb") as log:
             for number, line in enumerate(log, 1):
@@ -158,10 +158,7 @@ def _lines(files: list[str]) -> Iterator[Line]:
 
 def run_report(args: argparse.Namespace) -> int:
     try:
-        ordered = _in_sequence_order(args.files)
-        records = [
-            json.loads(line) for _, _, line in _lines(ordered) if line.strip().startswith(b"{")
-        ]
+        records = read_records(args.files)
     except (OSError, ValueError) as exc:
         print(f"sockspy audit report: {exc}", file=sys.stderr)
         return 2
@@ -173,3 +170,15 @@ def run_report(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def read_records(files: list[str]) -> list[dict[str, object]]:
+    """The JSON records of audit logs, their rotated files put in order. Raises ValueError
+    for a line that is not JSON (`audit verify` says where)."""
+    records = []
+    for _, _, line in log_lines(in_sequence_order(files)):
+        if line.strip().startswith(b"{"):
+            record = json.loads(line)
+            if isinstance(record, dict):
+                records.append(record)
+    return records

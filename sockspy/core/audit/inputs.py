@@ -55,7 +55,9 @@ def recorded_input(request: Request, asked: tuple[tuple[Lookup, Any], ...]) -> d
     }
     if headers:
         out["headers"] = headers
-    if request.body is not None and request.endpoint in BODY_ENDPOINTS:
+    if request.body == b"" and request.endpoint in BODY_ENDPOINTS:
+        out["body"] = None  # read, and empty (a start without a HostConfig)
+    elif request.body is not None and request.endpoint in BODY_ENDPOINTS:
         try:
             out["body"] = masked_decoded(request.decoded_body())
         except BodyDecodeError as exc:
@@ -82,7 +84,8 @@ def request_from(record: Mapping[str, Any]) -> Request:
     if "body_error" in given:
         return request.with_decoded(BodyDecodeError(str(given["body_error"])))
     if "body" in given:
-        return request.with_decoded(given["body"])
+        body = given["body"]
+        return request.with_body(b"") if body is None else request.with_decoded(body)
     return request
 
 

@@ -1,0 +1,78 @@
+"""Replay: a record keeps what its decision read, and a candidate policy decides it again
+offline exactly as it would have live."""
+
+from __future__ import annotations
+
+import json
+
+from sockspy.core.audit.inputs import request_from
+from sockspy.core.audit.replay import replay
+from sockspy.core.deciding.judgement import Facts, decide_offline
+from sockspy.core.deciding.lookups import Lookup
+from sockspy.core.proxy.conversation import Conversation
+from sockspy.core.serving.identity import Client, PeerCred
+from sockspy.policy.engine import PolicyGate
+from sockspy.policy.load import parse_policy
+
+CLIENT = Client(front="unix:///s", peer=PeerCred(7, 1001, 1001), exe="/usr/bin/docker")
+WATCH = PolicyGate(parse_policy('mode = "audit"\n[[rules]]\nname = "all"\naction = "allow"\n'
+                                'if_findings = ["host_access"]\n[[rules]]\nname = "rest"\n'
+                                'action = "allow"\n'))  # fmt: skip
+STRICT = PolicyGate(
+    parse_policy(
+        '[[profiles]]\nname = "ci"\nuids = [1001]\n'
+        '[[rules]]\nname = "no-host"\naction = "deny"\nif_findings = ["host_access"]\n'
+        '[[rules]]\nname = "ci"\naction = "allow"\nprofiles = ["ci"]\n'
+    )
+)
+
+
+def recorded(body: bytes, target: str = "/v1.41/containers/create") -> dict[str, object]:
+    """The exchange record of one create the watching gate let through."""
+    conv = Conversation(1, CLIENT, WATCH, clock=lambda: 0.0, run_id="r")
+    head = f"POST {target} HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\n"
+    conv.client_data((head + f"Content-Length: {len(body)}\r\n\r\n").encode() + body)
+    request = conv.pending_decision
+    assert request is not None
+    asked: list[tuple[Lookup, object]] = []
+
+    class Recording(Facts):
+        def answer(self, lookup: Lookup) -> object:  # the daemon, as the pump asks it
+            answer = super().answer(lookup)
+            asked.append((lookup, answer))
+            return answer
+
+    daemon = Recording(images={"bb": {"Id": "sha256:" + "1" * 64, "Config": {"User": ""}}})
+    conv.decided(decide_offline(WATCH, request, CLIENT, daemon), tuple(asked))
+    conv.upstream_data(b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}")
+    [record] = [r for r in conv.records if r["event"] == "exchange"]
+    return json.loads(json.dumps(record))  # as it comes back from the log
+
+
+def test_a_record_rebuilds_the_request_its_decision_read_with_env_values_masked() -> None:
+    record = recorded(b'{"Image":"bb","Env":["TOKEN=s3cret"],"HostConfig":{"Privileged":true}}')
+    given = record["decision_input"]
+    assert isinstance(given, dict)
+    assert given["headers"]["content-type"] == "application/json"
+    assert given["body"]["Env"] == ["TOKEN=***"] and "s3cret" not in json.dumps(record)
+    assert record["findings"] == ["privileged"]
+    request = request_from(record)
+    assert request.endpoint == "container.create"
+    assert request.decoded_body()["HostConfig"]["Privileged"] is True
+
+
+def test_a_stricter_policy_denies_on_replay_what_it_would_have_denied_live() -> None:
+    plain = recorded(b'{"Image":"bb"}')
+    privileged = recorded(b'{"Image":"bb","HostConfig":{"Privileged":true}}')
+    duplicate = recorded(b'{"Image":"bb","HostConfig":{"Privileged":false,"privileged":true}}')
+    results = list(replay(STRICT, [plain, privileged, duplicate]))
+    assert [r.change for r in results] == [None, "newly denied", "newly denied"]
+    assert results[1].now.rule == "no-host" and results[1].now.profile == "ci"
+    assert not any(r.approximate for r in results)
+
+
+def test_a_record_without_its_input_replays_from_its_request_line_and_says_so() -> None:
+    record = recorded(b'{"Image":"bb","HostConfig":{"Privileged":true}}')
+    del record["decision_input"]
+    [result] = replay(STRICT, [record])
+    assert result.approximate and result.change == "newly denied"  # body unknown: closed
