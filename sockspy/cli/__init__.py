@@ -1,6 +1,6 @@
 """The `sockspy` command line: one module per command.
 
-serve, check, explain, certs, audit (verify, report, keygen), tail, replay.
+serve, check, explain, certs, audit (verify, report, keygen), tail, replay, learn.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import argparse
 from collections.abc import Sequence
 
 from sockspy import __version__
-from sockspy.cli import audit, certs, check, explain, replay, serve, tail
+from sockspy.cli import audit, certs, check, explain, learn, replay, serve, tail
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,7 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"sockspy {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in (serve, check, explain, certs, audit, tail, replay):
+    for command in (serve, check, explain, certs, audit, tail, replay, learn):
         command.add_parser(commands)
     return parser
 
