@@ -1,7 +1,7 @@
 """The benchmark of issue 4: sockspy against a direct connection to the daemon, and socat.
 
     python bench/run.py [--short] [--daemon unix:///...] [--json out.json]
-                        [--only WORKLOAD,...] [--rounds N]
+                        [--only WORKLOAD,...] [--rounds N] [--contender NAME=COMMAND]...
 
 Every workload runs on every target in one run: `direct` (the daemon socket), `sockspy`
 (the `ci-runner` preset, audit log as JSON to a file) and `socat` (when installed),
@@ -100,7 +100,23 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--only", help=f"comma-separated workloads: {','.join(keys)}")
     parser.add_argument("--rounds", type=int, help="rounds (default: 5, or 3 with --short)")
     parser.add_argument("--no-socat", action="store_true", help="leave socat out")
+    parser.add_argument(
+        "--contender",
+        action="append",
+        default=[],
+        metavar="NAME=COMMAND",
+        help="another proxy to run beside the others, e.g. "
+        "cetusguard='./cetusguard -frontend-addr {listen_url} -backend-addr {upstream_url}' "
+        "({listen}/{upstream}: socket paths; {listen_url}/{upstream_url}: unix:// URLs); "
+        "repeatable",
+    )
     args = parser.parse_args(argv)
+    try:
+        args.contenders = [targets.parse_contender(spec) for spec in args.contender]
+    except ValueError as exc:
+        parser.error(str(exc))
+    if len({name for name, _ in args.contenders}) != len(args.contenders):
+        parser.error("two --contender have the same name")
     if not args.daemon.startswith("unix://"):
         parser.error("--daemon must be unix:///path (the load generator speaks unix sockets)")
     if args.only:
@@ -129,6 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             all_targets = [targets.direct(daemon_path), targets.sockspy(daemon_path, rundir)]
             if shutil.which("socat") and not args.no_socat:
                 all_targets.append(targets.socat(daemon_path, rundir))
+            for name, template in args.contenders:
+                all_targets.append(targets.contender(name, template, daemon_path, rundir))
             with running(all_targets):
                 ctx = Context(
                     direct_host=args.daemon,
@@ -176,8 +194,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "samples": [asdict(r) for r in records],
     }, indent=1))  # fmt: skip
     print(f"every sample: {json_path}")
-    # socat is a reference, not under test: its failures are reported, not fatal.
-    broken = [r for r in records if r.target != "socat" and (r.error or r.failed_checks)]
+    # socat and the contenders are references, not under test: their failures are
+    # reported, not fatal.
+    broken = [
+        r for r in records if r.target in ("direct", "sockspy") and (r.error or r.failed_checks)
+    ]
     return 1 if broken or audit.get("denied") else 0
 
 

@@ -1,4 +1,5 @@
-"""What the benchmark measures against: the daemon itself, sockspy, and socat.
+"""What the benchmark measures against: the daemon itself, sockspy, socat, and any other
+proxy given with `--contender` (a Go guard built locally, HAProxy).
 
 Each target is a unix socket path that forwards to the same daemon. sockspy runs the way
 the issue asks it to be judged: the `ci-runner` preset (rules engine on, host-access
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import os
 import resource
+import shlex
 import signal
 import socket
 import subprocess
@@ -144,6 +146,36 @@ def socat(daemon_path: str, rundir: Path) -> Target:
     front = str(rundir / "socat.sock")
     command = ["socat", f"UNIX-LISTEN:{front},fork,reuseaddr", f"UNIX-CONNECT:{daemon_path}"]
     return Target("socat", front, command, rundir)
+
+
+RESERVED = frozenset({"direct", "sockspy", "socat"})
+
+
+def parse_contender(spec: str) -> tuple[str, str]:
+    """`NAME=COMMAND` of `--contender`: COMMAND must listen on `{listen}` (a unix socket
+    path) and forward to `{upstream}` (the daemon's socket path). Raises ValueError."""
+    name, equals, command = spec.partition("=")
+    name = name.strip()
+    if not equals or not name or not command.strip():
+        raise ValueError(f"--contender {spec!r}: give NAME='COMMAND with {{listen}} {{upstream}}'")
+    if not name.replace("-", "").replace("_", "").isalnum() or name in RESERVED:
+        raise ValueError(
+            f"--contender {spec!r}: {name!r} is not a free name (letters, digits, -, _)"
+        )
+    if "{listen}" not in command and "{listen_url}" not in command:
+        raise ValueError(f"--contender {name}: the command has no {{listen}} to listen on")
+    return name, command
+
+
+def contender(name: str, template: str, daemon_path: str, rundir: Path) -> Target:
+    """Any proxy, run as the template says: {listen} and {upstream} are socket paths
+    ({listen_url} and {upstream_url} the same as unix:// URLs)."""
+    front = str(rundir / f"{name}.sock")
+    text = template.format(
+        listen=front, upstream=daemon_path,
+        listen_url=f"unix://{front}", upstream_url=f"unix://{daemon_path}",
+    )  # fmt: skip
+    return Target(name, front, shlex.split(text), rundir)
 
 
 def raise_fd_limit() -> int:
