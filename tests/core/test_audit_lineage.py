@@ -280,3 +280,29 @@ def test_a_docker_command_line_keeps_its_flags_but_not_its_secret_values() -> No
         "login",
         "--password=***",
     )
+
+
+def test_an_exec_sessions_start_names_the_command_its_create_asked_for_and_its_maker() -> None:
+    lineage = Lineage()
+    conv = conversation(ALICE, lineage)
+    exchange(
+        conv, post("/containers/create?name=db", b'{"Image":"busybox"}'),
+        response(201, b'{"Id":"%s"}' % CID.encode()),
+    )  # fmt: skip
+    body = b'{"Cmd":["sh","-c","id"],"User":"nobody","Tty":true,"WorkingDir":"/srv"}'
+    created = exchange(
+        conv, post("/containers/db/exec", body), response(201, b'{"Id":"%s"}' % EXEC_ID.encode())
+    )
+    start = (
+        f"POST /exec/{EXEC_ID}/start HTTP/1.1\r\nHost: d\r\nConnection: Upgrade\r\n"
+        "Upgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: 13\r\n\r\n"
+        '{"Tty": true}'
+    ).encode()
+    conv.client_data(start)
+    while conv.pending_decision is not None:
+        conv.decided(ALLOW)
+    conv.upstream_data(b"HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n")
+    [session] = [r for r in conv.records if r["event"] == "session_start"]
+    assert session["exec_command"] == ["sh", "-c", "id"] and session["exec_user"] == "nobody"
+    assert session["exec_tty"] is True and session["exec_working_dir"] == "/srv"
+    assert session["created_by"]["record_id"] == created["record_id"]

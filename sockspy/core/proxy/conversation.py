@@ -575,7 +575,7 @@ class Conversation:
         assert exchange.request is not None
         target = sessions.session_object(exchange.request)
         exchange.session = audit.session_start_record(
-            self.conn_id, exchange, "hijack", target, self.record_prefix
+            self.conn_id, exchange, "hijack", target, self.record_prefix, self.lineage
         )
         self.records.append(exchange.session)
         self.tunnel_early = (self._buf, self._ubuf)

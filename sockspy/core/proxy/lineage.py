@@ -27,7 +27,10 @@ class ObjectFields(TypedDict):
     name: NotRequired[str]
     parent: NotRequired[str]  # an exec's container
 
+
 DEFAULT_LIMIT = 10_000
+# What an exec's create asked for, kept for its session (`session_start`).
+EXEC_DETAILS = ("command", "user", "tty", "privileged", "working_dir")
 SHORT_ID = 12
 # The identity fields a `created_by` keeps (the rest of a record's client fields repeat).
 CREATOR_FIELDS = (
@@ -50,12 +53,16 @@ class Lineage:
         return len(self._made)
 
     def made(self, ref: ObjectRef, record_id: str, client: Mapping[str, Any]) -> ObjectFields:
-        """`ref` was created by the client of the record `record_id`; its record fields."""
+        """`ref` was created by the client of the record `record_id` (whose `summary`, if
+        any, is kept for an exec: its session's start names the command); its fields."""
         entry: dict[str, Any] = {"record_id": record_id}
         entry.update((key, client[key]) for key in CREATOR_FIELDS if key in client)
         key = (ref.kind, ref.id)
         fields = _object_fields(ref)
         self._made[key] = {"object": fields, "created_by": entry}
+        summary = client.get("summary")
+        if ref.kind == "exec" and isinstance(summary, Mapping):
+            self._made[key]["asked"] = {k: summary[k] for k in EXEC_DETAILS if k in summary}
         self._made.move_to_end(key)
         if ref.name:
             self._names[(ref.kind, ref.name)] = ref.id

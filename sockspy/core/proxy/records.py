@@ -10,7 +10,6 @@ connection) are built here; the serving process fills in the others where they h
 which of its keys are `NotRequired` only from annotations it can evaluate.)
 """
 
-
 from collections.abc import Mapping
 from typing import Any, Literal, NotRequired, TypedDict
 
@@ -62,6 +61,13 @@ class SessionStartRecord(TypedDict):
     endpoint: str
     kind: str  # "hijack" (attach, exec start) or "stream" (logs -f, events, stats, wait)
     object: NotRequired[str]  # the exec id or container name the request names
+    # An exec started through sockspy: what its create asked for, and who made it.
+    exec_command: NotRequired[list[str]]
+    exec_user: NotRequired[str]
+    exec_tty: NotRequired[bool]
+    exec_privileged: NotRequired[bool]
+    exec_working_dir: NotRequired[str]
+    created_by: NotRequired[dict[str, Any]]
 
 
 class SessionEndRecord(TypedDict):
@@ -334,7 +340,12 @@ def _link(
 
 
 def session_start_record(
-    conn_id: int, exchange: Exchange, kind: str, target: str | None, record_prefix: str = "0-0-"
+    conn_id: int,
+    exchange: Exchange,
+    kind: str,
+    target: str | None,
+    record_prefix: str = "0-0-",
+    lineage: Lineage | None = None,
 ) -> SessionStartRecord:
     record: SessionStartRecord = {
         "event": "session_start",
@@ -346,6 +357,15 @@ def session_start_record(
     }
     if target is not None:
         record["object"] = target
+        made = (
+            lineage.find("exec", target) if lineage and record["endpoint"] == "exec.start" else None
+        )
+        if made is not None:
+            asked = made.get("asked") or {}
+            for key in ("command", "user", "tty", "privileged", "working_dir"):
+                if key in asked:
+                    record[f"exec_{key}"] = asked[key]  # type: ignore[literal-required]
+            record["created_by"] = made["created_by"]
     return record
 
 
