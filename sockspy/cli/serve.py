@@ -7,7 +7,6 @@ import os
 import signal
 import sys
 
-import structlog
 import trio
 
 from sockspy.cli.audit import load_signing_key, read_key
@@ -36,7 +35,7 @@ from sockspy.io.exposure import planned_tcp_fronts
 from sockspy.io.lineage_log import rebuild
 from sockspy.io.listeners import ListenError
 from sockspy.io.logfile import LogFile, chain_position
-from sockspy.io.logsink import AuditLog, LogFormat, Sink
+from sockspy.io.logsink import AuditLog, LogFormat, Sink, json_renderer
 from sockspy.io.reload import LoadedPolicy, ReloadError
 from sockspy.io.server import ServeConfig, Server
 from sockspy.io.tls import TlsConfigError, load_server_tls
@@ -117,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         start = chain_position(args.log_file, key) or Position()  # the chain goes on
         stream = LogFile(args.log_file, args.log_max_bytes, args.log_keep)
     fmt: LogFormat = args.log_format or ("console" if stream.isatty() else "json")
-    renderer = structlog.processors.JSONRenderer()
+    renderer = json_renderer()
     chain = Chain(lambda fields: str(renderer(None, "", dict(fields))), key, signer, start)
     log = AuditLog(
         fmt, stream, args.audit_buffer, chain=chain, checkpoint_every=args.checkpoint_every,

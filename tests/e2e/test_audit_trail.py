@@ -51,7 +51,9 @@ def test_a_real_runs_log_verifies_and_each_tampering_is_found_where_it_is(
     for current in reversed(files):
         original = current.read_text()
         lines = original.splitlines(keepends=True)
-        found = [i for i, line in enumerate(lines[:-1]) if '"event": "exchange"' in line]
+        found = [
+            i for i, line in enumerate(lines[:-1]) if json.loads(line).get("event") == "exchange"
+        ]
         if found:
             exchange = found[0]
             break
@@ -65,7 +67,7 @@ def test_a_real_runs_log_verifies_and_each_tampering_is_found_where_it_is(
         return result.stdout
 
     edited = lines.copy()
-    edited[exchange] = edited[exchange].replace('"status": 200', '"status": 403')
+    edited[exchange] = edited[exchange].replace('"status":200', '"status":403')
     assert f"seq {seq + 1} does not link" in broken("".join(edited))
     assert f"{current}:{exchange + 2}:" in broken("".join(edited))
     removed = lines[:exchange] + lines[exchange + 1 :]

@@ -6,15 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sockspy.cli import main
 from sockspy.core.audit.chain import Chain, Position, fingerprint
 from sockspy.io.logfile import LogFile, chain_position
-from sockspy.io.logsink import AuditLog
+from sockspy.io.logsink import AuditLog, json_renderer
 
-RENDER = structlog.processors.JSONRenderer()
+RENDER = json_renderer()
 SIGNER = Ed25519PrivateKey.generate()
 
 
@@ -56,7 +55,7 @@ def test_verify_fails_on_a_change_in_an_older_file_and_on_a_missing_file(
     files = sorted(tmp_path.glob("audit.jsonl*"))
     older = tmp_path / "audit.jsonl.2"
     lines = older.read_text().splitlines(keepends=True)
-    lines[2] = lines[2].replace('"target": "/_ping', '"target": "/_pong')  # one letter
+    lines[2] = lines[2].replace('"target":"/_ping', '"target":"/_pong')  # one letter
     text = "".join(lines)
     assert text != older.read_text()
     older.write_text(text)
