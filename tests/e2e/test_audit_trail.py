@@ -83,3 +83,21 @@ def test_a_real_runs_log_verifies_and_each_tampering_is_found_where_it_is(
     assert cut.returncode == 1 and "does not end with a checkpoint" in cut.stdout
     stranger = sockspy("audit", "verify", *map(str, files), "--trust", "SHA256:" + "0" * 64)
     assert stranger.returncode == 1 and "not trusted" in stranger.stdout
+
+
+def test_a_keyed_chain_verifies_only_with_its_key(
+    start_sockspy: StartProxy, tmp_path: Path
+) -> None:
+    key = tmp_path / "audit.key"
+    key.write_bytes(b"k" * 32)
+    proxy = start_sockspy("--audit-key", str(key))
+    docker(proxy.unix_host, "ps")
+    proxy.stop()
+    log = str(proxy.audit_path)
+    keyed = sockspy("audit", "verify", log, "--audit-key", str(key), "--open-end")
+    assert keyed.returncode == 0, keyed.stdout
+    unkeyed = sockspy("audit", "verify", log, "--open-end")
+    assert unkeyed.returncode == 1 and "checked without --audit-key" in unkeyed.stdout
+    short = tmp_path / "short.key"
+    short.write_bytes(b"k")
+    assert sockspy("audit", "verify", log, "--audit-key", str(short)).returncode == 2
