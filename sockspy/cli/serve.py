@@ -117,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
         stream = LogFile(args.log_file, args.log_max_bytes, args.log_keep)
     fmt: LogFormat = args.log_format or ("console" if stream.isatty() else "json")
     renderer = json_renderer()
-    chain = Chain(lambda fields: str(renderer(None, "", dict(fields))), key, signer, start)
+    chain = Chain(lambda fields: str(renderer(None, "", fields)), key, signer, start)
     log = AuditLog(
         fmt, stream, args.audit_buffer, chain=chain, checkpoint_every=args.checkpoint_every,
         checkpoint_seconds=args.checkpoint_seconds, durability=args.audit_durability,
@@ -177,5 +177,3 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(stream, LogFile):
         stream.close()
     return 0
-
-

@@ -68,12 +68,11 @@ class TranscriptSink:
     def __init__(self, directory: str, limit: int = DEFAULT_LIMIT) -> None:
         self.directory = directory
         self.limit = limit
-        self._queue: queue.Queue[tuple[BinaryIO, bytes | None]] = queue.Queue(QUEUE_ITEMS)
+        # (file, lines to append, or None: close it); None alone stops the writer.
+        self._queue: queue.Queue[tuple[BinaryIO, bytes | None] | None] = queue.Queue(QUEUE_ITEMS)
         self._thread: threading.Thread | None = None
 
-    async def open(
-        self, record_id: str, tty: bool, with_input: bool, title: str
-    ) -> Recorder:
+    async def open(self, record_id: str, tty: bool, with_input: bool, title: str) -> Recorder:
         """A new transcript file for the session `record_id`. Raises OSError."""
         path = os.path.join(self.directory, f"{record_id}.cast")
         transcript = Transcript(
@@ -96,7 +95,7 @@ class TranscriptSink:
 
     def close(self, timeout: float = 10.0) -> None:
         if self._thread is not None:
-            self._queue.put((_STOP, None))
+            self._queue.put(None)
             self._thread.join(timeout)
 
     def _start(self) -> None:
@@ -106,9 +105,10 @@ class TranscriptSink:
 
     def _run(self) -> None:
         while True:
-            file, lines = self._queue.get()
-            if file is _STOP:
+            item = self._queue.get()
+            if item is None:
                 return
+            file, lines = item
             try:
                 if lines is None:
                     file.close()
@@ -128,13 +128,3 @@ def _create(directory: str, path: str, header: bytes) -> BinaryIO:
         file.close()
         raise
     return file
-
-
-class _Stop:
-    def close(self) -> None: ...
-
-    def write(self, data: bytes) -> int:
-        return 0
-
-
-_STOP: BinaryIO = _Stop()  # type: ignore[assignment]  # the writer thread's end marker

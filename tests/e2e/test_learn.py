@@ -14,25 +14,12 @@ from pathlib import Path
 import docker as docker_py
 import pytest
 from support.cli import docker
+from support.policies import WATCHING
 from support.proxy import ProxyProcess
 
 pytestmark = pytest.mark.e2e
 
 StartProxy = Callable[..., ProxyProcess]
-
-WATCHING = """
-mode = "audit"
-
-[[rules]]
-name = "watch-host-access"
-action = "allow"
-if_findings = ["host_access"]
-
-[[rules]]
-name = "rest"
-action = "allow"
-"""
-
 
 def sockspy(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(

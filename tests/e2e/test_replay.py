@@ -12,27 +12,12 @@ from pathlib import Path
 
 import pytest
 from support.cli import docker
+from support.policies import WATCHING
 from support.proxy import ProxyProcess
 
 pytestmark = pytest.mark.e2e
 
 StartProxy = Callable[..., ProxyProcess]
-
-# Watches without denying; its first rule reads host-access findings, so every decision
-# looks up what it needs and the record keeps it.
-WATCHING = """
-mode = "audit"
-
-[[rules]]
-name = "watch-host-access"
-action = "allow"
-if_findings = ["host_access"]
-
-[[rules]]
-name = "rest"
-action = "allow"
-"""
-
 
 def replay(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(

@@ -33,7 +33,7 @@ class Replayed:
 
     @property
     def change(self) -> str | None:
-        """"newly denied", "newly allowed", or None (the bytes would go the same way)."""
+        """ "newly denied", "newly allowed", or None (the bytes would go the same way)."""
         before = self.then in _LET_THROUGH
         after = self.now.allowed
         if before and not after:
@@ -56,10 +56,6 @@ def replay(gate: Gate, records: Iterable[Mapping[str, Any]]) -> Iterator[Replaye
         except (KeyError, ProtocolError):
             continue
         decision = decide_offline(gate, request, client_from(record), facts_from(record))
-        approximate = "decision_input" not in record and _reads_more(request.endpoint)
+        # Without its input, a decision that could have read a body replays on less.
+        approximate = "decision_input" not in record and request.endpoint in BODY_ENDPOINTS
         yield Replayed(record, str(record["decision"]), decision, approximate)
-
-
-def _reads_more(endpoint: str) -> bool:
-    """Could the decision of this endpoint have read more than its request line?"""
-    return endpoint in BODY_ENDPOINTS

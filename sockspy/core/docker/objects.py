@@ -76,15 +76,8 @@ def _built_image(stream: bytes) -> str | None:
     return found
 
 
-# The kind of object each family of endpoints names with its path variable.
-_KINDS = {
-    "container": "container",
-    "exec": "exec",
-    "volume": "volume",
-    "network": "network",
-    "service": "service",
-    "image": "image",
-}
+# The families of endpoints whose path variable names one object of that kind.
+_KINDS = frozenset({"container", "exec", "volume", "network", "service", "image"})
 _NOT_ONE_OBJECT = frozenset(
     {
         "container.list", "container.create", "container.prune", "image.list",
@@ -100,9 +93,8 @@ def touched(request: Request) -> tuple[str, str] | None:
     endpoint = request.endpoint
     if endpoint in _NOT_ONE_OBJECT:
         return None
-    family = endpoint.partition(".")[0]
-    kind = _KINDS.get(family)
-    if kind is None:
+    kind = endpoint.partition(".")[0]
+    if kind not in _KINDS:
         return None
     params = dict(request.params)
     ref = params.get("name") or params.get("id")

@@ -25,6 +25,8 @@ from sockspy.core.docker.request import Request, query_bool
 from sockspy.core.docker.secrets import env_names, names_only
 
 Summary = dict[str, Any]
+# A create's body is kept for its summary, as it is forwarded, up to this size.
+BODY_CAP = 1024 * 1024
 
 
 def summarised(endpoint: str) -> bool:

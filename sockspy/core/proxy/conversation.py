@@ -89,8 +89,6 @@ Outbox = deque[bytes | Eof | Apart]
 
 
 State = RequestState  # the state the I/O layer reads (`Conversation.state`)
-# A create's body is kept for its record's summary, as it is forwarded, up to this size.
-SUMMARY_BODY_CAP = 1024 * 1024
 
 
 class Conversation:
@@ -311,7 +309,7 @@ class Conversation:
         if self.state is State.FORWARD_BODY:
             if chunk:
                 self.to_upstream.append(chunk)
-            if reader.collected is not None and len(reader.collected) > SUMMARY_BODY_CAP:
+            if reader.collected is not None and len(reader.collected) > summary.BODY_CAP:
                 reader.collected = None
                 exchange.body_over_cap = True
         elif self.state is State.BUFFER_BODY:

@@ -295,7 +295,7 @@ def exchange_record(
     asked = None
     if summary.summarised(request.endpoint):
         asked = (
-            {"error": f"body over {SUMMARY_LIMIT_TEXT}, not summarised"}
+            {"error": f"body over {summary.BODY_CAP} bytes, not summarised"}
             if exchange.body_over_cap
             else summary.summarise(request)
         )
@@ -304,9 +304,6 @@ def exchange_record(
     if lineage is not None:
         _link(record, request, exchange, lineage, asked)
     return None if level == "none" else record
-
-
-SUMMARY_LIMIT_TEXT = "1 MiB"
 
 
 def _link(
