@@ -49,7 +49,7 @@ from report import (
 )
 from targets import Target
 from testimage import MIB, docker
-from workloads import WORKLOADS, Context, Fixtures, Workload
+from workloads import DEFAULT_CLIENTS, WORKLOADS, Context, Fixtures, Workload, with_client_counts
 
 SOCAT_CROWD_MAX = 2000  # socat forks a process per connection; spare the shared pid space
 CONTAINER_PREFIX = "sockspy-bench-"
@@ -63,7 +63,7 @@ class Settings:
     image_mib: int
     exec_mib: int
     eof_mib: int
-    clients: int
+    clients: tuple[int, ...]  # the concurrent workload runs once per count
     workers: int
     streams: int
     crowd: int
@@ -78,7 +78,7 @@ class Settings:
             image_mib=128 if short else 512,
             exec_mib=256,
             eof_mib=16,
-            clients=64,
+            clients=args.clients,
             workers=2,
             streams=1000,
             crowd=2000 if short else 10000,
@@ -99,6 +99,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--only", help=f"comma-separated workloads: {','.join(keys)}")
     parser.add_argument("--rounds", type=int, help="rounds (default: 5, or 3 with --short)")
+    parser.add_argument(
+        "--clients",
+        type=client_counts,
+        default=(DEFAULT_CLIENTS,),
+        help="comma-separated client counts for the concurrent workload, e.g. 1,8,64,512 "
+        f"for the scaling figures (default: {DEFAULT_CLIENTS})",
+    )
     parser.add_argument("--no-socat", action="store_true", help="leave socat out")
     parser.add_argument(
         "--contender",
@@ -126,6 +133,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def client_counts(text: str) -> tuple[int, ...]:
+    try:
+        counts = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of numbers: {text!r}") from None
+    if not counts or min(counts) < 1 or len(set(counts)) != len(counts):
+        raise argparse.ArgumentTypeError(f"client counts must be distinct and >= 1: {text!r}")
+    return counts
+
+
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -133,7 +150,8 @@ def log(message: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     settings = Settings.from_args(args)
-    workloads = [w for w in WORKLOADS if not args.only or w.key in args.only.split(",")]
+    chosen = [w for w in WORKLOADS if not args.only or w.key in args.only.split(",")]
+    workloads = with_client_counts(chosen, settings.clients)
     daemon_path = args.daemon.removeprefix("unix://")
     fd_limit = targets.raise_fd_limit()
     began = datetime.now(UTC)
@@ -151,7 +169,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                 ctx = Context(
                     direct_host=args.daemon,
                     seconds=settings.seconds,
-                    clients=settings.clients,
                     workers=settings.workers,
                     events_streams=settings.streams,
                     crowd_sizes=crowd_sizes(all_targets, settings.crowd),
@@ -168,7 +185,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     facts["load_at_end"] = f"{os.getloadavg()[0]:.2f}"
     names = [t.name for t in all_targets]
     labels = {
-        "clients": str(settings.clients),
         "image_mib": str(settings.image_mib),
         "exec_mib": str(settings.exec_mib),
         "streams": f"{settings.streams:,}",

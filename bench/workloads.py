@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO, Literal
 
@@ -87,7 +87,6 @@ class Context:
 
     direct_host: str
     seconds: float  # length of one request/response sample
-    clients: int
     workers: int
     events_streams: int
     crowd_sizes: dict[str, int]  # target name -> connections for the crowd workload
@@ -146,12 +145,32 @@ def ping_new_connection(target: Target, ctx: Context) -> Sample:
     return _rate_sample(result, target, cpu)
 
 
-def ping_concurrent(target: Target, ctx: Context) -> Sample:
-    cpu = target.cpu_seconds()
-    result = loadgen.concurrent_rate(
-        target.path, loadgen.PING, ctx.clients, ctx.seconds, workers=ctx.workers
-    )
-    return _rate_sample(result, target, cpu)
+def ping_concurrent(clients: int) -> Runner:
+    """`clients` keep-alive connections at once, each one request at a time."""
+
+    def run(target: Target, ctx: Context) -> Sample:
+        cpu = target.cpu_seconds()
+        result = loadgen.concurrent_rate(
+            target.path, loadgen.PING, clients, ctx.seconds, workers=ctx.workers
+        )
+        return _rate_sample(result, target, cpu)
+
+    return run
+
+
+def with_client_counts(workloads: Sequence[Workload], counts: Sequence[int]) -> list[Workload]:
+    """`ping-concurrent` once per client count (the scaling figures), the rest as they are."""
+    out: list[Workload] = []
+    for workload in workloads:
+        if workload.key != "ping-concurrent":
+            out.append(workload)
+            continue
+        for n in counts:
+            metric = Metric("rate", f"GET /_ping {n} clients", RATE, Goal("ratio", 0.60))
+            key = workload.key if n == DEFAULT_CLIENTS else f"{workload.key}-{n}"
+            out.append(Workload(key, f"GET /_ping, {n} concurrent keep-alive clients",
+                                (metric,), ping_concurrent(n)))  # fmt: skip
+    return out
 
 
 # -- streams through the docker CLI -------------------------------------------------------
@@ -318,6 +337,7 @@ def crowd_pings(target: Target, ctx: Context) -> Sample:
 
 
 RATE = "req/s"
+DEFAULT_CLIENTS = 64
 WORKLOADS: tuple[Workload, ...] = (
     Workload("ping", "GET /_ping, 1 keep-alive conn",
              (Metric("rate", "GET /_ping keep-alive", RATE, Goal("ratio", 0.80)),),
@@ -329,8 +349,8 @@ WORKLOADS: tuple[Workload, ...] = (
              (Metric("rate", "GET /_ping new conn each", RATE, Goal("ratio", 0.50)),),
              ping_new_connection),
     Workload("ping-concurrent", "GET /_ping, concurrent keep-alive clients",
-             (Metric("rate", "GET /_ping {clients} clients", RATE, Goal("ratio", 0.60)),),
-             ping_concurrent),
+             (Metric("rate", f"GET /_ping {DEFAULT_CLIENTS} clients", RATE, Goal("ratio", 0.60)),),
+             ping_concurrent(DEFAULT_CLIENTS)),
     Workload("save", "docker save",
              (Metric("mibps", "docker save {image_mib} MiB", "MiB/s", Goal("ratio", 0.95)),),
              save),
