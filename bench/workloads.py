@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -23,6 +24,7 @@ from targets import Target
 from testimage import MIB, Payload, docker, docker_env
 
 Value = float | int | str
+STREAM_TIMEOUT = 120.0  # seconds a streaming docker command may take (256 MiB at 2 MiB/s)
 
 
 @dataclass(frozen=True)
@@ -177,9 +179,13 @@ def with_client_counts(workloads: Sequence[Workload], counts: Sequence[int]) -> 
 
 
 def _hash_output(
-    command: list[str], host: str, stdin: BinaryIO | int, timeout: float = 600
+    command: list[str], host: str, stdin: BinaryIO | int, timeout: float = STREAM_TIMEOUT
 ) -> tuple[int, str, int, float, str]:
-    """Run a docker command, hashing its stdout as it comes; (bytes, sha256, exit, s, stderr)."""
+    """Run a docker command, hashing its stdout as it comes; (bytes, sha256, exit, s, stderr).
+
+    A command still running after `timeout` is killed (a proxy that hangs a stream, as
+    one contender does with exec stdin, fails its sample instead of stalling the run).
+    """
     digest = hashlib.sha256()
     size = 0
     buf = bytearray(MIB)
@@ -190,18 +196,21 @@ def _hash_output(
             command, env=docker_env(host), stdin=stdin, stdout=subprocess.PIPE, stderr=errors
         )
         assert proc.stdout is not None
-        with open(proc.stdout.fileno(), "rb", buffering=0, closefd=False) as out:
-            while n := out.readinto(buf):
-                digest.update(view[:n])
-                size += n
+        watchdog = threading.Timer(timeout, proc.kill)
+        watchdog.start()
         try:
-            status = proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+            with open(proc.stdout.fileno(), "rb", buffering=0, closefd=False) as out:
+                while n := out.readinto(buf):
+                    digest.update(view[:n])
+                    size += n
             status = proc.wait()
+        finally:
+            watchdog.cancel()
         elapsed = time.perf_counter() - start
         errors.seek(0)
         message = errors.read().decode(errors="replace").strip()
+        if elapsed >= timeout:
+            message = f"killed after {timeout:g} s. {message}"
     return size, digest.hexdigest(), status, elapsed, message
 
 
