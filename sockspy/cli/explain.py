@@ -29,6 +29,7 @@ from sockspy.core.deciding.lookups import (
     InspectContainer,
     InspectExec,
     InspectImage,
+    InspectNow,
     InspectVolume,
     Lookup,
     ReadDaemonFacts,
@@ -241,13 +242,17 @@ def _print_facts(asked: Sequence[Lookup], say: Say) -> None:
     images = [lookup.name for lookup in asked if isinstance(lookup, InspectImage)]
     execs = [lookup.id for lookup in asked if isinstance(lookup, InspectExec)]
     daemon = any(isinstance(lookup, ReadDaemonFacts) for lookup in asked)
+    owned = [f"{lookup.kind} {lookup.name}" for lookup in asked if isinstance(lookup, InspectNow)]
     lookups = [f"inspect {', '.join(containers)}"] if containers else []
+    if owned:
+        lookups.append(
+            f"inspect {', '.join(owned)} for its owner label (taken here as not looked up: "
+            "ownership then refuses)"
+        )
     if execs:
         lookups.append(f"inspect exec {', '.join(execs)}")
     if images:
-        lookups.append(
-            f"inspect image {', '.join(images)} (taken here as one without a WORKDIR)"
-        )
+        lookups.append(f"inspect image {', '.join(images)} (taken here as one without a WORKDIR)")
     if volumes:
         lookups.append(
             f"look up volume {', '.join(volumes)} (taken here as new; an existing one made "

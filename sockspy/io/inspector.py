@@ -31,6 +31,7 @@ from sockspy.core.deciding.lookups import (
     InspectContainer,
     InspectExec,
     InspectImage,
+    InspectNow,
     InspectVolume,
     Lookup,
     LookupFailed,
@@ -42,6 +43,17 @@ from sockspy.io.upstream import Upstream, UpstreamError, connect
 CACHE_SECONDS = 2.0
 DAEMON_CACHE_SECONDS = 300.0
 MAX_ANSWER = 16 * 1024 * 1024
+
+
+# Where `InspectNow` asks, per kind ({} is the percent-encoded name: a "/" in a legacy
+# link name "web/db" is encoded too, and dockerd decodes it before routing).
+_NOW_TARGETS = {
+    "container": "/containers/{}/json",
+    "exec": "/exec/{}/json",
+    "volume": "/volumes/{}",
+    "network": "/networks/{}",
+    "image": "/images/{}/json",
+}
 
 
 class InspectError(LookupFailed):
@@ -76,6 +88,9 @@ class ContainerInspector:
             if isinstance(lookup, InspectExec):  # not cached: each exec is started once
                 target = f"/exec/{quote(lookup.id, safe='')}/json"
                 return await self._ask(target, f"inspecting exec {lookup.id!r}")
+            if isinstance(lookup, InspectNow):
+                target = _NOW_TARGETS[lookup.kind].format(quote(lookup.name, safe=""))
+                return await self._ask(target, f"inspecting {lookup.kind} {lookup.name!r}")
             return await self.daemon_facts()
         except UpstreamError as exc:
             raise LookupFailed(f"cannot reach the daemon to inspect: {exc}") from None

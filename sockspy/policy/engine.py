@@ -38,7 +38,7 @@ from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase, translate
 from typing import Protocol
 
-from sockspy.core.deciding.decision import Decision, Finding
+from sockspy.core.deciding.decision import Decision, Finding, Mutation
 from sockspy.core.deciding.lookups import Procedure
 from sockspy.core.docker.gojson import BodyDecodeError
 from sockspy.core.docker.request import Request, classify_request, query_bool
@@ -46,7 +46,7 @@ from sockspy.core.docker.routes import split_version
 from sockspy.core.serving.identity import Client
 from sockspy.core.wire.framing import NoBody
 from sockspy.core.wire.head import parse_request_head
-from sockspy.policy import canonical, hostaccess
+from sockspy.policy import canonical, hostaccess, ownership
 from sockspy.policy.hostaccess import HostAccessOptions
 from sockspy.policy.load import ENDPOINTS, endpoints_matching
 from sockspy.policy.model import ANY_FINDING, DEFAULT_PROFILE, DEFAULT_RULE, Policy, Profile, Rule
@@ -159,7 +159,13 @@ class PolicyGate:
     # -- the Gate protocol ----------------------------------------------------------------------
 
     def wants_body(self, request: Request, client: Client) -> bool:
+        if ownership.wants_body(request) and self._owner_template(client) is not None:
+            return True
         return request.endpoint in self._body_endpoints and self._reads_findings(request, client)
+
+    def _owner_template(self, client: Client) -> str | None:
+        profile = self._profile_named.get(self.profile_for(client))
+        return profile.owner if profile is not None else None
 
     # -- evaluation ---------------------------------------------------------------------------
 
@@ -191,7 +197,27 @@ class PolicyGate:
             later = self._later_step_denied(request, profile)
             if later is not None:
                 return later
+        template = self._owner_template(client)
+        if decision.allowed and template is not None:
+            return (yield from self._owned(request, client, profile, template, decision))
         return decision
+
+    def _owned(
+        self, request: Request, client: Client, profile: str, template: str, decision: Decision
+    ) -> Procedure[Decision]:
+        """An allowed request of a tenant: refused by ownership, or allowed with the
+        labels and filters ownership adds (`sockspy.policy.ownership`)."""
+        owner = ownership.owner_of(template, client, profile)
+        tenant = ownership.Tenant(owner, self.policy.owner_label) if owner is not None else None
+        outcome = yield from ownership.judge(request, tenant, profile)
+        if isinstance(outcome, Mutation):
+            return replace(decision, mutation=outcome) if outcome else decision
+        if self.enforcing:
+            return replace(outcome, profile=profile, findings=decision.findings)
+        return replace(
+            decision, reason=outcome.reason, code=outcome.code, rule=outcome.rule,
+            status=outcome.status, verdict="would_deny",
+        )  # fmt: skip
 
     def _walk(self, request: Request, profile: str) -> Procedure[Decision]:
         """The first rule that matches decides; findings are read when a rule needs them."""

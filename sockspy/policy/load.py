@@ -45,15 +45,18 @@ from sockspy.policy.model import (
     RecordMode,
     Rule,
 )
+from sockspy.policy.ownership import OWNER_LABEL, template_problem
 
 ENDPOINTS: tuple[str, ...] = tuple(sorted({route.endpoint for route in ROUTES}))
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"})
 MAX_BODY_LIMIT = 64 * 1024 * 1024
 
-TOP_KEYS = ("mode", "min_api_version", "max_body_bytes", "host_access", "profiles", "rules")
+TOP_KEYS = (
+    "mode", "min_api_version", "max_body_bytes", "owner_label", "host_access", "profiles", "rules",
+)  # fmt: skip
 PROFILE_KEYS = (
     "name", "uids", "gids", "executables", "containers", "cidrs", "tls_names", "login_uids",
-    "units", "container_names", "record", "record_required",
+    "units", "container_names", "record", "record_required", "owner",
 )  # fmt: skip
 RULE_KEYS = (
     "name",
@@ -77,6 +80,8 @@ HOST_ACCESS_KEYS = tuple(f.name for f in dataclasses.fields(HostAccessOptions))
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
 _RESERVED_RULES = frozenset({DEFAULT_RULE, "canonical", "internal"})
 _HEX = re.compile(r"[0-9a-f]{1,64}")
+# A label key a filter can name: "label=<key>=<value>" splits at the first "=".
+_LABEL_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*")
 _VERSIONED_PATH = re.compile(r"/v[0-9.]+/")
 _TOML_LINE = re.compile(r"\(at line (\d+), column \d+\)$")
 
@@ -294,6 +299,10 @@ class _Checker:
         if not 1 <= max_body <= MAX_BODY_LIMIT:
             self.error(("max_body_bytes",), f"max_body_bytes must be 1 to {MAX_BODY_LIMIT}")
             max_body = DEFAULT_MAX_BODY_BYTES
+        owner_label = self._get(data, "owner_label", (), str, OWNER_LABEL, "a string")
+        if not _LABEL_KEY.fullmatch(owner_label):
+            self.error(("owner_label",), f"owner_label {owner_label!r} is not a label key")
+            owner_label = OWNER_LABEL
         host_access = self.host_access(data.get("host_access", {}))
         profiles = self.profiles(data.get("profiles", []))
         rules = self.rules(data.get("rules", []), {p.name for p in profiles})
@@ -301,6 +310,7 @@ class _Checker:
             mode=cast(Mode, mode),
             min_api_version=min_version,
             max_body_bytes=max_body,
+            owner_label=owner_label,
             host_access=host_access,
             profiles=profiles,
             rules=rules,
@@ -378,6 +388,7 @@ class _Checker:
                 record_required=self._get(
                     table, "record_required", where, bool, False, "true or false"
                 ),
+                owner=self._owner(table, where),
                 line=self.lines.line(where),
             )
             criteria = (
@@ -393,6 +404,16 @@ class _Checker:
                 )
             profiles.append(profile)
         return tuple(profiles)
+
+    def _owner(self, table: Mapping[str, Any], where: Path_) -> str | None:
+        if "owner" not in table:
+            return None
+        template = self._get(table, "owner", where, str, "", "a string")
+        problem = template_problem(template)
+        if problem is not None:
+            self.error((*where, "owner"), f"owner {template!r}: {problem}")
+            return None
+        return template
 
     def rules(self, value: object, profile_names: set[str]) -> tuple[Rule, ...]:
         rules: list[Rule] = []

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from sockspy.policy.hostaccess import HostAccessOptions
+from sockspy.policy.ownership import OWNER_LABEL
 
 Mode = Literal["enforce", "warn", "audit"]
 AuditLevel = Literal["none", "metadata", "request"]
@@ -61,6 +62,9 @@ class Profile:
     container_names: tuple[str, ...] = ()  # globs over the peer's container name (unix or tcp)
     record: RecordMode | None = None  # transcripts of this client's sessions
     record_required: bool = False  # refuse a session whose transcript cannot be written
+    # Its clients are tenants of this owner ("team-a", or a template: "uid-{uid}"); see
+    # `sockspy.policy.ownership`.
+    owner: str | None = None
     line: int = 0
 
 
@@ -102,6 +106,7 @@ class Policy:
     mode: Mode = "enforce"
     min_api_version: str = DEFAULT_MIN_API_VERSION
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    owner_label: str = OWNER_LABEL  # the label that says which tenant owns an object
     host_access: HostAccessOptions = field(default_factory=HostAccessOptions)
     profiles: tuple[Profile, ...] = ()
     rules: tuple[Rule, ...] = ()

@@ -23,6 +23,7 @@ from sockspy.core.deciding.lookups import (
     InspectContainer,
     InspectExec,
     InspectImage,
+    InspectNow,
     InspectVolume,
     Lookup,
     ReadDaemonFacts,
@@ -70,8 +71,12 @@ def recorded_input(request: Request, asked: tuple[tuple[Lookup, Any], ...]) -> d
 def _asked(lookup: Lookup, answer: Any) -> dict[str, Any]:
     if isinstance(lookup, ReadDaemonFacts):
         return {"lookup": "daemon", "answer": asdict(answer) if answer is not None else None}
-    name = lookup.id if isinstance(lookup, InspectExec) else lookup.name
-    return {"lookup": _KINDS[type(lookup)], "name": name, "answer": masked_decoded(answer)}
+    if isinstance(lookup, InspectNow):
+        kind, name = lookup.kind, lookup.name
+    else:
+        kind = _KINDS[type(lookup)]
+        name = lookup.id if isinstance(lookup, InspectExec) else lookup.name
+    return {"lookup": kind, "name": name, "answer": masked_decoded(answer)}
 
 
 def request_from(record: Mapping[str, Any]) -> Request:
@@ -91,7 +96,7 @@ def request_from(record: Mapping[str, Any]) -> Request:
 
 def facts_from(record: Mapping[str, Any]) -> Facts:
     """The daemon's recorded answers, as an offline answer book."""
-    books: dict[str, dict[str, Any]] = {kind: {} for kind in _KINDS.values()}
+    books: dict[str, dict[str, Any]] = {kind: {} for kind in (*_KINDS.values(), "network")}
     daemon = None
     for item in (record.get("decision_input") or {}).get("asked") or []:
         if item.get("lookup") == "daemon":
@@ -104,7 +109,7 @@ def facts_from(record: Mapping[str, Any]) -> Facts:
             books[item["lookup"]][str(item.get("name"))] = item.get("answer")
     return Facts(
         containers=books["container"], daemon=daemon, volumes=books["volume"],
-        images=books["image"], execs=books["exec"],
+        images=books["image"], execs=books["exec"], networks=books["network"],
     )  # fmt: skip
 
 

@@ -14,6 +14,24 @@ class Finding:
 
 
 @dataclass(frozen=True, slots=True)
+class Mutation:
+    """How an allowed request's bytes change before they are forwarded: the one
+    documented exception to transparency (ownership, `sockspy.policy.ownership`).
+
+    `query`: (parameter, new value) for the request target; `body_label`: (key, value)
+    added to a create body's Labels. `added` says what, for the audit record. An empty
+    Mutation changes nothing.
+    """
+
+    query: tuple[str, str] | None = None
+    body_label: tuple[str, str] | None = None
+    added: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.query is not None or self.body_label is not None
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
     """What the gate says about one request.
 
@@ -25,6 +43,9 @@ class Decision:
     much of the exchange the record keeps ("none", "metadata", "request"); `record` asks
     for a transcript of the session the request opens ("output", "all"), and
     `record_required` refuses the session if that transcript cannot be written.
+    `answer` is the message a denial sends as it is (ownership answers the daemon's own
+    404, so that another tenant's object looks missing); else it names the rule.
+    `mutation` is how an allowed request's bytes change (see `Mutation`).
     """
 
     allowed: bool
@@ -38,6 +59,8 @@ class Decision:
     audit: str = "request"
     record: str | None = None
     record_required: bool = False
+    answer: str | None = None
+    mutation: Mutation | None = None
 
     @property
     def label(self) -> str:

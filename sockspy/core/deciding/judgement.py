@@ -27,6 +27,7 @@ from sockspy.core.deciding.lookups import (
     InspectContainer,
     InspectExec,
     InspectImage,
+    InspectNow,
     InspectVolume,
     Lookup,
     Procedure,
@@ -92,6 +93,7 @@ class Facts:
     volumes: Objects = field(default_factory=dict)
     images: Objects = field(default_factory=dict)
     execs: Objects = field(default_factory=dict)
+    networks: Objects = field(default_factory=dict)
 
     def answer(self, lookup: Lookup) -> Any:
         if isinstance(lookup, InspectContainer):
@@ -102,6 +104,12 @@ class Facts:
             return self.images.get(lookup.name, NOT_LOOKED_UP)
         if isinstance(lookup, InspectExec):
             return self.execs.get(lookup.id, NOT_LOOKED_UP)
+        if isinstance(lookup, InspectNow):
+            book = {
+                "container": self.containers, "volume": self.volumes, "image": self.images,
+                "exec": self.execs, "network": self.networks,
+            }[lookup.kind]  # fmt: skip
+            return book.get(lookup.name, NOT_LOOKED_UP)
         assert isinstance(lookup, ReadDaemonFacts)
         return self.daemon
 

@@ -15,6 +15,9 @@ Answers:
 * `InspectImage` -> ``GET /images/{name}/json``, or None when there is no such image
   (the daemon refuses the create; the CLI pulls and asks again);
 * `InspectExec` -> ``GET /exec/{id}/json``, or None when there is no such exec;
+* `InspectNow` -> any of those, or ``GET /networks/{name}``, as the daemon resolves the
+  name at this moment: never from a cache. Ownership asks this way: a name can change
+  its meaning (a rename, a new container) and the check must not read an old one;
 * `ReadDaemonFacts` -> `DaemonFacts`, or None when unknown (the checks that read them
   then take their strict form).
 
@@ -54,11 +57,19 @@ class InspectExec:
 
 
 @dataclass(frozen=True, slots=True)
+class InspectNow:
+    kind: str  # "container", "exec", "volume", "network" or "image"
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class ReadDaemonFacts:
     pass
 
 
-Lookup = InspectContainer | InspectVolume | InspectImage | InspectExec | ReadDaemonFacts
+Lookup = (
+    InspectContainer | InspectVolume | InspectImage | InspectExec | InspectNow | ReadDaemonFacts
+)
 
 # A decision procedure: yields look-ups, is sent their answers, returns its result.
 Procedure = Generator[Lookup, Any, T]

@@ -48,6 +48,10 @@ class Request:
                 return value
         return None
 
+    def query_values(self, name: str) -> list[str]:
+        """Every value of `name`, in order (Go's ``r.Form[name]``)."""
+        return [value for key, value in self.target.params if key == name]
+
     def query_count(self, name: str) -> int:
         return sum(1 for key, _ in self.target.params if key == name)
 

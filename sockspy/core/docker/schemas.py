@@ -137,8 +137,15 @@ CONFIG = Struct(
         "Labels": STRING_MAP,
     }
 )
+# api/types/network: EndpointSettings, the part ownership reads (the containers it links).
+ENDPOINT_SETTINGS = Struct({"Links": Array(String()), "Aliases": Array(String())})
+NETWORKING_CONFIG = Struct({"EndpointsConfig": Map(Pointer(ENDPOINT_SETTINGS))})
 CONTAINER_CREATE = Struct(
-    {"HostConfig": Pointer(HOST_CONFIG), "Cpuset": String()},
+    {
+        "HostConfig": Pointer(HOST_CONFIG),
+        "Cpuset": String(),
+        "NetworkingConfig": Pointer(NETWORKING_CONFIG),
+    },
     embedded=(Embedded(CONFIG), Embedded(HOST_CONFIG, key=LEGACY_HOST_CONFIG)),
 )
 
@@ -206,6 +213,8 @@ NETWORK_CREATE = Struct(
         "Labels": STRING_MAP,
     }
 )
+# api/types: NetworkConnect and NetworkDisconnect (the container they name).
+NETWORK_CONNECT = Struct({"Container": String(), "EndpointConfig": Pointer(ENDPOINT_SETTINGS)})
 # api/types/swarm/runtime/plugin.pb.go: protobuf structs, lower-case JSON names.
 RUNTIME_PRIVILEGE = Struct({"name": String(), "description": String(), "value": Array(String())})
 PLUGIN_SPEC = Struct(

@@ -6,7 +6,8 @@ The I/O layer feeds bytes in (`client_data`, `upstream_data`) and end-of-stream
 (`client_eof`, `upstream_eof`); the conversation answers by appending to two ordered
 outboxes, `to_upstream` and `to_client` (bytes, or `EOF` for a half-close), and to
 `records` (audit records). It never re-serializes: every byte it puts in an outbox is a
-byte it was given, except the responses sockspy makes itself (denials and errors).
+byte it was given, except the responses sockspy makes itself (denials and errors) and
+what a tenant's decision adds (`Decision.mutation`: an owner label or filter).
 
 Requests (client -> daemon) are read one at a time, and responses (daemon -> client) in
 the same order; each side has its state (`sockspy.core.proxy.states`, with the table of
@@ -33,10 +34,11 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from sockspy.core.deciding.decision import Decision
+from sockspy.core.deciding.decision import Decision, Mutation
 from sockspy.core.deciding.gate import Gate, GateHolder
 from sockspy.core.deciding.lookups import Lookup
-from sockspy.core.docker import hijack, objects, sessions, summary
+from sockspy.core.docker import hijack, labelling, objects, sessions, summary
+from sockspy.core.docker.gojson import BodyDecodeError
 from sockspy.core.docker.request import Request, classify_request
 from sockspy.core.proxy import records as audit
 from sockspy.core.proxy.exchange import Exchange, LocalAnswer, Phase
@@ -49,6 +51,7 @@ from sockspy.core.proxy.states import (
     move,
 )
 from sockspy.core.serving.identity import Client
+from sockspy.core.wire import rewrite
 from sockspy.core.wire.errors import error_response
 from sockspy.core.wire.framing import BodyReader, FixedLength, FramingError, NoBody, reader_for
 from sockspy.core.wire.head import (
@@ -58,6 +61,7 @@ from sockspy.core.wire.head import (
     parse_request_head,
     parse_response_head,
 )
+from sockspy.core.wire.rewrite import RewriteError
 
 
 class Eof:
@@ -220,10 +224,19 @@ class Conversation:
         exchange.asked = asked
         exchange.verdict = decision.label
         exchange.reason = decision.reason  # for "would_deny" too: why it would have been
+        if decision.allowed and decision.mutation:
+            try:
+                self._mutate(exchange, decision.mutation)
+            except (RewriteError, BodyDecodeError) as exc:
+                error = ProtocolError(400, f"cannot change the request: {exc}", "mutation_failed")
+                self._reject(exchange, error)
+                return
         if decision.allowed:
             self._forward(exchange)
         else:
-            message = f"sockspy: denied by rule {decision.rule}: {decision.reason}"
+            message = (
+                decision.answer or f"sockspy: denied by rule {decision.rule}: {decision.reason}"
+            )
             self._answer_locally(exchange, decision.status, message)
             if exchange.request_done:
                 self._end_request()
@@ -339,6 +352,23 @@ class Conversation:
             return
         self.pending_decision = request
         self._to(State.DECIDING)
+
+    def _mutate(self, exchange: Exchange, mutation: Mutation) -> None:
+        """Change the held head (and body) as the decision says: ownership's labels and
+        filters, the one documented change to forwarded bytes (`core.wire.rewrite`)."""
+        head = self._head_bytes
+        if mutation.query is not None:
+            head = rewrite.with_query_value(head, *mutation.query)
+        if mutation.body_label is not None:
+            request = exchange.request
+            if request is None or request.body is None or not exchange.request_done:
+                raise RewriteError("the body was not read")
+            assert exchange.head is not None
+            body = labelling.body_with_label(request.body, *mutation.body_label)
+            head, raw = rewrite.with_body(head, exchange.head.framing, body)
+            self._held_body[:] = [raw]
+        self._head_bytes = head
+        exchange.mutated = mutation.added or "changed"
 
     def _forward(self, exchange: Exchange) -> None:
         self.to_upstream.append(self._head_bytes)

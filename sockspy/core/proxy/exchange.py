@@ -76,6 +76,7 @@ class Exchange:
     verdict: str | None = None  # "allow", "deny", "would_deny" or "reject"
     reason: str | None = None
     code: str | None = None  # stable reason code of a refusal made by the core
+    mutated: str | None = None  # what ownership added to the forwarded bytes
     status: int | None = None
     request_body_bytes: int = 0
     response_body_bytes: int = 0

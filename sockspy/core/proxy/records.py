@@ -49,6 +49,9 @@ class ExchangeRecord(ClientFields):
     object: NotRequired[ObjectFields]  # the object the request touches, if sockspy saw it made
     created_by: NotRequired[dict[str, Any]]  # ... and who made it: identity and record_id
     findings: NotRequired[list[str]]  # the host-access findings the decision read (codes)
+    # The forwarded bytes differ from the client's: ownership added a label or filter.
+    mutated: NotRequired[bool]
+    mutation: NotRequired[str]  # what was added: "label io.sockspy.owner=team-a"
     # At level "request": what else the decision read, for replay (`core.audit.inputs`).
     decision_input: NotRequired[dict[str, Any]]
 
@@ -284,6 +287,8 @@ def exchange_record(
     }
     if decision is not None and decision.findings is not None:
         record["findings"] = [finding.code for finding in decision.findings]
+    if exchange.mutated is not None:
+        record["mutated"], record["mutation"] = True, exchange.mutated
     if request is None or (exchange.local is not None and decision is None):
         return None if level == "none" else record
     if level == "request" and decision is not None:

@@ -1,0 +1,83 @@
+"""Changing a request's bytes where a profile says so, and nothing else of them.
+
+sockspy forwards what the client sent. Ownership (`sockspy.policy.ownership`) is the one
+documented exception: a create gets the owner label in its body, a list, prune or events
+request the owner filter in its query. These functions make exactly that change to the
+raw head and body and leave every other byte as it was:
+
+* `with_query_value` replaces the raw value of one query parameter (or appends the
+  parameter), keeping the path and every other pair byte for byte;
+* `with_body` swaps a buffered body and fixes its framing: a new Content-Length value
+  in place, or for a chunked body one chunk and the last chunk (trailers are dropped:
+  dockerd reads none).
+
+Both refuse (`RewriteError`) a head they cannot change unambiguously; the caller
+refuses the request then, it never forwards it unchanged.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from sockspy.core.wire.framing import BodyFraming, Chunked, FixedLength
+from sockspy.core.wire.target import parse_query
+
+# What Go's url.QueryEscape leaves alone, besides letters and digits.
+_QUERY_SAFE = "-_.~"
+
+
+class RewriteError(ValueError):
+    """The head cannot be changed without guessing."""
+
+
+def with_query_value(head: bytes, name: str, value: str) -> bytes:
+    """`head` with the query parameter `name` set to `value` (percent-encoded).
+
+    The parameter must appear at most once (a repeat is refused: Go reads the first,
+    and which one a rule saw must not be in doubt).
+    """
+    line, sep, rest = head.partition(b"\r\n")
+    method, target, version = _request_line(line)
+    path, question, query = target.partition("?")
+    pairs = query.split("&") if question else []
+    at = [i for i, pair in enumerate(pairs) if pair and parse_query(pair)[0][0] == name]
+    if len(at) > 1:
+        raise RewriteError(f"query parameter {name!r} is repeated")
+    encoded = f"{quote(name, safe=_QUERY_SAFE)}={quote(value, safe=_QUERY_SAFE)}"
+    if at:
+        pairs[at[0]] = encoded
+    else:
+        pairs.append(encoded)
+    new_target = f"{path}?{'&'.join(pairs)}"
+    return f"{method} {new_target} {version}".encode("ascii") + sep + rest
+
+
+def with_body(head: bytes, framing: BodyFraming, body: bytes) -> tuple[bytes, bytes]:
+    """(head, raw body) that carry `body` in place of the request's own.
+
+    A Content-Length body gets its one Content-Length line's value replaced; a chunked
+    one is re-framed as a single chunk. A request that had no body cannot be given one
+    here (it would need a header of its own): that is refused.
+    """
+    if isinstance(framing, Chunked):
+        raw = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body) if body else b"0\r\n\r\n"
+        return head, raw
+    if not isinstance(framing, FixedLength):
+        raise RewriteError("the request has no body to change")
+    lines = head.split(b"\r\n")
+    found = [
+        i for i, line in enumerate(lines) if line.partition(b":")[0].lower() == b"content-length"
+    ]
+    if len(found) != 1:
+        raise RewriteError("the request does not have exactly one Content-Length header")
+    name = lines[found[0]].partition(b":")[0]
+    lines[found[0]] = name + b": " + str(len(body)).encode("ascii")
+    return b"\r\n".join(lines), body
+
+
+def _request_line(line: bytes) -> tuple[str, str, str]:
+    parts = line.decode("latin-1").split(" ")
+    if len(parts) != 3:
+        raise RewriteError("the request line is not METHOD TARGET VERSION")
+    method, target, version = parts
+    return method, target, version

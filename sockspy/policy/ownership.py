@@ -1,0 +1,308 @@
+"""Ownership: a tenant sees and touches only the objects that carry its owner label.
+
+Theory of operation
+-------------------
+A profile with an `owner` makes its clients tenants. Per request, after the rules have
+allowed it, `judge` either refuses it or says how its bytes change (`Mutation`):
+
+* **Creates are labelled.** A container, volume or network create gets the owner label
+  in its body (`labelling.body_with_label`), a build gets it in its ``labels`` query
+  (the image it makes carries it). A body that sets the owner label itself anywhere (a
+  Mount's ``VolumeOptions.Labels`` labels the volume it creates) is refused.
+* **Lists are filtered by the daemon.** A list, prune or events request gets
+  ``label=<owner label>=<owner>`` added to its ``filters`` query; the daemon filters,
+  the response is never rewritten. Label filters AND, so a client's own filters narrow
+  further and never widen.
+* **Everything named is checked.** Every object the request names
+  (`sockspy.policy.references`: path, query, body references) is looked up on the
+  daemon as it resolves the name *now* (`InspectNow`, never cached), and must carry the
+  tenant's label, or the request gets the daemon's own 404 ("No such container: web"):
+  another tenant's object and a missing one look alike. An exec is the tenant's if its
+  container is.
+* **Shared objects.** Images are shared: an unlabelled image (pulled, loaded, imported)
+  is usable by every tenant; a labelled one (built or committed by a tenant) only by its
+  owner. The image list is not filtered (a label filter cannot say "mine or unlabelled").
+  The daemon's own networks (bridge, host, none) are usable by every tenant.
+* **Names are one namespace.** A container, volume or tag name taken by another tenant
+  is refused without the daemon's answer (which names the other object's id). A name
+  made only of hex digits could resolve as an id prefix once the name is gone (dockerd
+  tries full id, then name, then id prefix): a tenant must name such a container or
+  network by its id, so a rename between the check and the daemon's use cannot move the
+  request to someone else's object.
+* **What a tenant cannot reach.** Swarm (services, tasks, nodes, secrets, configs),
+  plugins, BuildKit sessions and ``system df`` (it lists every tenant's objects) are
+  refused for tenants (403).
+
+Denials follow the policy mode (in warn and audit mode they are forwarded as
+``would_deny``); labels and filters are the profile's and apply in every mode.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sockspy.core.deciding.decision import Decision, Mutation
+from sockspy.core.deciding.lookups import NOT_LOOKED_UP, InspectNow, Procedure
+from sockspy.core.docker import labelling, schemas
+from sockspy.core.docker.gojson import BodyDecodeError, decode_into
+from sockspy.core.docker.request import Request
+from sockspy.core.serving.identity import Client
+from sockspy.policy.references import Reference, references
+
+OWNER_LABEL = "io.sockspy.owner"
+RULE = "ownership"
+
+LABELLED_BODIES = frozenset({"container.create", "volume.create", "network.create"})
+FILTERED = frozenset(
+    {
+        "container.list", "container.prune", "volume.list", "volume.prune",
+        "network.list", "network.prune", "image.prune", "system.events",
+    }
+)  # fmt: skip
+# Bodies ownership reads: what creates name, and what connect/disconnect name.
+BODY_ENDPOINTS = LABELLED_BODIES | {"network.connect", "network.disconnect", "container.start"}
+UNAVAILABLE_FAMILIES = frozenset(
+    {"swarm", "service", "node", "task", "secret", "config", "plugin", "session", "grpc"}
+)
+UNAVAILABLE = frozenset({"system.df"})
+PREDEFINED_NETWORKS = frozenset({"bridge", "host", "none"})
+
+# The placeholders an owner template may use, and where each comes from.
+PLACEHOLDERS = (
+    "uid", "gid", "login_uid", "tls_cn", "container_id", "container_name", "unit", "profile",
+)  # fmt: skip
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_HEX = re.compile(r"[0-9a-f]{1,63}")
+_NOT_FOUND = {
+    "container": "No such container: {}",
+    "exec": "No such exec instance: {}",
+    "volume": "get {}: no such volume",
+    "network": "network {} not found",
+    "image": "No such image: {}",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    owner: str
+    label: str = OWNER_LABEL
+
+    @property
+    def pair(self) -> str:
+        return f"{self.label}={self.owner}"
+
+
+def template_problem(template: str) -> str | None:
+    """Why `template` is not a usable owner template, or None."""
+    if not template:
+        return "an owner cannot be empty"
+    unknown = [p for p in _PLACEHOLDER.findall(template) if p not in PLACEHOLDERS]
+    if unknown:
+        return f"unknown placeholder {{{unknown[0]}}} (known: {', '.join(PLACEHOLDERS)})"
+    if template.count("{") != template.count("}"):
+        return "unbalanced braces"
+    return None
+
+
+def owner_of(template: str, client: Client, profile: str) -> str | None:
+    """The owner a client gets from its profile's template; None when the client lacks
+    a fact the template names (it then gets no access at all: fail closed)."""
+    process = client.process
+    facts: dict[str, object | None] = {
+        "uid": client.peer.uid if client.peer else None,
+        "gid": client.peer.gid if client.peer else None,
+        "login_uid": process.login_uid if process else None,
+        "tls_cn": client.tls_cn,
+        "container_id": client.container_id,
+        "container_name": client.container_name,
+        "unit": process.unit if process else None,
+        "profile": profile,
+    }
+    missing = False
+
+    def fill(match: re.Match[str]) -> str:
+        nonlocal missing
+        value = facts.get(match.group(1))
+        if value is None or value == "":
+            missing = True
+            return ""
+        return str(value)
+
+    owner = _PLACEHOLDER.sub(fill, template)
+    return None if missing or not owner else owner
+
+
+def wants_body(request: Request) -> bool:
+    return request.endpoint in BODY_ENDPOINTS
+
+
+def judge(request: Request, tenant: Tenant | None, profile: str) -> Procedure[Decision | Mutation]:
+    """A refusal (a denying `Decision`), or how the request changes (`Mutation`, maybe empty)."""
+    if tenant is None:
+        return _deny(
+            403, "no_owner", f"profile {profile} names an owner this client has no fact for"
+        )
+    endpoint = request.endpoint
+    if endpoint.split(".", 1)[0] in UNAVAILABLE_FAMILIES or endpoint in UNAVAILABLE:
+        return _deny(403, "not_for_tenants", f"{endpoint} is not available to tenants")
+    try:
+        refs = references(request)
+        if endpoint in LABELLED_BODIES:
+            body = request.body or b""
+            if not body.strip():
+                return _deny(400, "owner_label", f"{endpoint} without a JSON body")
+            if labelling.sets_label(body, tenant.label):
+                return _deny(400, "owner_label", f"the label {tenant.label} is sockspy's to set")
+    except BodyDecodeError as exc:
+        return _deny(400, "undecodable_body", str(exc))
+    for ref in refs:
+        refusal = yield from _check(ref, tenant)
+        if refusal is not None:
+            return refusal
+    return (yield from _mutation(request, tenant))
+
+
+def _mutation(request: Request, tenant: Tenant) -> Procedure[Decision | Mutation]:
+    endpoint = request.endpoint
+    try:
+        if endpoint in FILTERED:
+            if request.query_count("filters") > 1:
+                return _deny(
+                    400, "repeated_query_parameter", "query parameter 'filters' is repeated"
+                )
+            value = labelling.filters_with_label(
+                request.query_get("filters"), tenant.label, tenant.owner
+            )
+            return Mutation(query=("filters", value), added=f"filter label={tenant.pair}")
+        if endpoint == "image.build":
+            refusal = yield from _tags_free(request.query_values("t"), tenant)
+            if refusal is not None:
+                return refusal
+            if request.query_count("labels") > 1:
+                return _deny(
+                    400, "repeated_query_parameter", "query parameter 'labels' is repeated"
+                )
+            value = labelling.labels_with_label(
+                request.query_get("labels"), tenant.label, tenant.owner
+            )
+            return Mutation(query=("labels", value), added=f"label {tenant.pair}")
+    except BodyDecodeError as exc:
+        return _deny(400, "undecodable_query", str(exc))
+    if endpoint == "image.tag":
+        repo, tag = request.query_get("repo") or "", request.query_get("tag") or "latest"
+        refusal = yield from _tags_free([f"{repo}:{tag}"] if repo else [], tenant)
+        if refusal is not None:
+            return refusal
+    if endpoint in ("container.create", "container.rename"):
+        refusal = yield from _name_free("container", request.query_get("name"), tenant)
+        if refusal is not None:
+            return refusal
+    if endpoint == "volume.create":
+        name = decode_into(request.body or b"{}", schemas.VOLUME_CREATE).get("Name")
+        refusal = yield from _name_free("volume", name, tenant)
+        if refusal is not None:
+            return refusal
+    if endpoint in LABELLED_BODIES:
+        return Mutation(body_label=(tenant.label, tenant.owner), added=f"label {tenant.pair}")
+    return Mutation()
+
+
+def _check(ref: Reference, tenant: Tenant) -> Procedure[Decision | None]:
+    """None when `tenant` may use the object `ref` names; else the refusal."""
+    answer = yield InspectNow(ref.kind, ref.name)
+    if answer is NOT_LOOKED_UP:
+        return _deny(
+            403, "not_looked_up", f"{ref.kind} {ref.name!r} ({ref.where}) was not looked up"
+        )
+    if ref.kind == "exec":
+        if not isinstance(answer, Mapping):
+            return _not_found(ref, "no such exec")
+        container = Reference("container", str(answer.get("ContainerID") or ""), ref.where)
+        owned = yield InspectNow("container", container.name)
+        if not isinstance(owned, Mapping) or not _mine(_labels("container", owned), tenant):
+            return _not_found(ref, "its container is not the tenant's")
+        return None
+    if not isinstance(answer, Mapping):
+        if ref.kind == "image":
+            return None  # the daemon pulls it (create) or answers its own 404
+        if ref.kind == "volume" and ref.where != "path":
+            reason = (
+                f"volume {ref.name!r} ({ref.where}) does not exist; a tenant creates it first "
+                "(docker volume create), so that it carries the owner label"
+            )
+            return _deny(400, "volume_not_owned", reason)
+        return _not_found(ref, "no such object")
+    labels = _labels(ref.kind, answer)
+    if ref.kind == "image" and tenant.label not in labels:
+        return None  # shared: pulled, loaded or imported
+    if ref.kind == "network" and answer.get("Name") in PREDEFINED_NETWORKS and not labels:
+        return None  # the daemon's own
+    if not _mine(labels, tenant):
+        return _not_found(ref, f"owned by {labels.get(tenant.label) or 'nobody'}")
+    resolved_by_name = not str(answer.get("Id") or "").startswith(ref.name)
+    if ref.kind in ("container", "network") and _HEX.fullmatch(ref.name) and resolved_by_name:
+        reason = (
+            f"{ref.kind} name {ref.name!r} ({ref.where}) could also be an id prefix; "
+            "a tenant names such an object by its id"
+        )
+        return _deny(400, "ambiguous_name", reason)
+    return None
+
+
+def _name_free(kind: str, name: str | None, tenant: Tenant) -> Procedure[Decision | None]:
+    """A refusal when `name` is taken by another tenant's container or volume."""
+    if not name:
+        return None
+    answer = yield InspectNow(kind, name)
+    if not isinstance(answer, Mapping):
+        return None
+    exact = answer.get("Name") in (name, f"/{name.removeprefix('/')}")
+    if exact and not _mine(_labels(kind, answer), tenant):
+        reason = f"the {kind} name {name!r} is in use by another owner"
+        return _deny(
+            409,
+            "name_in_use",
+            reason,
+            answer=f"Conflict. The {kind} name {name!r} is already in use.",
+        )
+    return None
+
+
+def _tags_free(tags: list[str], tenant: Tenant) -> Procedure[Decision | None]:
+    """A refusal when a tag would move off another tenant's image."""
+    for tag in tags:
+        answer = yield InspectNow("image", tag)
+        if isinstance(answer, Mapping):
+            labels = _labels("image", answer)
+            if tenant.label in labels and not _mine(labels, tenant):
+                reason = f"the tag {tag!r} names another owner's image"
+                return _deny(
+                    409, "name_in_use", reason, answer=f"Conflict. The tag {tag!r} is in use."
+                )
+    return None
+
+
+def _labels(kind: str, answer: Mapping[str, Any]) -> Mapping[str, Any]:
+    holder = answer.get("Config") if kind in ("container", "image") else answer
+    labels = holder.get("Labels") if isinstance(holder, Mapping) else None
+    return labels if isinstance(labels, Mapping) else {}
+
+
+def _mine(labels: Mapping[str, Any], tenant: Tenant) -> bool:
+    return labels.get(tenant.label) == tenant.owner
+
+
+def _not_found(ref: Reference, why: str) -> Decision:
+    return _deny(
+        404,
+        "not_owner",
+        f"{ref.kind} {ref.name!r} ({ref.where}): {why}",
+        answer=_NOT_FOUND[ref.kind].format(ref.name),
+    )
+
+
+def _deny(status: int, code: str, reason: str, answer: str | None = None) -> Decision:
+    return Decision(False, RULE, reason, status, code, verdict="deny", answer=answer)

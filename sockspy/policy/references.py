@@ -1,0 +1,138 @@
+"""The objects a request names: in its path, its query, and inside its body.
+
+Ownership (`sockspy.policy.ownership`) lets a tenant touch only its own objects, so it
+must find every name dockerd will resolve for a request, wherever the request puts it.
+Besides the path (``/containers/{name}/...``, ``/exec/{id}/...``, ``/volumes/{name}``,
+``/networks/{id}``, ``/images/{name}/...``) these are:
+
+* the query: ``POST /commit?container=``, ``GET /images/get?names=`` (each one);
+* a create (or an old start) body, in both of its HostConfigs: ``VolumesFrom``
+  (``name[:ro|rw]``), ``Links`` (``name:alias``), ``NetworkMode``, ``PidMode`` and
+  ``IpcMode`` of the form ``container:<name>``, a user network in ``NetworkMode``, named
+  volumes in ``Binds`` and in volume ``Mounts``; and ``NetworkingConfig``: each network
+  it joins, and the containers its endpoints link to; the ``Image``;
+* network connect and disconnect bodies: their ``Container``.
+
+Raises `BodyDecodeError` for a body dockerd would read otherwise than sockspy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sockspy.core.docker import schemas
+from sockspy.core.docker.gojson import decode_into
+from sockspy.core.docker.request import Request
+from sockspy.policy.hostconfig import named_volumes
+
+Kind = Literal["container", "exec", "volume", "network", "image"]
+
+# Network modes that name no network object of a tenant (the daemon's own, or none).
+BUILTIN_NETWORK_MODES = frozenset({"", "default", "bridge", "host", "none"})
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    kind: Kind
+    name: str
+    where: str  # for messages and the audit: "path", "HostConfig.VolumesFrom[0]"
+
+
+_PATH_KINDS: Mapping[str, Kind] = {
+    "container": "container",
+    "checkpoint": "container",
+    "exec": "exec",
+    "volume": "volume",
+    "network": "network",
+    "image": "image",
+}
+# Endpoints of those families whose path names no object.
+_NO_PATH_OBJECT = frozenset(
+    {
+        "container.list", "container.create", "container.prune",
+        "volume.list", "volume.create", "volume.prune",
+        "network.list", "network.create", "network.prune",
+        "image.list", "image.search", "image.save", "image.load", "image.create",
+        "image.prune", "image.commit",
+    }
+)  # fmt: skip
+# The exec endpoints whose path names a container, not an exec.
+_CONTAINER_PATH = frozenset({"exec.create"})
+
+
+def references(request: Request) -> list[Reference]:
+    """Every object `request` names, path first, then query, then body."""
+    found = list(_path(request))
+    if request.endpoint == "image.commit":
+        container = request.query_get("container")
+        if container:
+            found.append(Reference("container", container, "query container"))
+    elif request.endpoint == "image.save":
+        found += [
+            Reference("image", value, "query names")
+            for key, value in request.query
+            if key == "names" and value
+        ]
+    if request.endpoint == "container.create" or (
+        request.endpoint == "container.start" and request.body
+    ):
+        found += create_references(request.decoded_body(), request.endpoint)
+    elif request.endpoint in ("network.connect", "network.disconnect") and request.body:
+        body = decode_into(request.body, schemas.NETWORK_CONNECT)
+        if body.get("Container"):
+            found.append(Reference("container", str(body["Container"]), "Container"))
+    return found
+
+
+def _path(request: Request) -> Iterator[Reference]:
+    if request.route is None or request.endpoint in _NO_PATH_OBJECT:
+        return
+    family = request.endpoint.split(".", 1)[0]
+    kind = "container" if request.endpoint in _CONTAINER_PATH else _PATH_KINDS.get(family)
+    if kind is None:
+        return
+    params = dict(request.params)
+    name = params.get("name") or params.get("id")
+    if name:
+        yield Reference(kind, name, "path")
+
+
+def create_references(body: Mapping[str, Any], endpoint: str) -> list[Reference]:
+    """What a decoded create (or old start) body names."""
+    found: list[Reference] = []
+    if endpoint == "container.create" and body.get("Image"):
+        found.append(Reference("image", str(body["Image"]), "Image"))
+    for prefix, hc in schemas.host_configs(dict(body)):
+        found += _host_config_references(prefix, hc)
+    networking = body.get("NetworkingConfig") or {}
+    for network, settings in (networking.get("EndpointsConfig") or {}).items():
+        where = f"NetworkingConfig.EndpointsConfig[{network!r}]"
+        if network not in BUILTIN_NETWORK_MODES:
+            found.append(Reference("network", network, where))
+        for i, link in enumerate((settings or {}).get("Links") or []):
+            found.append(Reference("container", _link_name(str(link or "")), f"{where}.Links[{i}]"))
+    return [ref for ref in found if ref.name]
+
+
+def _host_config_references(prefix: str, hc: Mapping[str, Any]) -> Iterator[Reference]:
+    for i, spec in enumerate(hc.get("VolumesFrom") or []):
+        name = str(spec or "").split(":", 1)[0]
+        yield Reference("container", name, f"{prefix}VolumesFrom[{i}]")
+    for i, link in enumerate(hc.get("Links") or []):
+        yield Reference("container", _link_name(str(link or "")), f"{prefix}Links[{i}]")
+    for field in ("NetworkMode", "PidMode", "IpcMode"):
+        mode = str(hc.get(field) or "")
+        kind, _, name = mode.partition(":")
+        if kind == "container":
+            yield Reference("container", name, f"{prefix}{field}")
+        elif field == "NetworkMode" and mode not in BUILTIN_NETWORK_MODES:
+            yield Reference("network", mode, f"{prefix}{field}")
+    for field, name in named_volumes(dict(hc)):
+        yield Reference("volume", name, f"{prefix}{field}")
+
+
+def _link_name(link: str) -> str:
+    """The container a link names: ``name:alias`` or ``name`` (dockerd strips one "/")."""
+    return link.split(":", 1)[0].removeprefix("/")
