@@ -32,6 +32,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any, Final
 
 from sockspy.core.deciding.decision import Decision, Mutation
@@ -229,6 +230,9 @@ class Conversation:
                 self._mutate(exchange, decision.mutation)
             except (RewriteError, BodyDecodeError) as exc:
                 error = ProtocolError(400, f"cannot change the request: {exc}", "mutation_failed")
+                exchange.decision = replace(
+                    decision, allowed=False, code=error.code, reason=error.message, mutation=None
+                )
                 self._reject(exchange, error)
                 return
         if decision.allowed:

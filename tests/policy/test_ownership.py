@@ -1,0 +1,272 @@
+"""Ownership: a tenant's creates carry its label, its lists are filtered by the daemon,
+and every object it names must be its own, else it gets the daemon's own 404."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from policy.policy_requests import make_client, make_request
+
+from sockspy.core.deciding.decision import Decision, Mutation
+from sockspy.core.deciding.judgement import Facts, decide_offline
+from sockspy.core.serving.identity import Client
+from sockspy.policy.engine import PolicyGate
+from sockspy.policy.load import parse_policy
+
+KEY = "io.sockspy.owner"
+POLICY = """
+mode = "{mode}"
+[[profiles]]
+name = "a"
+uids = [1001]
+owner = "uid-{{uid}}"
+[[profiles]]
+name = "cert"
+tls_names = ["ci"]
+owner = "cert-{{tls_cn}}"
+[[profiles]]
+name = "needs-cn"
+uids = [1003]
+owner = "cert-{{tls_cn}}"
+[[rules]]
+name = "everything"
+action = "allow"
+"""
+A = make_client(uid=1001)
+NOBODY = make_client(uid=1002)  # the default profile: no owner, sees everything
+
+
+def container(
+    owner: str | None, cid: str = "c0ffee" * 10 + "abcd", name: str = "/web"
+) -> dict[str, Any]:
+    labels = {KEY: owner} if owner else {}
+    return {"Id": cid, "Name": name, "Config": {"Labels": labels}}
+
+
+FACTS = Facts(
+    containers={
+        "mine": container("uid-1001", name="/mine"),
+        "theirs": container("uid-2000", name="/theirs"),
+        "plain": container(None, name="/plain"),
+        "abc": container("uid-1001", cid="fed" * 21 + "a", name="/abc"),
+        "c0ffee": container("uid-1001"),
+        "taken": container("uid-2000", name="/taken"),
+        "missing": None,
+        "mine-exec-host": container("uid-1001"),
+        "other-exec-host": container("uid-2000"),
+    },
+    execs={"e1": {"ContainerID": "mine-exec-host"}, "e2": {"ContainerID": "other-exec-host"}},
+    volumes={
+        "cache": {"Name": "cache", "Labels": {KEY: "uid-1001"}},
+        "secret": {"Name": "secret", "Labels": {KEY: "uid-2000"}},
+        "new": None,
+    },
+    networks={
+        "bridge": {"Name": "bridge", "Id": "b" * 64, "Labels": {}},
+        "net-a": {"Name": "net-a", "Id": "1" * 64, "Labels": {KEY: "uid-1001"}},
+        "net-b": {"Name": "net-b", "Id": "2" * 64, "Labels": {KEY: "uid-2000"}},
+    },
+    images={
+        "bb": {"Config": {"Labels": None}},
+        "built-b": {"Config": {"Labels": {KEY: "uid-2000"}}},
+        "built-a": {"Config": {"Labels": {KEY: "uid-1001"}}},
+        "app:1": None,
+        "b:1": {"Config": {"Labels": {KEY: "uid-2000"}}},
+    },
+)
+
+
+def decide(
+    method: str, target: str, body: Any = None, client: Client = A, mode: str = "enforce"
+) -> Decision:
+    raw = json.dumps(body).encode() if body is not None and not isinstance(body, bytes) else body
+    gate = PolicyGate(parse_policy(POLICY.format(mode=mode), "t.toml"))
+    return decide_offline(gate, make_request(method, target, raw), client, FACTS)
+
+
+def refused_as(decision: Decision, status: int, code: str) -> str:
+    assert (decision.allowed, decision.status, decision.code) == (False, status, code), decision
+    return decision.answer or ""
+
+
+def test_a_create_gets_the_tenants_label_and_the_audit_says_so() -> None:
+    decision = decide("POST", "/containers/create?name=new1", {"Image": "bb"})
+    assert decision.allowed
+    assert decision.mutation == Mutation(
+        body_label=(KEY, "uid-1001"), added=f"label {KEY}=uid-1001"
+    )
+    for target, body in (("/volumes/create", {"Name": "v2"}), ("/networks/create", {"Name": "n2"})):
+        mutation = decide("POST", target, body).mutation
+        assert mutation is not None and mutation.body_label == (KEY, "uid-1001")
+
+
+def test_lists_prunes_and_events_get_the_owner_filter_added_to_their_query() -> None:
+    for method, target in (("GET", "/containers/json?all=1"), ("GET", "/volumes"),
+                           ("GET", "/networks"), ("POST", "/containers/prune"),
+                           ("POST", "/volumes/prune"), ("POST", "/images/prune"),
+                           ("GET", "/events?since=1")):  # fmt: skip
+        mutation = decide(method, target).mutation
+        assert mutation is not None and mutation.query is not None, target
+        name, value = mutation.query
+        assert name == "filters" and json.loads(value) == {"label": {f"{KEY}=uid-1001": True}}
+
+
+def test_a_build_gets_the_label_on_the_image_it_makes() -> None:
+    mutation = decide("POST", "/build?t=app:1&labels=%7B%22a%22%3A%22b%22%7D").mutation
+    assert mutation is not None and mutation.query is not None
+    assert mutation.query[0] == "labels"
+    assert json.loads(mutation.query[1]) == {"a": "b", KEY: "uid-1001"}
+
+
+@pytest.mark.parametrize(
+    ("method", "target"),
+    [("GET", "/containers/theirs/json"), ("POST", "/containers/theirs/stop"),
+     ("DELETE", "/containers/theirs"), ("POST", "/containers/theirs/exec"),
+     ("GET", "/containers/theirs/logs?follow=1"), ("GET", "/containers/theirs/archive?path=/"),
+     ("POST", "/containers/plain/start"), ("GET", "/containers/missing/json"),
+     ("POST", "/commit?container=theirs")],
+)  # fmt: skip
+def test_another_tenants_container_looks_like_a_missing_one(method: str, target: str) -> None:
+    answer = refused_as(decide(method, target), 404, "not_owner")
+    assert answer.startswith("No such container: ")
+
+
+def test_the_tenants_own_objects_are_allowed_unchanged() -> None:
+    for method, target in (("GET", "/containers/mine/json"), ("POST", "/exec/e1/start"),
+                           ("GET", "/volumes/cache"), ("GET", "/networks/net-a"),
+                           ("GET", "/networks/bridge"), ("GET", "/images/bb/json"),
+                           ("DELETE", "/images/built-a")):  # fmt: skip
+        decision = decide(method, target)
+        assert decision.allowed and decision.mutation is None, (target, decision)
+
+
+def test_an_exec_is_the_tenants_only_if_its_container_is() -> None:
+    assert refused_as(decide("POST", "/exec/e2/start"), 404, "not_owner") == (
+        "No such exec instance: e2"
+    )
+
+
+def test_other_kinds_answer_with_the_daemons_own_not_found_messages() -> None:
+    assert (
+        refused_as(decide("GET", "/volumes/secret"), 404, "not_owner")
+        == "get secret: no such volume"
+    )
+    assert (
+        refused_as(decide("DELETE", "/networks/net-b"), 404, "not_owner")
+        == "network net-b not found"
+    )
+    assert (
+        refused_as(decide("GET", "/images/built-b/json"), 404, "not_owner")
+        == "No such image: built-b"
+    )
+
+
+@pytest.mark.parametrize(
+    "host_config",
+    [{"VolumesFrom": ["theirs:ro"]}, {"NetworkMode": "container:theirs"},
+     {"PidMode": "container:theirs"}, {"IpcMode": "container:theirs"},
+     {"Links": ["/theirs:db"]}, {"Binds": ["secret:/data"]}, {"NetworkMode": "net-b"},
+     {"Mounts": [{"Type": "volume", "Source": "secret", "Target": "/d"}]}],
+)  # fmt: skip
+def test_a_create_naming_another_tenants_object_in_its_body_is_refused(
+    host_config: dict[str, Any],
+) -> None:
+    decision = decide("POST", "/containers/create", {"Image": "bb", "HostConfig": host_config})
+    refused_as(decision, 404, "not_owner")
+
+
+def test_legacy_top_level_host_config_references_are_checked_too() -> None:
+    refused_as(
+        decide("POST", "/containers/create", {"Image": "bb", "VolumesFrom": ["theirs"]}),
+        404,
+        "not_owner",
+    )
+
+
+def test_networking_config_networks_and_links_are_checked() -> None:
+    joins = {"Image": "bb", "NetworkingConfig": {"EndpointsConfig": {"net-b": {}}}}
+    refused_as(decide("POST", "/containers/create", joins), 404, "not_owner")
+    links = {
+        "Image": "bb",
+        "NetworkingConfig": {"EndpointsConfig": {"net-a": {"Links": ["theirs:x"]}}},
+    }
+    refused_as(decide("POST", "/containers/create", links), 404, "not_owner")
+    own = {"Image": "bb", "NetworkingConfig": {"EndpointsConfig": {"net-a": {"Links": ["mine:x"]}}}}
+    assert decide("POST", "/containers/create", own).allowed
+
+
+def test_a_create_from_another_tenants_built_image_is_refused_and_a_shared_one_allowed() -> None:
+    refused_as(decide("POST", "/containers/create", {"Image": "built-b"}), 404, "not_owner")
+    assert decide("POST", "/containers/create", {"Image": "bb"}).allowed
+
+
+def test_a_named_volume_that_does_not_exist_must_be_created_first() -> None:
+    body = {"Image": "bb", "HostConfig": {"Binds": ["new:/d"]}}
+    refused_as(decide("POST", "/containers/create", body), 400, "volume_not_owned")
+
+
+def test_network_connect_checks_the_container_it_names() -> None:
+    refused_as(decide("POST", "/networks/net-a/connect", {"Container": "theirs"}), 404, "not_owner")
+    assert decide("POST", "/networks/net-a/connect", {"Container": "mine"}).allowed
+
+
+def test_a_hex_name_that_resolved_by_name_is_refused_it_could_become_an_id_prefix() -> None:
+    refused_as(decide("POST", "/containers/abc/stop"), 400, "ambiguous_name")
+    assert decide("POST", "/containers/c0ffee/stop").allowed  # an id prefix of its own
+
+
+def test_a_name_taken_by_another_tenant_is_refused_without_the_daemons_answer() -> None:
+    answer = refused_as(
+        decide("POST", "/containers/create?name=taken", {"Image": "bb"}), 409, "name_in_use"
+    )
+    assert "c0ffee" not in answer  # the daemon's message would name the other container's id
+    refused_as(decide("POST", "/containers/mine/rename?name=taken"), 409, "name_in_use")
+    refused_as(decide("POST", "/volumes/create", {"Name": "secret"}), 409, "name_in_use")
+
+
+def test_a_tag_cannot_be_moved_off_another_tenants_image() -> None:
+    refused_as(decide("POST", "/images/bb/tag?repo=b&tag=1"), 409, "name_in_use")
+    refused_as(decide("POST", "/build?t=b:1"), 409, "name_in_use")
+    assert decide("POST", "/images/bb/tag?repo=app&tag=1").allowed
+
+
+def test_the_owner_label_is_sockspys_to_set() -> None:
+    body = {"Image": "bb", "HostConfig": {"Mounts": [{"Type": "volume", "Target": "/d",
+            "VolumeOptions": {"Labels": {KEY: "uid-2000"}}}]}}  # fmt: skip
+    refused_as(decide("POST", "/containers/create", body), 400, "owner_label")
+
+
+def test_endpoints_that_cross_tenants_are_not_available_to_them() -> None:
+    for method, target in (("GET", "/system/df"), ("GET", "/services"), ("POST", "/plugins/pull"),
+                           ("GET", "/secrets"), ("POST", "/session")):  # fmt: skip
+        refused_as(decide(method, target), 403, "not_for_tenants")
+
+
+def test_a_template_naming_a_fact_the_client_lacks_gives_no_access() -> None:
+    refused_as(decide("GET", "/containers/json", client=make_client(uid=1003)), 403, "no_owner")
+    cert = make_client(ip="10.0.0.1", tls_names=("ci",))
+    mutation = decide("GET", "/volumes", client=cert).mutation
+    assert mutation is not None and mutation.added == f"filter label={KEY}=cert-ci"
+
+
+def test_a_client_without_an_owner_sees_and_touches_everything_unchanged() -> None:
+    for method, target in (("GET", "/containers/json"), ("GET", "/containers/theirs/json"),
+                           ("GET", "/system/df")):  # fmt: skip
+        decision = decide(method, target, client=NOBODY)
+        assert decision.allowed and decision.mutation is None
+
+
+def test_in_warn_mode_an_ownership_denial_is_forwarded_as_would_deny() -> None:
+    decision = decide("GET", "/containers/theirs/json", mode="warn")
+    assert decision.allowed and decision.verdict == "would_deny" and decision.code == "not_owner"
+    assert decide("GET", "/volumes", mode="warn").mutation is not None
+
+
+def test_an_owner_template_with_an_unknown_placeholder_is_a_policy_error() -> None:
+    from sockspy.policy.load import PolicyError
+
+    bad = '[[profiles]]\nname = "x"\nuids = [1]\nowner = "u-{pid}"\n'
+    with pytest.raises(PolicyError, match="unknown placeholder"):
+        parse_policy(bad, "t.toml")
