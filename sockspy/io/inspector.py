@@ -28,6 +28,7 @@ import h11
 import trio
 
 from sockspy.core.deciding.lookups import (
+    ContainersWithIdPrefix,
     InspectContainer,
     InspectExec,
     InspectImage,
@@ -88,6 +89,8 @@ class ContainerInspector:
             if isinstance(lookup, InspectExec):  # not cached: each exec is started once
                 target = f"/exec/{quote(lookup.id, safe='')}/json"
                 return await self._ask(target, f"inspecting exec {lookup.id!r}")
+            if isinstance(lookup, ContainersWithIdPrefix):
+                return await self.containers_with_id_prefix(lookup.prefix)
             if isinstance(lookup, InspectNow):
                 target = _NOW_TARGETS[lookup.kind].format(quote(lookup.name, safe=""))
                 return await self._ask(target, f"inspecting {lookup.kind} {lookup.name!r}")
@@ -108,6 +111,22 @@ class ContainerInspector:
             return await self._ask(target, f"inspecting {what}")
         except UpstreamError as exc:
             raise LookupFailed(f"cannot reach the daemon to inspect: {exc}") from None
+
+    async def containers_with_id_prefix(self, prefix: str) -> list[dict[str, Any]]:
+        """Id and labels of every container whose id begins with `prefix` (hex), now.
+
+        The daemon's id filter is an unanchored regular expression, so it is anchored
+        here, and the answer is narrowed to true prefixes again."""
+        filters = json.dumps({"id": {f"^{prefix}": True}})
+        target = f"/containers/json?all=1&filters={quote(filters, safe='')}"
+        listed = await self.get_json(target, f"listing containers with id prefix {prefix!r}")
+        if not isinstance(listed, list):
+            raise InspectError("the container list is not a list")
+        return [
+            {"Id": str(item.get("Id") or ""), "Labels": item.get("Labels") or {}}
+            for item in listed
+            if isinstance(item, dict) and str(item.get("Id") or "").startswith(prefix)
+        ]
 
     async def inspect(self, name: str) -> dict[str, Any] | None:
         """The container's inspect JSON, or None if the daemon has no such container."""

@@ -26,9 +26,10 @@ allowed it, `judge` either refuses it or says how its bytes change (`Mutation`):
 * **Names are one namespace.** A container, volume or tag name taken by another tenant
   is refused without the daemon's answer (which names the other object's id). A name
   made only of hex digits could resolve as an id prefix once the name is gone (dockerd
-  tries full id, then name, then id prefix): a tenant must name such a container or
-  network by its id, so a rename between the check and the daemon's use cannot move the
-  request to someone else's object.
+  tries full id, then name, then id prefix): when another tenant's container id begins
+  with such a name, the tenant must use the id (and always for a network), so a rename
+  between the check and the daemon's use cannot move the request onto someone else's
+  object.
 * **What a tenant cannot reach.** Swarm (services, tasks, nodes, secrets, configs),
   plugins, BuildKit sessions and ``system df`` (it lists every tenant's objects) are
   refused for tenants (403).
@@ -45,7 +46,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sockspy.core.deciding.decision import Decision, Mutation
-from sockspy.core.deciding.lookups import NOT_LOOKED_UP, InspectNow, Procedure
+from sockspy.core.deciding.lookups import (
+    NOT_LOOKED_UP,
+    ContainersWithIdPrefix,
+    InspectNow,
+    Procedure,
+)
 from sockspy.core.docker import labelling, schemas
 from sockspy.core.docker.gojson import BodyDecodeError, decode_into
 from sockspy.core.docker.request import Request
@@ -243,13 +249,30 @@ def _check(ref: Reference, tenant: Tenant) -> Procedure[Decision | None]:
     if not _mine(labels, tenant):
         return _not_found(ref, f"owned by {labels.get(tenant.label) or 'nobody'}")
     resolved_by_name = not str(answer.get("Id") or "").startswith(ref.name)
-    if ref.kind in ("container", "network") and _HEX.fullmatch(ref.name) and resolved_by_name:
-        reason = (
-            f"{ref.kind} name {ref.name!r} ({ref.where}) could also be an id prefix; "
-            "a tenant names such an object by its id"
-        )
-        return _deny(400, "ambiguous_name", reason)
+    if ref.kind == "container" and _HEX.fullmatch(ref.name) and resolved_by_name:
+        return (yield from _prefix_unclaimed(ref, tenant))
+    if ref.kind == "network" and _HEX.fullmatch(ref.name) and resolved_by_name:
+        return _ambiguous(ref, "a tenant names a network whose name is all hex digits by its id")
     return None
+
+
+def _prefix_unclaimed(ref: Reference, tenant: Tenant) -> Procedure[Decision | None]:
+    """A refusal when the tenant's container named `ref` (all hex digits) has a name that
+    is also the id prefix of someone else's container: were the name renamed away
+    between this check and the daemon's use, dockerd would resolve it as that prefix."""
+    others = yield ContainersWithIdPrefix(ref.name)
+    if others is NOT_LOOKED_UP or not isinstance(others, list):
+        return _ambiguous(ref, "the containers with that id prefix were not looked up")
+    for item in others:
+        if str(item.get("Id") or "").startswith(ref.name) and not _mine(
+            item.get("Labels") or {}, tenant
+        ):
+            return _ambiguous(ref, "another owner's container id begins with it; use the id")
+    return None
+
+
+def _ambiguous(ref: Reference, why: str) -> Decision:
+    return _deny(400, "ambiguous_name", f"{ref.kind} name {ref.name!r} ({ref.where}): {why}")
 
 
 def _name_free(kind: str, name: str | None, tenant: Tenant) -> Procedure[Decision | None]:

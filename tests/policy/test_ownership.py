@@ -78,12 +78,21 @@ FACTS = Facts(
 )
 
 
+def vars_of(facts: Facts) -> dict[str, Any]:
+    return {name: getattr(facts, name) for name in Facts.__dataclass_fields__}
+
+
 def decide(
-    method: str, target: str, body: Any = None, client: Client = A, mode: str = "enforce"
+    method: str,
+    target: str,
+    body: Any = None,
+    client: Client = A,
+    mode: str = "enforce",
+    facts: Facts = FACTS,
 ) -> Decision:
     raw = json.dumps(body).encode() if body is not None and not isinstance(body, bytes) else body
     gate = PolicyGate(parse_policy(POLICY.format(mode=mode), "t.toml"))
-    return decide_offline(gate, make_request(method, target, raw), client, FACTS)
+    return decide_offline(gate, make_request(method, target, raw), client, facts)
 
 
 def refused_as(decision: Decision, status: int, code: str) -> str:
@@ -212,9 +221,19 @@ def test_network_connect_checks_the_container_it_names() -> None:
     assert decide("POST", "/networks/net-a/connect", {"Container": "mine"}).allowed
 
 
-def test_a_hex_name_that_resolved_by_name_is_refused_it_could_become_an_id_prefix() -> None:
-    refused_as(decide("POST", "/containers/abc/stop"), 400, "ambiguous_name")
-    assert decide("POST", "/containers/c0ffee/stop").allowed  # an id prefix of its own
+def test_a_hex_name_is_refused_only_when_another_tenants_id_begins_with_it() -> None:
+    # "abc" is tenant A's container by name; were the name renamed away, dockerd would
+    # resolve "abc" as an id prefix: refused when that prefix is someone else's.
+    theirs = Facts(
+        **{
+            **vars_of(FACTS),
+            "id_prefixes": {"abc": [{"Id": "abc" + "0" * 61, "Labels": {KEY: "uid-2000"}}]},
+        }
+    )
+    refused_as(decide("POST", "/containers/abc/stop", facts=theirs), 400, "ambiguous_name")
+    free = Facts(**{**vars_of(FACTS), "id_prefixes": {"abc": []}})
+    assert decide("POST", "/containers/abc/stop", facts=free).allowed
+    assert decide("POST", "/containers/c0ffee/stop").allowed  # an id prefix of its own: no list
 
 
 def test_a_name_taken_by_another_tenant_is_refused_without_the_daemons_answer() -> None:

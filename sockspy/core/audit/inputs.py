@@ -20,6 +20,7 @@ from typing import Any
 
 from sockspy.core.deciding.judgement import Facts
 from sockspy.core.deciding.lookups import (
+    ContainersWithIdPrefix,
     InspectContainer,
     InspectExec,
     InspectImage,
@@ -71,6 +72,8 @@ def recorded_input(request: Request, asked: tuple[tuple[Lookup, Any], ...]) -> d
 def _asked(lookup: Lookup, answer: Any) -> dict[str, Any]:
     if isinstance(lookup, ReadDaemonFacts):
         return {"lookup": "daemon", "answer": asdict(answer) if answer is not None else None}
+    if isinstance(lookup, ContainersWithIdPrefix):
+        return {"lookup": "id_prefix", "name": lookup.prefix, "answer": masked_decoded(answer)}
     if isinstance(lookup, InspectNow):
         kind, name = lookup.kind, lookup.name
     else:
@@ -96,7 +99,8 @@ def request_from(record: Mapping[str, Any]) -> Request:
 
 def facts_from(record: Mapping[str, Any]) -> Facts:
     """The daemon's recorded answers, as an offline answer book."""
-    books: dict[str, dict[str, Any]] = {kind: {} for kind in (*_KINDS.values(), "network")}
+    kinds = (*_KINDS.values(), "network", "id_prefix")
+    books: dict[str, dict[str, Any]] = {kind: {} for kind in kinds}
     daemon = None
     for item in (record.get("decision_input") or {}).get("asked") or []:
         if item.get("lookup") == "daemon":
@@ -110,6 +114,7 @@ def facts_from(record: Mapping[str, Any]) -> Facts:
     return Facts(
         containers=books["container"], daemon=daemon, volumes=books["volume"],
         images=books["image"], execs=books["exec"], networks=books["network"],
+        id_prefixes=books["id_prefix"],
     )  # fmt: skip
 
 

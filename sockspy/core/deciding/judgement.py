@@ -24,6 +24,7 @@ from sockspy.core.deciding.decision import Decision, deny
 from sockspy.core.deciding.gate import Gate
 from sockspy.core.deciding.lookups import (
     NOT_LOOKED_UP,
+    ContainersWithIdPrefix,
     InspectContainer,
     InspectExec,
     InspectImage,
@@ -94,6 +95,7 @@ class Facts:
     images: Objects = field(default_factory=dict)
     execs: Objects = field(default_factory=dict)
     networks: Objects = field(default_factory=dict)
+    id_prefixes: Mapping[str, list[Mapping[str, Any]]] = field(default_factory=dict)
 
     def answer(self, lookup: Lookup) -> Any:
         if isinstance(lookup, InspectContainer):
@@ -104,6 +106,8 @@ class Facts:
             return self.images.get(lookup.name, NOT_LOOKED_UP)
         if isinstance(lookup, InspectExec):
             return self.execs.get(lookup.id, NOT_LOOKED_UP)
+        if isinstance(lookup, ContainersWithIdPrefix):
+            return self.id_prefixes.get(lookup.prefix, NOT_LOOKED_UP)
         if isinstance(lookup, InspectNow):
             book = {
                 "container": self.containers, "volume": self.volumes, "image": self.images,

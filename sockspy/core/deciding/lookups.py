@@ -18,6 +18,9 @@ Answers:
 * `InspectNow` -> any of those, or ``GET /networks/{name}``, as the daemon resolves the
   name at this moment: never from a cache. Ownership asks this way: a name can change
   its meaning (a rename, a new container) and the check must not read an old one;
+* `ContainersWithIdPrefix` -> the daemon's list of the containers whose id begins with
+  `prefix` (``GET /containers/json?all=1`` filtered by id), each with its ``Id`` and
+  ``Labels``; what a name made of hex digits would resolve to once no container has it;
 * `ReadDaemonFacts` -> `DaemonFacts`, or None when unknown (the checks that read them
   then take their strict form).
 
@@ -63,12 +66,23 @@ class InspectNow:
 
 
 @dataclass(frozen=True, slots=True)
+class ContainersWithIdPrefix:
+    prefix: str  # lower-case hex
+
+
+@dataclass(frozen=True, slots=True)
 class ReadDaemonFacts:
     pass
 
 
 Lookup = (
-    InspectContainer | InspectVolume | InspectImage | InspectExec | InspectNow | ReadDaemonFacts
+    InspectContainer
+    | InspectVolume
+    | InspectImage
+    | InspectExec
+    | InspectNow
+    | ContainersWithIdPrefix
+    | ReadDaemonFacts
 )
 
 # A decision procedure: yields look-ups, is sent their answers, returns its result.
