@@ -231,14 +231,17 @@ def save(target: Target, ctx: Context) -> Sample:
 
 def load(target: Target, ctx: Context) -> Sample:
     start = time.perf_counter()
-    result = subprocess.run(
-        ["docker", "load", "-i", str(ctx.fx.image_tar.path)],
-        env=docker_env(target.host), capture_output=True, timeout=600,
-    )  # fmt: skip
+    command = ["docker", "load", "-i", str(ctx.fx.image_tar.path)]
+    env = docker_env(target.host)
+    try:
+        result = subprocess.run(command, env=env, capture_output=True, timeout=STREAM_TIMEOUT)
+        status, output = result.returncode, result.stdout + result.stderr
+    except subprocess.TimeoutExpired as exc:  # a proxy that stalls the upload
+        status, output = -9, b"killed after %g s. " % exc.timeout + (exc.stderr or b"")
     elapsed = time.perf_counter() - start
     sample = Sample(values={"mibps": ctx.fx.image_tar.size / elapsed / MIB})
-    said = result.stdout.decode(errors="replace") + result.stderr.decode(errors="replace")
-    sample.check("docker load exits 0", result.returncode == 0, said.strip()[-200:])
+    said = output.decode(errors="replace")
+    sample.check("docker load exits 0", status == 0, said.strip()[-200:])
     sample.check("docker load names the image", f"Loaded image: {ctx.fx.image}" in said)
     return sample
 

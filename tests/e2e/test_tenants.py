@@ -48,7 +48,9 @@ class Tenants:
         return as_uid(NOBODY_UID, self.shared_host, *args, check=check)
 
 
-def as_uid(uid: int, host: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+def as_uid(
+    uid: int, host: str, *args: str, check: bool = True
+) -> subprocess.CompletedProcess[bytes]:
     """The docker CLI as `uid` (no groups), with a config dir of its own."""
     config = Path(tempfile.gettempdir()) / f"sockspy-e2e-cfg-{uid}"
     config.mkdir(mode=0o700, exist_ok=True)
@@ -57,7 +59,9 @@ def as_uid(uid: int, host: str, *args: str, check: bool = True) -> subprocess.Co
     assert cli is not None
     command = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", cli, *args]
     env = docker_env(host, {"DOCKER_CONFIG": str(config), "HOME": str(config)})
-    result = subprocess.run(command, capture_output=True, timeout=120, env=env, stdin=subprocess.DEVNULL)
+    result = subprocess.run(
+        command, capture_output=True, timeout=120, env=env, stdin=subprocess.DEVNULL
+    )
     if check and result.returncode != 0:
         raise AssertionError(describe(result))
     return result
@@ -88,7 +92,9 @@ action = "allow"
     shared = Path(tempfile.mkdtemp(prefix="sockspy-tenants-", dir="/tmp"))
     shared.chmod(0o755)
     socket_path = shared / "docker.sock"
-    proxy = start_sockspy("-H", f"unix://{socket_path}", "--socket-mode", "0666", policy=str(policy))
+    proxy = start_sockspy(
+        "-H", f"unix://{socket_path}", "--socket-mode", "0666", policy=str(policy)
+    )
     try:
         yield Tenants(proxy, f"unix://{socket_path}", owner_a, owner_b)
     finally:
@@ -141,7 +147,10 @@ def test_two_tenants_each_see_only_their_own_containers_volumes_and_events(
     assert a1 in seen_a and b1 not in seen_a
     assert b1 in seen_b and a1 not in seen_b
     # A client's own filters narrow further; they never widen.
-    assert names_in(tenants.b("ps", "-a", "--filter", f"label={LABEL}={tenants.owner_a}", "-q")) == set()
+    assert (
+        names_in(tenants.b("ps", "-a", "--filter", f"label={LABEL}={tenants.owner_a}", "-q"))
+        == set()
+    )
     assert {a1, b1} <= names_in(tenants.nobody("ps", "-a", "--format", "{{.Names}}"))
 
     vols_a = names_in(tenants.a("volume", "ls", "-q"))
@@ -163,7 +172,8 @@ def test_two_tenants_each_see_only_their_own_containers_volumes_and_events(
         if r.get("event") == "exchange" and r.get("endpoint") == "container.create"
     ]  # fmt: skip
     assert {r["mutation"] for r in creates} == {
-        f"label {LABEL}={tenants.owner_a}", f"label {LABEL}={tenants.owner_b}"
+        f"label {LABEL}={tenants.owner_a}",
+        f"label {LABEL}={tenants.owner_b}",
     }
     assert all(r["mutated"] is True for r in creates)
 
@@ -175,7 +185,19 @@ def test_every_action_on_the_other_tenants_container_is_a_404_and_nothing_happen
     a1, va = f"sockspy-e2e-a-{token}", f"vol-a-{token}"
     cleanup += [a1, va, *(f"sockspy-e2e-b{i}-{token}" for i in range(8))]
     tenants.a("volume", "create", va)
-    tenants.a("run", "-d", "--name", a1, "--network", "none", "-v", f"{va}:/data", test_image, "sleep", "300")
+    tenants.a(
+        "run",
+        "-d",
+        "--name",
+        a1,
+        "--network",
+        "none",
+        "-v",
+        f"{va}:/data",
+        test_image,
+        "sleep",
+        "300",
+    )
     before = inspect(direct, a1)
     short_id = str(before["Id"])[:12]
 
@@ -225,7 +247,9 @@ def test_docker_py_as_a_tenant_lists_only_its_own_and_cannot_reach_the_others(
 
     client = docker_py.DockerClient(base_url=tenants.proxy.unix_host)
     try:
-        mine = client.containers.run(test_image, ["sleep", "300"], name=a1, detach=True, network_mode="none")
+        mine = client.containers.run(
+            test_image, ["sleep", "300"], name=a1, detach=True, network_mode="none"
+        )
         assert mine.labels[LABEL] == tenants.owner_a
         listed = {c.name for c in client.containers.list(all=True)}
         assert a1 in listed and b1 not in listed
@@ -235,3 +259,24 @@ def test_docker_py_as_a_tenant_lists_only_its_own_and_cannot_reach_the_others(
             client.api.kill(b1)
     finally:
         client.close()
+
+
+def test_a_hex_name_that_is_another_tenants_id_prefix_must_be_given_as_an_id(
+    tenants: Tenants, direct: Docker, test_image: str, cleanup: list[str]
+) -> None:
+    token = secrets.token_hex(3)
+    b1 = f"sockspy-e2e-b-{token}"
+    cleanup.append(b1)
+    tenants.b("run", "-d", "--name", b1, "--network", "none", test_image, "sleep", "300")
+    prefix = str(inspect(direct, b1)["Id"])[:10]
+    mine_hex, mine_plain = prefix, secrets.token_hex(5)  # both all hex digits
+    cleanup += [mine_hex, mine_plain]
+    for name in (mine_hex, mine_plain):
+        tenants.a("create", "--name", name, "--network", "none", test_image, "true")
+
+    # Renamed away between check and use, the first would resolve to B's container.
+    refused = tenants.a("start", mine_hex, check=False)
+    assert refused.returncode != 0 and b"use the id" in refused.stderr, refused.stderr
+    assert tenants.a("start", str(inspect(direct, mine_hex)["Id"])).returncode == 0
+    assert tenants.a("start", mine_plain).returncode == 0  # no one's id begins with it
+    assert inspect(direct, b1)["State"]["Running"] is True  # type: ignore[index]

@@ -1,0 +1,245 @@
+"""The bypass corpus, ownership section: every way a tenant might reach another tenant's
+container, and what the daemon shows afterwards (nothing happened).
+
+Tenant A's objects are made on the daemon directly, with A's owner label: a running
+victim with a named volume, a stopped container, and a container linked to the victim
+as "x" (so ``/containers/<linker>/x/...`` *is* the victim). The attacker is tenant B, on
+raw HTTP through sockspy. Each attempt must be answered 404, 400 or 409 by sockspy, never
+by the daemon, and the victim must be as it was. Lists, prunes and event streams must
+leave A's objects out, whatever filters B writes into the query.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from support.cli import Docker
+from support.http import connect
+from support.proxy import ProxyProcess
+
+pytestmark = pytest.mark.e2e
+
+StartProxy = Callable[..., ProxyProcess]
+LABEL = "io.sockspy.owner"
+
+
+@dataclass(frozen=True)
+class Scene:
+    owner_a: str
+    owner_b: str
+    victim: str
+    victim_id: str
+    volume: str
+    stopped: str
+    linker: str
+    image: str
+    marker: str  # what an attempt would name a container it makes
+
+
+@pytest.fixture(scope="module")
+def scene_names() -> dict[str, str]:
+    token = secrets.token_hex(4)
+    return {
+        "owner_a": f"a-{token}", "owner_b": f"b-{token}",
+        "victim": f"sockspy-own-victim-{token}", "volume": f"sockspy-own-vol-{token}",
+        "stopped": f"sockspy-own-stopped-{token}", "linker": f"sockspy-own-linker-{token}",
+        "marker": f"sockspy-own-made-{token}",
+    }  # fmt: skip
+
+
+@pytest.fixture
+def scene(direct: Docker, test_image: str, scene_names: dict[str, str]) -> Iterator[Scene]:
+    n = scene_names
+    label = f"{LABEL}={n['owner_a']}"
+    direct("volume", "create", "--label", label, n["volume"])
+    direct("run", "-d", "--name", n["victim"], "--label", label, "-v", f"{n['volume']}:/data",
+           test_image, "sleep", "600")  # fmt: skip
+    direct("create", "--name", n["stopped"], "--label", label, test_image, "true")
+    direct("run", "-d", "--name", n["linker"], "--label", label, "--link", f"{n['victim']}:x",
+           test_image, "sleep", "600")  # fmt: skip
+    victim_id = json.loads(direct("inspect", n["victim"]).stdout)[0]["Id"]
+    try:
+        yield Scene(n["owner_a"], n["owner_b"], n["victim"], victim_id, n["volume"], n["stopped"],
+                    n["linker"], test_image, n["marker"])  # fmt: skip
+    finally:
+        direct("rm", "-f", n["victim"], n["stopped"], n["linker"], n["marker"], check=False)
+        direct("volume", "rm", "-f", n["volume"], check=False)
+
+
+@pytest.fixture
+def proxy(start_sockspy: StartProxy, tmp_path: Path, scene_names: dict[str, str]) -> ProxyProcess:
+    policy = tmp_path / "owned.toml"
+    policy.write_text(
+        f'[[profiles]]\nname = "b"\nuids = [0]\nowner = "{scene_names["owner_b"]}"\n\n'
+        '[[rules]]\nname = "everything"\naction = "allow"\n'
+    )
+    return start_sockspy(policy=str(policy))
+
+
+def call(proxy: ProxyProcess, method: str, target: str, body: Any = None) -> tuple[int, bytes]:
+    conn = connect(proxy.unix_host)
+    try:
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        conn.request(method, target, body=data, headers=headers)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def state(direct: Docker, name: str) -> dict[str, Any]:
+    found = json.loads(direct("inspect", name).stdout)[0]
+    return {"Name": found["Name"], "State": found["State"], "HostConfig": found["HostConfig"]}
+
+
+def path_attempts(s: Scene) -> list[tuple[str, str]]:
+    pct = "".join(f"%{b:02X}" for b in s.victim.encode())
+    prefix = s.victim_id[:6]
+    return [
+        ("POST", f"/v1.41/containers/{s.victim}/stop"),
+        ("POST", f"/v1.41/containers/{pct}/kill"),  # percent-encoded: decoded before routing
+        ("POST", f"/v1.41/containers/{prefix}/pause"),  # an id prefix
+        ("DELETE", f"/v1.41/containers/{s.victim_id}?force=1"),  # the full id
+        ("POST", f"/v1.41/containers/{s.linker}/x/stop"),  # the legacy link name: the victim
+        ("GET", f"/v1.41/containers/{s.linker}/x/json"),
+        ("POST", f"/v1.41/containers/{s.victim}/rename?name={s.marker}"),
+        ("POST", f"/v1.41/containers/{s.victim}/update"),
+        ("GET", f"/v1.41/containers/{s.victim}/archive?path=/data"),
+        ("GET", f"/v1.41/containers/{s.victim}/export"),
+        ("POST", f"/v1.41/commit?container={s.victim}&repo={s.marker}"),
+        ("GET", f"/v1.41/volumes/{s.volume}"),
+        ("DELETE", f"/v1.41/volumes/{s.volume}?force=1"),
+        ("DELETE", f"/v1.41/containers/{s.stopped}"),
+    ]
+
+
+def test_every_path_naming_the_other_tenants_objects_is_a_404_from_sockspy(
+    proxy: ProxyProcess, scene: Scene, direct: Docker
+) -> None:
+    before = state(direct, scene.victim)
+    for method, target in path_attempts(scene):
+        status, body = call(proxy, method, target, {} if target.endswith("/update") else None)
+        assert status == 404, (target, status, body)
+        message = json.loads(body)["message"]
+        assert message.startswith(("No such container:", "get ")), (target, message)
+    assert state(direct, scene.victim) == before
+    assert direct("inspect", scene.stopped, check=False).returncode == 0
+    assert direct("volume", "inspect", scene.volume, check=False).returncode == 0
+    assert direct("inspect", scene.marker, check=False).returncode != 0
+
+
+def test_an_exec_in_the_other_tenants_container_cannot_be_started_or_read(
+    proxy: ProxyProcess, scene: Scene, direct: Docker
+) -> None:
+    status, body = call(proxy, "POST", f"/v1.41/containers/{scene.victim}/exec", {"Cmd": ["true"]})
+    assert status == 404
+    made = direct("exec", "-d", scene.victim, "true")  # an exec made on the daemon directly
+    assert made.returncode == 0
+    listed = json.loads(direct("inspect", scene.victim).stdout)[0]["ExecIDs"] or []
+    for exec_id in listed:
+        for method, target in (
+            ("GET", f"/v1.41/exec/{exec_id}/json"),
+            ("POST", f"/v1.41/exec/{exec_id}/resize?h=1&w=1"),
+        ):
+            status, body = call(proxy, method, target)
+            assert status == 404 and b"No such exec instance" in body, (target, body)
+
+
+def create_attempts(s: Scene) -> list[dict[str, Any]]:
+    hc = [
+        {"VolumesFrom": [s.victim]}, {"VolumesFrom": [f"{s.victim}:ro"]},
+        {"VolumesFrom": [s.victim_id[:8]]}, {"NetworkMode": f"container:{s.victim}"},
+        {"PidMode": f"container:{s.victim_id}"}, {"IpcMode": f"container:{s.victim}"},
+        {"Links": [f"{s.victim}:db"]}, {"Links": [f"/{s.victim}:db"]},
+        {"Binds": [f"{s.volume}:/stolen"]},
+        {"Mounts": [{"Type": "volume", "Source": s.volume, "Target": "/stolen"}]},
+    ]  # fmt: skip
+    bodies: list[dict[str, Any]] = [{"Image": s.image, "HostConfig": h} for h in hc]
+    bodies += [
+        {"Image": s.image, "VolumesFrom": [s.victim]},  # the legacy top-level HostConfig
+        {"Image": s.image, "hostconfig": {"volumesFROM": [s.victim]}},  # Go's case folding
+        {
+            "Image": s.image,
+            "NetworkingConfig": {"EndpointsConfig": {"bridge": {"Links": [f"{s.victim}:x"]}}},
+        },
+    ]
+    return bodies
+
+
+def test_every_create_body_referring_to_the_other_tenants_objects_is_refused(
+    proxy: ProxyProcess, scene: Scene, direct: Docker
+) -> None:
+    before = state(direct, scene.victim)
+    for body in create_attempts(scene):
+        status, answer = call(proxy, "POST", f"/v1.41/containers/create?name={scene.marker}", body)
+        assert status == 404, (body, status, answer)
+        assert direct("inspect", scene.marker, check=False).returncode != 0, body
+    assert state(direct, scene.victim) == before
+
+
+def test_names_the_other_tenant_holds_are_refused_without_its_ids(
+    proxy: ProxyProcess, scene: Scene, direct: Docker
+) -> None:
+    status, body = call(
+        proxy, "POST", f"/v1.41/containers/create?name={scene.victim}", {"Image": scene.image}
+    )
+    assert status == 409 and scene.victim_id[:12].encode() not in body, body
+    status, body = call(proxy, "POST", "/v1.41/volumes/create", {"Name": scene.volume})
+    assert status == 409, body
+    volume = json.loads(direct("volume", "inspect", scene.volume).stdout)[0]
+    assert volume["Labels"][LABEL] == scene.owner_a
+
+
+def test_the_owner_label_cannot_be_planted(
+    proxy: ProxyProcess, scene: Scene, direct: Docker
+) -> None:
+    plant = {"Image": scene.image, "Labels": {LABEL: scene.owner_a}}
+    status, _ = call(proxy, "POST", f"/v1.41/containers/create?name={scene.marker}", plant)
+    assert status == 400
+    escaped = b'{"Image":"%s","Labels":{"io.sockspy\\u002eowner":"%s"}}' % (
+        scene.image.encode(),
+        scene.owner_a.encode(),
+    )
+    conn = connect(proxy.unix_host)
+    conn.request("POST", f"/v1.41/containers/create?name={scene.marker}", body=escaped,
+                 headers={"Content-Type": "application/json"})  # fmt: skip
+    assert conn.getresponse().status == 400
+    conn.close()
+    assert direct("inspect", scene.marker, check=False).returncode != 0
+
+
+def test_lists_prunes_and_events_leave_the_other_tenant_out_whatever_the_query_says(
+    proxy: ProxyProcess, scene: Scene, direct: Docker
+) -> None:
+    since = int(time.time()) - 1
+    direct("restart", "-t", "0", scene.linker)  # events of A's container in the window
+    until = int(time.time()) + 1
+    time.sleep(1.2)
+    widen = [
+        "", f"&filters={quote(json.dumps({'name': [scene.victim]}))}",
+        f"&filters={quote(json.dumps({'label': {f'{LABEL}={scene.owner_a}': True}}))}",
+        f"&filt%65rs={quote(json.dumps({'id': [scene.victim_id]}))}",
+    ]  # fmt: skip
+    for extra in widen:
+        status, body = call(proxy, "GET", f"/v1.41/containers/json?all=1{extra}")
+        assert status == 200 and scene.victim_id.encode() not in body, extra
+        status, body = call(proxy, "GET", f"/v1.41/volumes?x=1{extra}")
+        assert status == 200 and scene.volume.encode() not in body, extra
+        status, body = call(proxy, "GET", f"/v1.41/events?since={since}&until={until}{extra}")
+        assert status == 200 and scene.linker.encode() not in body, (extra, body[:300])
+    status, _ = call(proxy, "GET", "/v1.41/containers/json?filters=%7B%7D&filters=%7B%7D")
+    assert status == 400  # which of two filters dockerd reads must not be in doubt
+    for target in ("/v1.41/containers/prune", "/v1.41/volumes/prune"):
+        status, body = call(proxy, "POST", target)
+        assert status == 200, (target, body)
+    assert direct("inspect", scene.stopped, check=False).returncode == 0
+    assert direct("volume", "inspect", scene.volume, check=False).returncode == 0
