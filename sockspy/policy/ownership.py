@@ -152,7 +152,14 @@ def judge(request: Request, tenant: Tenant | None, profile: str) -> Procedure[De
             403, "no_owner", f"profile {profile} names an owner this client has no fact for"
         )
     endpoint = request.endpoint
-    if endpoint.split(".", 1)[0] in UNAVAILABLE_FAMILIES or endpoint in UNAVAILABLE:
+    family = endpoint.split(".", 1)[0]
+    if family in UNAVAILABLE_FAMILIES and endpoint.endswith(".inspect"):
+        # `docker inspect NAME` asks every kind in turn and goes on past a 404 only: for a
+        # tenant, these kinds hold nothing.
+        name = dict(request.params).get("name") or dict(request.params).get("id") or ""
+        reason = f"{endpoint} is not available to tenants"
+        return _deny(404, "not_for_tenants", reason, answer=f"{family} {name} not found")
+    if family in UNAVAILABLE_FAMILIES or endpoint in UNAVAILABLE:
         return _deny(403, "not_for_tenants", f"{endpoint} is not available to tenants")
     try:
         refs = references(request)

@@ -227,7 +227,7 @@ def test_lists_prunes_and_events_leave_the_other_tenant_out_whatever_the_query_s
     widen = [
         "", f"&filters={quote(json.dumps({'name': [scene.victim]}))}",
         f"&filters={quote(json.dumps({'label': {f'{LABEL}={scene.owner_a}': True}}))}",
-        f"&filt%65rs={quote(json.dumps({'id': [scene.victim_id]}))}",
+        f"&filt%65rs={quote(json.dumps({'name': [scene.victim]}))}",  # an encoded key
     ]  # fmt: skip
     for extra in widen:
         status, body = call(proxy, "GET", f"/v1.41/containers/json?all=1{extra}")

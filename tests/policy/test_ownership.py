@@ -263,6 +263,12 @@ def test_endpoints_that_cross_tenants_are_not_available_to_them() -> None:
         refused_as(decide(method, target), 403, "not_for_tenants")
 
 
+def test_inspecting_a_kind_tenants_cannot_reach_looks_like_nothing_is_there() -> None:
+    # `docker inspect NAME` tries each kind and stops at the first answer that is no 404.
+    for target in ("/plugins/x/json", "/services/x", "/nodes/x", "/secrets/x", "/configs/x"):
+        assert refused_as(decide("GET", target), 404, "not_for_tenants").endswith(" x not found")
+
+
 def test_a_template_naming_a_fact_the_client_lacks_gives_no_access() -> None:
     refused_as(decide("GET", "/containers/json", client=make_client(uid=1003)), 403, "no_owner")
     cert = make_client(ip="10.0.0.1", tls_names=("ci",))
