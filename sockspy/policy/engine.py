@@ -40,6 +40,7 @@ from typing import Protocol
 
 from sockspy.core.deciding.decision import Decision, Finding, Mutation
 from sockspy.core.deciding.lookups import Procedure
+from sockspy.core.docker import redaction
 from sockspy.core.docker.gojson import BodyDecodeError
 from sockspy.core.docker.request import Request, classify_request, query_bool
 from sockspy.core.docker.routes import split_version
@@ -199,8 +200,17 @@ class PolicyGate:
                 return later
         template = self._owner_template(client)
         if decision.allowed and template is not None:
-            return (yield from self._owned(request, client, profile, template, decision))
-        return decision
+            decision = yield from self._owned(request, client, profile, template, decision)
+        return self._redacted(decision, request, profile)
+
+    def _redacted(self, decision: Decision, request: Request, profile: str) -> Decision:
+        """An allowed inspect or list answer loses what the client's profile redacts."""
+        who = self._profile_named.get(profile)
+        if not decision.allowed or who is None or not who.redact:
+            return decision
+        if request.endpoint not in redaction.ENDPOINTS:
+            return decision
+        return replace(decision, redact=who.redact)
 
     def _owned(
         self, request: Request, client: Client, profile: str, template: str, decision: Decision

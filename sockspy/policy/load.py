@@ -24,6 +24,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+from sockspy.core.docker.redaction import REDACTIONS
 from sockspy.core.docker.routes import ROUTES
 from sockspy.policy.canonical import parse_version
 from sockspy.policy.hostaccess import FINDING_CODES, HostAccessOptions
@@ -56,7 +57,7 @@ TOP_KEYS = (
 )  # fmt: skip
 PROFILE_KEYS = (
     "name", "uids", "gids", "executables", "containers", "cidrs", "tls_names", "login_uids",
-    "units", "container_names", "record", "record_required", "owner",
+    "units", "container_names", "record", "record_required", "owner", "redact",
 )  # fmt: skip
 RULE_KEYS = (
     "name",
@@ -389,6 +390,7 @@ class _Checker:
                     table, "record_required", where, bool, False, "true or false"
                 ),
                 owner=self._owner(table, where),
+                redact=self._list(table, "redact", where, str, "strings", _redaction_problem),
                 line=self.lines.line(where),
             )
             criteria = (
@@ -515,6 +517,12 @@ def _id_problem(value: int) -> str | None:
 
 def _absolute_path(value: str) -> str | None:
     return None if value.startswith("/") else f"{value!r} is not an absolute path"
+
+
+def _redaction_problem(value: str) -> str | None:
+    if value in REDACTIONS:
+        return None
+    return f"{value!r} is not something sockspy redacts (known: {', '.join(REDACTIONS)})"
 
 
 def _hex_problem(value: str) -> str | None:

@@ -65,6 +65,9 @@ class Profile:
     # Its clients are tenants of this owner ("team-a", or a template: "uid-{uid}"); see
     # `sockspy.policy.ownership`.
     owner: str | None = None
+    # Removed from the container inspect and list answers its clients get: "env", "mounts"
+    # (`sockspy.core.docker.redaction`).
+    redact: tuple[str, ...] = ()
     line: int = 0
 
 

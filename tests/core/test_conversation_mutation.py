@@ -94,3 +94,48 @@ def test_a_body_that_cannot_be_labelled_is_refused_and_nothing_is_forwarded() ->
     assert b"400" in drain(conv.to_client).split(b"\r\n", 1)[0]
     [record] = exchanges(conv)
     assert record["decision"] == "reject" and record["code"] == "mutation_failed"
+
+
+INSPECT_REQUEST = b"GET /v1.41/containers/web/json HTTP/1.1\r\nHost: h\r\n\r\n"
+INSPECT_BODY = b'{"Id":"abc","Config":{"Env":["TOKEN=s3cret"]},"Name":"/web"}\n'
+REDACT = Decision(True, "r", verdict="allow", redact=("env",))
+
+
+def test_a_redacted_answer_is_held_whole_rewritten_and_reframed() -> None:
+    conv = conversation()
+    conv.client_data(INSPECT_REQUEST)
+    conv.decided(REDACT)
+    assert drain(conv.to_upstream) == INSPECT_REQUEST
+    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(INSPECT_BODY), INSPECT_BODY)
+    head = b"HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nContent-Type: application/json\r\n"
+    conv.upstream_data(head + b"Transfer-Encoding: chunked\r\n\r\n" + chunked[:10])
+    assert drain(conv.to_client) == b""  # nothing before the whole answer is redacted
+    conv.upstream_data(chunked[10:])
+    sent_head, body = split(drain(conv.to_client))
+    assert json.loads(body) == {"Id": "abc", "Config": {"Env": ["TOKEN"]}, "Name": "/web"}
+    assert sent_head == head + b"Content-Length: %d\r\n\r\n" % len(body)
+    [record] = exchanges(conv)
+    assert record["redacted"] == ["env"] and record["status"] == 200
+
+
+def test_an_answer_that_cannot_be_redacted_is_a_502_never_the_original() -> None:
+    conv = conversation()
+    conv.client_data(INSPECT_REQUEST)
+    conv.decided(REDACT)
+    drain(conv.to_upstream)
+    conv.upstream_data(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nTOKEN=s3c")
+    sent = drain(conv.to_client)
+    assert sent.startswith(b"HTTP/1.1 502 ") and b"s3c" not in sent
+    assert conv.finished
+    [record] = exchanges(conv)
+    assert record["status"] == 502 and record["code"] == "redaction_failed"
+
+
+def test_an_error_answer_is_not_held() -> None:
+    conv = conversation()
+    conv.client_data(INSPECT_REQUEST)
+    conv.decided(REDACT)
+    drain(conv.to_upstream)
+    missing = b'HTTP/1.1 404 Not Found\r\nContent-Length: 13\r\n\r\n{"message":1}'
+    conv.upstream_data(missing)
+    assert drain(conv.to_client) == missing

@@ -45,7 +45,8 @@ class Decision:
     `record_required` refuses the session if that transcript cannot be written.
     `answer` is the message a denial sends as it is (ownership answers the daemon's own
     404, so that another tenant's object looks missing); else it names the rule.
-    `mutation` is how an allowed request's bytes change (see `Mutation`).
+    `mutation` is how an allowed request's bytes change (see `Mutation`); `redact` what
+    is removed from its answer (`sockspy.core.docker.redaction`).
     """
 
     allowed: bool
@@ -61,6 +62,7 @@ class Decision:
     record_required: bool = False
     answer: str | None = None
     mutation: Mutation | None = None
+    redact: tuple[str, ...] = ()  # removed from an inspect/list answer: "env", "mounts"
 
     @property
     def label(self) -> str:

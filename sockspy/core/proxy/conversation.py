@@ -7,7 +7,8 @@ The I/O layer feeds bytes in (`client_data`, `upstream_data`) and end-of-stream
 outboxes, `to_upstream` and `to_client` (bytes, or `EOF` for a half-close), and to
 `records` (audit records). It never re-serializes: every byte it puts in an outbox is a
 byte it was given, except the responses sockspy makes itself (denials and errors) and
-what a tenant's decision adds (`Decision.mutation`: an owner label or filter).
+what a tenant's decision adds (`Decision.mutation`: an owner label or filter), and a
+redacted inspect or list answer (`Decision.redact`), held whole, rewritten, re-framed.
 
 Requests (client -> daemon) are read one at a time, and responses (daemon -> client) in
 the same order; each side has its state (`sockspy.core.proxy.states`, with the table of
@@ -38,7 +39,7 @@ from typing import Any, Final
 from sockspy.core.deciding.decision import Decision, Mutation
 from sockspy.core.deciding.gate import Gate, GateHolder
 from sockspy.core.deciding.lookups import Lookup
-from sockspy.core.docker import hijack, labelling, objects, sessions, summary
+from sockspy.core.docker import hijack, labelling, objects, redaction, sessions, summary
 from sockspy.core.docker.gojson import BodyDecodeError
 from sockspy.core.docker.request import Request, classify_request
 from sockspy.core.proxy import records as audit
@@ -529,7 +530,11 @@ class Conversation:
         except ProtocolError as exc:
             self._daemon_error(exc.message)
             return False
-        self.to_client.append(head_bytes)
+        redacting = self._redaction(exchange, head.status)
+        if redacting:
+            exchange.held_head = head_bytes  # sent once the body is redacted
+        else:
+            self.to_client.append(head_bytes)
         if head.status == 101:
             self._start_tunnel(exchange)
             return False
@@ -538,7 +543,7 @@ class Conversation:
         exchange.status = head.status
         request = exchange.request
         keep = request is not None and request.endpoint in objects.CREATING and head.status < 300
-        self._response_reader = reader_for(head.framing, collect=keep)
+        self._response_reader = reader_for(head.framing, collect=keep or redacting)
         self._response_to(ResponseState.BODY)
         if self._response_reader.done:
             self._complete_response()
@@ -567,18 +572,63 @@ class Conversation:
             return False
         if end:
             chunk, self._ubuf = self._ubuf[:end], self._ubuf[end:]
-            self.to_client.append(chunk)
             kept = reader.collected
-            if kept is not None and len(kept) > objects.RESPONSE_CAP:
-                del kept[: len(kept) - objects.RESPONSE_CAP]  # a build's id is in its last lines
+            if self._queue[0].held_head is not None:  # held whole, to be redacted
+                if kept is not None and len(kept) > redaction.MAX_REDACTED_BODY:
+                    limit = redaction.MAX_REDACTED_BODY
+                    self._redaction_failed(self._queue[0], f"the answer is over {limit} bytes")
+                    return False
+            else:
+                self.to_client.append(chunk)
+                if kept is not None and len(kept) > objects.RESPONSE_CAP:
+                    del kept[: len(kept) - objects.RESPONSE_CAP]  # a build's id: its last lines
         self._queue[0].response_body_bytes = reader.size
         if reader.done:
             self._complete_response()
         return True
 
+    def _redaction(self, exchange: Exchange, status: int) -> bool:
+        """Whether this response is held whole and redacted before the client sees it."""
+        decision, request = exchange.decision, exchange.request
+        return (
+            status == 200
+            and decision is not None
+            and bool(decision.redact)
+            and request is not None
+            and request.endpoint in redaction.ENDPOINTS
+        )
+
+    def _redaction_failed(self, exchange: Exchange, reason: str) -> None:
+        """A response that must be redacted and cannot be: 502, never the original bytes."""
+        message = f"sockspy: the daemon's answer is withheld, it could not be redacted: {reason}"
+        self.to_client.append(error_response(502, message, close=True))
+        exchange.status = 502
+        if exchange.decision is not None:
+            exchange.decision = replace(exchange.decision, code="redaction_failed")
+        self._response_reader = None
+        self._daemon_error(message)
+
     def _complete_response(self) -> None:
-        exchange = self._queue.popleft()
+        exchange = self._queue[0]
         reader = self._response_reader
+        if exchange.held_head is not None:
+            assert exchange.decision is not None and exchange.request is not None
+            collected = bytes(reader.collected or b"") if reader is not None else b""
+            try:
+                body = redaction.redact(
+                    exchange.request.endpoint, collected, exchange.decision.redact
+                )
+                head = rewrite.response_with_body(exchange.held_head, body)
+            except (redaction.RedactionError, RewriteError) as exc:
+                self._redaction_failed(exchange, str(exc))
+                return
+            self.to_client.append(head)
+            self.to_client.append(body)
+            exchange.redacted = exchange.decision.redact
+            exchange.held_head = None
+            if reader is not None:
+                reader.collected = None
+        self._queue.popleft()
         if reader is not None and reader.collected is not None:
             exchange.response_body = bytes(reader.collected)
         self._response_reader = None

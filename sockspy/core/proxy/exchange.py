@@ -77,6 +77,8 @@ class Exchange:
     reason: str | None = None
     code: str | None = None  # stable reason code of a refusal made by the core
     mutated: str | None = None  # what ownership added to the forwarded bytes
+    held_head: bytes | None = None  # a response head held while its body is redacted
+    redacted: tuple[str, ...] = ()  # what was removed from the response
     status: int | None = None
     request_body_bytes: int = 0
     response_body_bytes: int = 0

@@ -52,6 +52,7 @@ class ExchangeRecord(ClientFields):
     # The forwarded bytes differ from the client's: ownership added a label or filter.
     mutated: NotRequired[bool]
     mutation: NotRequired[str]  # what was added: "label io.sockspy.owner=team-a"
+    redacted: NotRequired[list[str]]  # what was removed from the answer: "env", "mounts"
     # At level "request": what else the decision read, for replay (`core.audit.inputs`).
     decision_input: NotRequired[dict[str, Any]]
 
@@ -289,6 +290,8 @@ def exchange_record(
         record["findings"] = [finding.code for finding in decision.findings]
     if exchange.mutated is not None:
         record["mutated"], record["mutation"] = True, exchange.mutated
+    if exchange.redacted:
+        record["redacted"] = list(exchange.redacted)
     if request is None or (exchange.local is not None and decision is None):
         return None if level == "none" else record
     if level == "request" and decision is not None:

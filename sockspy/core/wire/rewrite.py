@@ -81,3 +81,19 @@ def _request_line(line: bytes) -> tuple[str, str, str]:
         raise RewriteError("the request line is not METHOD TARGET VERSION")
     method, target, version = parts
     return method, target, version
+
+
+def response_with_body(head: bytes, body: bytes) -> bytes:
+    """A response head that frames `body` with a Content-Length of its own: any
+    Content-Length or Transfer-Encoding line is dropped and one Content-Length added
+    (the body was buffered whole, so its new length is known)."""
+    lines = head.split(b"\r\n")
+    if len(lines) < 3 or lines[-2:] != [b"", b""]:
+        raise RewriteError("not a complete response head")
+    kept = [
+        line
+        for line in lines[1:-2]
+        if line.partition(b":")[0].strip().lower() not in (b"content-length", b"transfer-encoding")
+    ]
+    framing = b"Content-Length: " + str(len(body)).encode("ascii")
+    return b"\r\n".join([lines[0], *kept, framing, b"", b""])

@@ -1,0 +1,67 @@
+"""Redacted inspect and list answers: env values and mount sources go, every other field
+stays as the daemon sent it; what cannot be redacted is never passed on."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+
+from sockspy.core.docker.redaction import RedactionError, redact
+
+INSPECT: dict[str, Any] = {
+    "Id": "abc",
+    "Name": "/web",
+    "Config": {"Env": ["DB_PASSWORD=hunter2", "PATH=/bin", "EMPTY="], "Labels": {"a": "b"}},
+    "HostConfig": {
+        "Binds": ["/srv/secret:/data:ro", "vol:/cache"],
+        "Mounts": [{"Type": "bind", "Source": "/etc", "Target": "/e"}],
+        "Memory": 0,
+    },
+    "Mounts": [{"Type": "bind", "Source": "/srv/secret", "Destination": "/data", "RW": False}],
+    "NetworkSettings": {"Networks": {"bridge": {"IPAddress": "172.17.0.2"}}},
+    "Unicode": "caf\u00e9 <&>",
+}
+
+
+def test_env_values_go_and_their_names_stay() -> None:
+    out = json.loads(redact("container.inspect", json.dumps(INSPECT).encode(), ["env"]))
+    assert out["Config"]["Env"] == ["DB_PASSWORD", "PATH", "EMPTY"]
+    assert out["HostConfig"] == INSPECT["HostConfig"] and out["Mounts"] == INSPECT["Mounts"]
+
+
+def test_mount_sources_go_and_every_other_field_is_the_daemons() -> None:
+    out = json.loads(redact("container.inspect", json.dumps(INSPECT).encode(), ["env", "mounts"]))
+    assert out["HostConfig"]["Binds"] == [":/data:ro", ":/cache"]
+    assert out["HostConfig"]["Mounts"][0]["Source"] == "" and out["Mounts"][0]["Source"] == ""
+    expected = copy.deepcopy(INSPECT)
+    expected["Config"]["Env"] = out["Config"]["Env"]
+    expected["HostConfig"]["Binds"] = out["HostConfig"]["Binds"]
+    expected["HostConfig"]["Mounts"][0]["Source"] = ""
+    expected["Mounts"][0]["Source"] = ""
+    assert out == expected
+    assert list(out) == list(INSPECT)  # the daemon's key order
+
+
+def test_a_list_answer_is_redacted_item_by_item() -> None:
+    listed = [{"Id": "a", "Mounts": [{"Source": "/x"}]}, {"Id": "b", "Mounts": []}]
+    out = json.loads(redact("container.list", json.dumps(listed).encode(), ["mounts"]))
+    assert out == [{"Id": "a", "Mounts": [{"Source": ""}]}, {"Id": "b", "Mounts": []}]
+
+
+def test_the_output_is_compact_json_with_a_newline_as_dockerd_writes_it() -> None:
+    assert redact("container.list", b'[ {"Id" : "a"} ]', ["env"]) == b'[{"Id":"a"}]\n'
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "body"),
+    [("container.inspect", b"{not json"), ("container.inspect", b"[]"),
+     ("container.list", b"{}"), ("container.list", b"[1]"), ("image.inspect", b"{}")],
+)  # fmt: skip
+def test_an_answer_that_is_not_what_the_endpoint_returns_cannot_be_redacted(
+    endpoint: str, body: bytes
+) -> None:
+    with pytest.raises(RedactionError):
+        redact(endpoint, body, ["env"])
