@@ -137,6 +137,7 @@ class PolicyGate:
         self._by_endpoint[UNROUTED] = tuple(c for c in compiled if c.endpoints is None)
         self._profiles = policy.profiles
         self._profile_named = {p.name: p for p in policy.profiles}
+        self._rule_named = {r.name: r for r in policy.rules}
         self._profile_cache: dict[Client, str] = {}
         self._findings_cache: dict[tuple[str, str, str], bool] = {}
 
@@ -204,13 +205,16 @@ class PolicyGate:
         return self._redacted(decision, request, profile)
 
     def _redacted(self, decision: Decision, request: Request, profile: str) -> Decision:
-        """An allowed inspect or list answer loses what the client's profile redacts."""
+        """An allowed inspect or list answer loses what the client's profile or the
+        deciding rule redacts (either one asking is enough)."""
+        if not decision.allowed or request.endpoint not in redaction.ENDPOINTS:
+            return decision
         who = self._profile_named.get(profile)
-        if not decision.allowed or who is None or not who.redact:
+        rule = self._rule_named.get(decision.rule or "")
+        wanted = {*(who.redact if who else ()), *(rule.redact if rule else ())}
+        if not wanted:
             return decision
-        if request.endpoint not in redaction.ENDPOINTS:
-            return decision
-        return replace(decision, redact=who.redact)
+        return replace(decision, redact=tuple(r for r in redaction.REDACTIONS if r in wanted))
 
     def _owned(
         self, request: Request, client: Client, profile: str, template: str, decision: Decision

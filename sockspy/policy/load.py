@@ -75,6 +75,7 @@ RULE_KEYS = (
     "audit",
     "record",
     "record_required",
+    "redact",
 )
 HOST_ACCESS_KEYS = tuple(f.name for f in dataclasses.fields(HostAccessOptions))
 
@@ -462,6 +463,7 @@ class _Checker:
                     record_required=self._get(
                         table, "record_required", where, bool, False, "true or false"
                     ),
+                    redact=self._list(table, "redact", where, str, "strings", _redaction_problem),
                     line=self.lines.line(where),
                 )
             )

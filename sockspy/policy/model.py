@@ -90,6 +90,7 @@ class Rule:
     audit: AuditLevel = "request"  # what the exchange record of a request it decides holds
     record: RecordMode | None = None  # transcripts of the sessions it allows
     record_required: bool = False
+    redact: tuple[str, ...] = ()  # removed from the inspect/list answers it allows
     line: int = 0
 
     @property

@@ -274,3 +274,25 @@ def test_a_container_the_gate_could_not_inspect_is_denied() -> None:
     decision = decide_offline(gate, request, CLIENT, Facts())
     assert (decision.allowed, decision.rule) == (False, "no-host-access")
     assert "was not inspected" in (decision.reason or "")
+
+
+def test_traefik_and_homepage_get_inspect_and_list_answers_without_env_or_mount_sources() -> None:
+    for preset in ("traefik", "homepage"):
+        gate = PolicyGate(load_preset(preset))
+        for target in (f"{V}/containers/json?all=1", f"{V}/containers/web/json"):
+            decision = decide_offline(gate, make_request("GET", target), CLIENT)
+            assert decision.allowed and decision.redact == ("env", "mounts"), (preset, target)
+        ping = decide_offline(gate, make_request("GET", f"{V}/_ping"), CLIENT)
+        assert ping.allowed and ping.redact == ()
+
+
+def test_a_ci_job_in_a_container_is_a_tenant_named_after_it_and_the_runner_is_not() -> None:
+    from dataclasses import replace
+
+    gate = PolicyGate(load_preset("ci-runner"))
+    job = replace(CLIENT, container_id="ab" * 32, container_name="runner-x-project-1-build")
+    listing = decide_offline(gate, make_request("GET", f"{V}/containers/json"), job)
+    assert listing.allowed and listing.mutation is not None
+    assert listing.mutation.added == "filter label=io.sockspy.owner=job-runner-x-project-1-build"
+    runner = decide_offline(gate, make_request("GET", f"{V}/containers/json"), CLIENT)
+    assert runner.allowed and runner.mutation is None
