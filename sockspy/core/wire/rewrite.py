@@ -1,18 +1,20 @@
-"""Changing a request's bytes where a profile says so, and nothing else of them.
+"""Changing the bytes of a request or response where the policy says so, and nothing else.
 
-sockspy forwards what the client sent. Ownership (`sockspy.policy.ownership`) is the one
-documented exception: a create gets the owner label in its body, a list, prune or events
-request the owner filter in its query. These functions make exactly that change to the
-raw head and body and leave every other byte as it was:
+sockspy forwards what the client and the daemon sent. Two documented exceptions change
+bytes: ownership (`sockspy.policy.ownership`) puts the owner label in a create body and
+the owner filter in a list, prune or events query; redaction
+(`sockspy.core.docker.redaction`) rewrites a container inspect or list answer. These
+functions make exactly that change and leave every other byte as it was:
 
 * `with_query_value` replaces the raw value of one query parameter (or appends the
   parameter), keeping the path and every other pair byte for byte;
-* `with_body` swaps a buffered body and fixes its framing: a new Content-Length value
-  in place, or for a chunked body one chunk and the last chunk (trailers are dropped:
-  dockerd reads none).
+* `with_body` swaps a buffered request body and fixes its framing: a new Content-Length
+  value in place, or for a chunked body one chunk and the last chunk (trailers are
+  dropped: dockerd reads none);
+* `response_with_body` frames a rewritten response body with a Content-Length.
 
-Both refuse (`RewriteError`) a head they cannot change unambiguously; the caller
-refuses the request then, it never forwards it unchanged.
+Each refuses (`RewriteError`) a head it cannot change unambiguously; the caller then
+refuses the request (or withholds the response), it never forwards it unchanged.
 """
 
 from __future__ import annotations
