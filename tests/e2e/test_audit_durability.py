@@ -107,9 +107,11 @@ def test_best_effort_keeps_serving_while_the_log_is_stalled(
 ) -> None:
     proxy, fifo = stall(tmp_path, start_sockspy)
     started = time.monotonic()
-    for _ in range(40):  # far more records than the pipe and the queue hold
+    # Far more records than the pipe and the queue hold (how much a pipe holds depends
+    # on the kernel and on how the writes fill its pages: 40 was not always enough).
+    for _ in range(150):
         docker(proxy.unix_host, "ps")
-    assert time.monotonic() - started < 30
+    assert time.monotonic() - started < 60
     fifo.drain()
     proxy.stop()
     assert b'"event":"audit_dropped"' in fifo.read  # what could not wait was counted
@@ -142,10 +144,12 @@ def test_block_makes_requests_wait_for_the_stalled_log_then_go_on(
         tmp_path, start_sockspy, "--audit-durability", "block", "--audit-block-seconds", "1"
     )
     slow = 0
-    for _ in range(40):
+    for _ in range(200):  # until the pipe and the queue are full, and one request waits
         started = time.monotonic()
         docker(proxy.unix_host, "ps")  # never refused
         slow += time.monotonic() - started >= 0.9
+        if slow:
+            break
     assert slow > 0, "no request waited for the stalled log"
     fifo.drain()
     started = time.monotonic()
