@@ -161,6 +161,12 @@ def judge(request: Request, tenant: Tenant | None, profile: str) -> Procedure[De
         return _deny(404, "not_for_tenants", reason, answer=f"{family} {name} not found")
     if family in UNAVAILABLE_FAMILIES or endpoint in UNAVAILABLE:
         return _deny(403, "not_for_tenants", f"{endpoint} is not available to tenants")
+    if endpoint == "image.load" or (endpoint == "image.create" and request.query_get("fromSrc")):
+        reason = (
+            f"{endpoint}: an image a tenant loads or imports could take any tag without an "
+            "owner label, and every tenant would run it"
+        )
+        return _deny(403, "not_for_tenants", reason)
     try:
         refs = references(request)
         if endpoint in LABELLED_BODIES:
@@ -204,11 +210,17 @@ def _mutation(request: Request, tenant: Tenant) -> Procedure[Decision | Mutation
             return Mutation(query=("labels", value), added=f"label {tenant.pair}")
     except BodyDecodeError as exc:
         return _deny(400, "undecodable_query", str(exc))
-    if endpoint == "image.tag":
+    if endpoint in ("image.tag", "image.commit"):
         repo, tag = request.query_get("repo") or "", request.query_get("tag") or "latest"
         refusal = yield from _tags_free([f"{repo}:{tag}"] if repo else [], tenant)
         if refusal is not None:
             return refusal
+    if endpoint == "image.delete":
+        image_name = dict(request.params).get("name", "")
+        image = yield InspectNow("image", image_name)  # answered from the first ask
+        if isinstance(image, Mapping) and not _mine(_labels("image", image), tenant):
+            reason = f"image {image_name!r} is shared (no owner label): not a tenant's to remove"
+            return _deny(403, "shared_image", reason)
     if endpoint in ("container.create", "container.rename"):
         refusal = yield from _name_free("container", request.query_get("name"), tenant)
         if refusal is not None:
@@ -287,6 +299,8 @@ def _name_free(kind: str, name: str | None, tenant: Tenant) -> Procedure[Decisio
     if not name:
         return None
     answer = yield InspectNow(kind, name)
+    if answer is NOT_LOOKED_UP:
+        return _deny(403, "not_looked_up", f"{kind} name {name!r} was not looked up")
     if not isinstance(answer, Mapping):
         return None
     exact = answer.get("Name") in (name, f"/{name.removeprefix('/')}")
@@ -302,16 +316,17 @@ def _name_free(kind: str, name: str | None, tenant: Tenant) -> Procedure[Decisio
 
 
 def _tags_free(tags: list[str], tenant: Tenant) -> Procedure[Decision | None]:
-    """A refusal when a tag would move off another tenant's image."""
+    """A refusal when a tag would move off an image that is not the tenant's: another
+    tenant's, or a shared one (`alpine:latest` re-pointed at a tenant's image would fail
+    every other tenant's next run)."""
     for tag in tags:
         answer = yield InspectNow("image", tag)
-        if isinstance(answer, Mapping):
-            labels = _labels("image", answer)
-            if tenant.label in labels and not _mine(labels, tenant):
-                reason = f"the tag {tag!r} names another owner's image"
-                return _deny(
-                    409, "name_in_use", reason, answer=f"Conflict. The tag {tag!r} is in use."
-                )
+        if answer is NOT_LOOKED_UP:
+            return _deny(403, "not_looked_up", f"tag {tag!r} was not looked up")
+        if isinstance(answer, Mapping) and not _mine(_labels("image", answer), tenant):
+            reason = f"the tag {tag!r} names an image that is not this tenant's"
+            answer_text = f"Conflict. The tag {tag!r} is in use."
+            return _deny(409, "name_in_use", reason, answer=answer_text)
     return None
 
 

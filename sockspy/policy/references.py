@@ -5,7 +5,8 @@ must find every name dockerd will resolve for a request, wherever the request pu
 Besides the path (``/containers/{name}/...``, ``/exec/{id}/...``, ``/volumes/{name}``,
 ``/networks/{id}``, ``/images/{name}/...``) these are:
 
-* the query: ``POST /commit?container=``, ``GET /images/get?names=`` (each one);
+* the query: ``POST /commit?container=``, ``GET /images/get?names=`` (each one), a
+  build's ``networkmode=container:<name>`` and ``cachefrom`` images;
 * a create (or an old start) body, in both of its HostConfigs: ``VolumesFrom``
   (``name[:ro|rw]``), ``Links`` (``name:alias``), ``NetworkMode``, ``PidMode`` and
   ``IpcMode`` of the form ``container:<name>``, a user network in ``NetworkMode``, named
@@ -18,12 +19,13 @@ Raises `BodyDecodeError` for a body dockerd would read otherwise than sockspy.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from sockspy.core.docker import schemas
-from sockspy.core.docker.gojson import decode_into
+from sockspy.core.docker.gojson import BodyDecodeError, decode_into
 from sockspy.core.docker.request import Request
 from sockspy.policy.hostconfig import named_volumes
 
@@ -65,6 +67,8 @@ _CONTAINER_PATH = frozenset({"exec.create"})
 def references(request: Request) -> list[Reference]:
     """Every object `request` names, path first, then query, then body."""
     found = list(_path(request))
+    if request.endpoint == "image.build":
+        found += _build_references(request)
     if request.endpoint == "image.commit":
         container = request.query_get("container")
         if container:
@@ -83,6 +87,25 @@ def references(request: Request) -> list[Reference]:
         body = decode_into(request.body, schemas.NETWORK_CONNECT)
         if body.get("Container"):
             found.append(Reference("container", str(body["Container"]), "Container"))
+    return found
+
+
+def _build_references(request: Request) -> list[Reference]:
+    """A build's RUN steps in another container's network (``networkmode=container:x``)
+    and the images it takes its cache from (``cachefrom``, a JSON list)."""
+    found = []
+    mode = request.query_get("networkmode") or ""
+    if mode.startswith("container:"):
+        found.append(Reference("container", mode.partition(":")[2], "query networkmode"))
+    cache = request.query_get("cachefrom")
+    if cache:
+        try:
+            images = json.loads(cache)
+        except ValueError:
+            raise BodyDecodeError("query cachefrom is not JSON") from None
+        if not isinstance(images, list) or not all(isinstance(i, str) for i in images):
+            raise BodyDecodeError("query cachefrom is not a JSON list of strings")
+        found += [Reference("image", image, "query cachefrom") for image in images if image]
     return found
 
 

@@ -54,6 +54,7 @@ FACTS = Facts(
         "c0ffee": container("uid-1001"),
         "taken": container("uid-2000", name="/taken"),
         "missing": None,
+        "new1": None,
         "mine-exec-host": container("uid-1001"),
         "other-exec-host": container("uid-2000"),
     },
@@ -62,6 +63,7 @@ FACTS = Facts(
         "cache": {"Name": "cache", "Labels": {KEY: "uid-1001"}},
         "secret": {"Name": "secret", "Labels": {KEY: "uid-2000"}},
         "new": None,
+        "v2": None,
     },
     networks={
         "bridge": {"Name": "bridge", "Id": "b" * 64, "Labels": {}},
@@ -74,6 +76,7 @@ FACTS = Facts(
         "built-a": {"Config": {"Labels": {KEY: "uid-1001"}}},
         "app:1": None,
         "b:1": {"Config": {"Labels": {KEY: "uid-2000"}}},
+        "bb:latest": {"Config": {"Labels": None}},
     },
 )
 
@@ -249,6 +252,29 @@ def test_a_tag_cannot_be_moved_off_another_tenants_image() -> None:
     refused_as(decide("POST", "/images/bb/tag?repo=b&tag=1"), 409, "name_in_use")
     refused_as(decide("POST", "/build?t=b:1"), 409, "name_in_use")
     assert decide("POST", "/images/bb/tag?repo=app&tag=1").allowed
+
+
+def test_a_tenant_cannot_repoint_a_shared_tag_nor_remove_a_shared_image() -> None:
+    # "bb" is shared (pulled, no owner label): re-pointed at a tenant's image it would
+    # fail every other tenant's next run; removed, it would be gone for all of them.
+    refused_as(decide("POST", "/images/built-a/tag?repo=bb&tag=latest"), 409, "name_in_use")
+    refused_as(decide("POST", "/commit?container=mine&repo=bb&tag=latest"), 409, "name_in_use")
+    refused_as(decide("DELETE", "/images/bb"), 403, "shared_image")
+    assert decide("DELETE", "/images/built-a").allowed
+    refused_as(decide("DELETE", "/images/built-b"), 404, "not_owner")
+
+
+def test_images_a_tenant_loads_or_imports_are_refused_pulls_are_not() -> None:
+    refused_as(decide("POST", "/images/load"), 403, "not_for_tenants")
+    refused_as(decide("POST", "/images/create?fromSrc=-&repo=alpine"), 403, "not_for_tenants")
+    assert decide("POST", "/images/create?fromImage=alpine&tag=3").allowed
+
+
+def test_a_build_cannot_run_in_another_tenants_network_or_use_its_image_as_cache() -> None:
+    refused_as(decide("POST", "/build?networkmode=container:theirs"), 404, "not_owner")
+    refused_as(decide("POST", "/build?cachefrom=%5B%22built-b%22%5D"), 404, "not_owner")
+    assert decide("POST", "/build?networkmode=container:mine&cachefrom=%5B%22bb%22%5D").allowed
+    refused_as(decide("POST", "/build?cachefrom=nope"), 400, "undecodable_body")
 
 
 def test_the_owner_label_is_sockspys_to_set() -> None:
