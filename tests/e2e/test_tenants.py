@@ -285,3 +285,18 @@ def test_a_hex_name_that_is_another_tenants_id_prefix_must_be_given_as_an_id(
     assert tenants.a("start", str(inspect(direct, mine_hex)["Id"])).returncode == 0
     assert tenants.a("start", mine_plain).returncode == 0  # no one's id begins with it
     assert inspect(direct, b1)["State"]["Running"] is True  # type: ignore[index]
+
+
+def test_a_tenant_can_neither_remove_nor_repoint_a_shared_image(
+    tenants: Tenants, direct: Docker, test_image: str
+) -> None:
+    shared = f"sockspy-e2e-shared:{secrets.token_hex(3)}"
+    direct("tag", test_image, shared)
+    try:
+        removed = tenants.b("rmi", shared, check=False)
+        assert removed.returncode != 0 and b"shared" in removed.stderr, removed.stderr
+        moved = tenants.b("tag", test_image, shared, check=False)
+        assert moved.returncode != 0 and b"in use" in moved.stderr, moved.stderr
+        assert direct("image", "inspect", shared, check=False).returncode == 0
+    finally:
+        direct("rmi", shared, check=False)
