@@ -22,7 +22,7 @@ from sockspy.cli.serve_flags import (
 from sockspy.core.audit.chain import Chain, Position
 from sockspy.core.deciding.gate import DenyEndpoints, Gate
 from sockspy.core.proxy.lineage import Lineage
-from sockspy.core.proxy.records import PolicyFields, PolicyRecord
+from sockspy.core.proxy.records import PolicyFields, PolicyRecord, WorkersRecord
 from sockspy.core.serving.address import (
     AddressError,
     ListenAddress,
@@ -39,6 +39,7 @@ from sockspy.io.logsink import AuditLog, LogFormat, Sink, json_renderer
 from sockspy.io.reload import LoadedPolicy, ReloadError
 from sockspy.io.server import ServeConfig, Server
 from sockspy.io.tls import TlsConfigError, load_server_tls
+from sockspy.io.workers import Supervisor, worker_argv
 from sockspy.policy.engine import PolicyGate
 from sockspy.policy.load import PolicyError
 from sockspy.policy.model import Policy
@@ -110,19 +111,33 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"sockspy: {exc}", file=sys.stderr)
         return 2
+    if args.workers > 1 and args.admin_listen:
+        print("sockspy: --workers with --admin-listen is not supported yet", file=sys.stderr)
+        return 2
     stream: Sink = sys.stdout
     start = Position()
-    if args.log_file:
+    worker = args.worker_audit_fd is not None
+    if worker:  # a worker of `--workers`: its records go to the supervisor, unsealed
+        stream = os.fdopen(args.worker_audit_fd, "w", encoding="utf-8")
+    elif args.log_file:
         start = chain_position(args.log_file, key) or Position()  # the chain goes on
         stream = LogFile(args.log_file, args.log_max_bytes, args.log_keep)
-    fmt: LogFormat = args.log_format or ("console" if stream.isatty() else "json")
+    fmt: LogFormat = (
+        "json" if worker else args.log_format or ("console" if stream.isatty() else "json")
+    )
     renderer = json_renderer()
-    chain = Chain(lambda fields: str(renderer(None, "", fields)), key, signer, start)
+    chain = (
+        None
+        if worker
+        else Chain(lambda fields: str(renderer(None, "", fields)), key, signer, start)
+    )
     log = AuditLog(
         fmt, stream, args.audit_buffer, chain=chain, checkpoint_every=args.checkpoint_every,
         checkpoint_seconds=args.checkpoint_seconds, durability=args.audit_durability,
         block_seconds=args.audit_block_seconds,
     )  # fmt: skip
+    if args.workers > 1 and not worker:
+        return _supervise(args, listen, log, stream)
     first = loaded_policy(policy, args.deny_endpoint)
     started: PolicyRecord = {"event": "policy", **first.fields}
     log.emit(started)
@@ -177,3 +192,26 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(stream, LogFile):
         stream.close()
     return 0
+
+
+def _supervise(
+    args: argparse.Namespace, listen: list[ListenAddress], log: AuditLog, stream: Sink
+) -> int:
+    """`--workers N`: this process opens the fronts and writes the log; N workers serve."""
+    raw = sys.argv[sys.argv.index("serve") + 1 :] if "serve" in sys.argv else []
+    supervisor = Supervisor(
+        args.workers, listen, worker_argv(raw), log, args.socket_mode, args.socket_group
+    )
+    started: WorkersRecord = {"event": "workers", "workers": args.workers}
+    log.emit(started)
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_IGN)  # until the supervisor's own receiver runs
+    try:
+        code = trio.run(supervisor.run)
+    except ListenError as exc:
+        print(f"sockspy: {exc}", file=sys.stderr)
+        code = 1
+    log.close()
+    if isinstance(stream, LogFile):
+        stream.close()
+    return code

@@ -36,6 +36,7 @@ DEFAULT_UPSTREAM = "unix:///var/run/docker.sock"
 DEFAULT_HEAD_TIMEOUT = 30.0
 DEFAULT_TRANSCRIPT_DIR = "/var/lib/sockspy/transcripts"
 
+
 def add_arguments(serve: argparse.ArgumentParser) -> None:
     serve.add_argument(
         "-H",
@@ -46,6 +47,14 @@ def add_arguments(serve: argparse.ArgumentParser) -> None:
         help="front socket: unix:///path, tcp://host:port, fd:// or fd://N; repeatable "
         f"(default: {DEFAULT_LISTEN})",
     )
+    serve.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="serve with N processes behind the same fronts, one audit log (default: 1)",
+    )
+    serve.add_argument("--worker-audit-fd", type=int, default=None, help=argparse.SUPPRESS)
     serve.add_argument(
         "--upstream",
         metavar="ADDR",
@@ -356,5 +365,3 @@ def upstream_tls(
         key=args.upstream_tlskey or default("key.pem"),
     )
     return TlsUpstream(upstream, client_context(files))
-
-

@@ -23,6 +23,7 @@ from sockspy.core.serving.address import FdAddress, ListenAddress, TcpAddress, U
 # this at net.core.somaxconn.
 BACKLOG = 4096
 SD_LISTEN_FDS_START = 3
+FRONT_NAMES_ENV = "SOCKSPY_WORKER_FRONTS"  # set by `serve --workers`: "7=unix:///x;8=tcp://..."
 
 
 class ListenError(Exception):
@@ -140,10 +141,23 @@ def systemd_fds() -> list[int]:
     return list(range(SD_LISTEN_FDS_START, SD_LISTEN_FDS_START + count))
 
 
+def front_names() -> dict[int, str]:
+    """In a worker of `serve --workers`: the names of its inherited fronts."""
+    names: dict[int, str] = {}
+    for item in os.environ.get(FRONT_NAMES_ENV, "").split(";"):
+        fd, sep, name = item.partition("=")
+        if sep and fd.isdigit():
+            names[int(fd)] = name
+    return names
+
+
 def inherited_name(fd: int) -> str:
     """A passed socket's name in the audit log: `fd://3`, or `fd://3 (NAME)` where NAME is
     its entry in LISTEN_FDNAMES (systemd's FileDescriptorName=, by default the unit's name).
     """
+    given = front_names()  # a worker of `--workers`: the front as the supervisor opened it
+    if fd in given:
+        return given[fd]
     passed = systemd_fds()
     names = os.environ.get("LISTEN_FDNAMES", "").split(":") if passed else []
     index = fd - SD_LISTEN_FDS_START

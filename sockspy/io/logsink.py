@@ -66,6 +66,7 @@ class Sink(Protocol):
 
     def isatty(self) -> bool: ...
 
+
 QUEUE_SIZE = 65536
 FLUSH_INTERVAL = 0.05  # seconds a record may wait before it is written
 BATCH_WAKE = 512  # records waiting that wake the writer before the interval is over
@@ -81,6 +82,9 @@ def _shape(_logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> d
         "event": event_dict.pop("event"),
         **event_dict,
     }
+
+
+_SHAPED = "<shaped>"  # the level of a queued record that arrived rendered (a worker's)
 
 
 class AuditLog:
@@ -128,6 +132,21 @@ class AuditLog:
         pending.append((time.time(), level, record))
         if len(pending) == BATCH_WAKE:
             self._wake.set()
+
+    def emit_shaped(self, record: Mapping[str, Any]) -> bool:
+        """Queue a record that already has its timestamp, level and event (a worker's,
+        rendered there): it is sealed into this log's chain as it is. False when the
+        queue is full (the caller waits: `has_room`)."""
+        if len(self._pending) >= self._queue_size:
+            return False
+        self._pending.append((0.0, _SHAPED, record))
+        if len(self._pending) == BATCH_WAKE:
+            self._wake.set()
+        return True
+
+    @property
+    def has_room(self) -> bool:
+        return len(self._pending) < self._queue_size
 
     @property
     def writable(self) -> bool:
@@ -226,6 +245,11 @@ class AuditLog:
         return True
 
     def _render(self, emitted: float, level: str, record: Mapping[str, Any]) -> str:
+        if level == _SHAPED:
+            if self.chain is not None:
+                return self.chain.seal(record)
+            text: str = self._renderer(None, str(record.get("level", "info")), dict(record))
+            return text
         fields = dict(record)
         fields["_emitted"] = emitted
         fields.setdefault("event", "log")

@@ -159,6 +159,11 @@ class ListeningRecord(TypedDict):
     admin: NotRequired[bool]
 
 
+class WorkersRecord(TypedDict):
+    event: Literal["workers"]
+    workers: int  # `serve --workers N`: the supervisor's first record
+
+
 class UpstreamRecord(TypedDict):
     event: Literal["upstream"]
     address: str
@@ -233,6 +238,7 @@ RECORD_TYPES: dict[str, type] = {
     "tls_reload": TlsReloadRecord,
     "listening": ListeningRecord,
     "upstream": UpstreamRecord,
+    "workers": WorkersRecord,
     "stopping": StoppingRecord,
     "stopped": StoppedRecord,
     "accept_failed": AcceptFailedRecord,
