@@ -47,11 +47,3 @@ def test_two_workers_share_the_front_and_write_one_chain(start_sockspy: StartPro
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert verified.returncode == 0, verified.stdout + verified.stderr
-
-
-def test_a_worker_gets_serves_arguments_without_the_fronts_and_the_worker_count() -> None:
-    from sockspy.io.workers import worker_argv
-
-    given = ["-H", "unix:///a", "--workers", "2", "-c", "ci-runner", "--listen=tcp://x:1",
-             "-Hfd://3", "--workers=3", "--log-file", "/l", "--upstream", "unix:///d"]  # fmt: skip
-    assert worker_argv(given) == ["-c", "ci-runner", "--log-file", "/l", "--upstream", "unix:///d"]
