@@ -24,6 +24,10 @@ ALLOWED: dict[tuple[str, str, str], str] = {
     ),
     ("io/server.py", "_drain", "move_on_after"): "the shutdown grace period (SIGTERM)",
     ("io/server.py", "_accept_loop", "sleep"): "back-off after accept fails (out of fds)",
+    ("io/workers.py", "_emit", "sleep"): (
+        "the --workers supervisor waiting for room in its audit log: it holds no client "
+        "connection (a worker's streams run in the worker)"
+    ),
     ("io/tls.py", "accept_tls", "fail_after"): "the TLS handshake, before any request",
     ("io/pump.py", "_receive_client", "move_on_after"): (
         "--head-timeout: only while a request head is incomplete (slowloris), never on an "
