@@ -39,7 +39,8 @@ from sockspy.io.logsink import AuditLog, LogFormat, Sink, json_renderer
 from sockspy.io.reload import LoadedPolicy, ReloadError
 from sockspy.io.server import ServeConfig, Server
 from sockspy.io.tls import TlsConfigError, load_server_tls
-from sockspy.io.workers import Supervisor, worker_argv
+from sockspy.io.upstream import Upstream
+from sockspy.io.workers import REPORT_SECONDS, Supervisor, worker_argv
 from sockspy.policy.engine import PolicyGate
 from sockspy.policy.load import PolicyError
 from sockspy.policy.model import Policy
@@ -111,9 +112,6 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"sockspy: {exc}", file=sys.stderr)
         return 2
-    if args.workers > 1 and args.admin_listen:
-        print("sockspy: --workers with --admin-listen is not supported yet", file=sys.stderr)
-        return 2
     stream: Sink = sys.stdout
     start = Position()
     worker = args.worker_audit_fd is not None
@@ -137,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
         block_seconds=args.audit_block_seconds,
     )  # fmt: skip
     if args.workers > 1 and not worker:
-        return _supervise(args, listen, log, stream)
+        return _supervise(args, listen, log, stream, target)
     first = loaded_policy(policy, args.deny_endpoint)
     started: PolicyRecord = {"event": "policy", **first.fields}
     log.emit(started)
@@ -166,6 +164,7 @@ def run(args: argparse.Namespace) -> int:
         # SIGHUP: the same certificate files, read again
         reload_tls=(lambda: load_server_tls(tls_files)) if tls_files is not None else None,
         policy_fields=first.fields,
+        report_seconds=REPORT_SECONDS if worker else None,
         **operating_settings(args),
     )
     server = Server(config)
@@ -195,13 +194,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _supervise(
-    args: argparse.Namespace, listen: list[ListenAddress], log: AuditLog, stream: Sink
+    args: argparse.Namespace,
+    listen: list[ListenAddress],
+    log: AuditLog,
+    stream: Sink,
+    upstream: Upstream,
 ) -> int:
     """`--workers N`: this process opens the fronts and writes the log; N workers serve."""
     raw = sys.argv[sys.argv.index("serve") + 1 :] if "serve" in sys.argv else []
     supervisor = Supervisor(
-        args.workers, listen, worker_argv(raw), log, args.socket_mode, args.socket_group
-    )
+        args.workers, listen, worker_argv(raw), log, args.socket_mode, args.socket_group,
+        admin=list(args.admin_listen), upstream=upstream,
+    )  # fmt: skip
     started: WorkersRecord = {"event": "workers", "workers": args.workers}
     log.emit(started)
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):

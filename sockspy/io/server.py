@@ -38,6 +38,7 @@ from sockspy.core.proxy.records import (
     StoppingRecord,
     TlsRefusedRecord,
     UpstreamRecord,
+    WorkerMetricsRecord,
 )
 from sockspy.core.serving.address import ListenAddress
 from sockspy.core.serving.identity import Client
@@ -89,6 +90,9 @@ class ServeConfig:
     admin: list[ListenAddress] = field(default_factory=list)  # /healthz, /metrics
     lineage: Lineage | None = None  # who made which object (rebuilt from an old log)
     transcript_dir: str | None = None  # where recorded sessions' asciicast files go
+    # A worker of `--workers`: how often it sends its counters to the supervisor (which
+    # serves /metrics for all of them) through its audit pipe; None: it is no worker.
+    report_seconds: float | None = None
 
 
 class Server:
@@ -171,6 +175,8 @@ class Server:
                             acceptors.start_soon(admin.serve, front)
                         if hangups is not None:
                             acceptors.start_soon(self._reload_on_hangup, hangups)
+                        if config.report_seconds is not None:
+                            acceptors.start_soon(self._report, config.report_seconds)
                         acceptors.start_soon(self._wait_for_signal, signals, acceptors)
                         task_status.started(fronts)
                     await close_fronts(fronts + admin_fronts)
@@ -180,6 +186,18 @@ class Server:
             if self.transcripts is not None:
                 await trio.to_thread.run_sync(self.transcripts.close)
         self.log.emit(StoppedRecord(event="stopped"))
+
+    async def _report(self, seconds: float) -> None:
+        """A worker's counters, for the supervisor's /metrics (it logs none of them)."""
+        while True:
+            report: WorkerMetricsRecord = {
+                "event": "worker_metrics",
+                "metrics": self.metrics(),
+                "exchanges": dict(self.exchanges),
+                "health": self.health(),
+            }
+            self.log.emit(report)
+            await trio.sleep(seconds)
 
     def _hangups(self) -> Any:
         """SIGHUP's receiver while the server runs (a no-op context with nothing to reload)."""

@@ -22,8 +22,13 @@ others: the service fails loudly (systemd restarts it) rather than serving with 
 
 Per worker (documented): `--max-connections` and the per-client limit, the rate limit,
 the lineage of objects made (each worker rebuilds it from the log file at start and then
-knows what it saw made). `--admin-listen` is refused with workers: its /metrics would
-show one worker.
+knows what it saw made).
+
+The admin address (`--admin-listen`) is the supervisor's: each worker sends its counters
+every `REPORT_SECONDS` through its pipe (a `worker_metrics` line, never logged), and
+/metrics answers their sums (counters and gauges alike; `uptime_s` is the supervisor's,
+`tls_cert_not_after` the earliest), /healthz the daemon's reachability with each worker's
+state.
 """
 
 from __future__ import annotations
@@ -33,23 +38,31 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Sequence
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
 import trio
 
+from sockspy.core.proxy.records import ListeningRecord
 from sockspy.core.serving.address import ListenAddress
+from sockspy.io.admin import Admin
 from sockspy.io.listeners import FRONT_NAMES_ENV, Front, close_fronts, open_fronts
 from sockspy.io.logsink import AuditLog
+from sockspy.io.upstream import Upstream
 
 STOP_SECONDS = 60.0  # a worker still running this long after SIGTERM is killed
-_FLAGS_WITH_VALUE = ("-H", "--listen", "--workers")
+REPORT_SECONDS = 1.0  # how often a worker sends its counters (how stale /metrics may be)
+_EARLIEST = frozenset({"tls_cert_not_after"})  # summed, these would mean nothing
+_OWN = frozenset({"uptime_s"})
+_FLAGS_WITH_VALUE = ("-H", "--listen", "--workers", "--admin-listen")
 
 
 def worker_argv(argv: Sequence[str]) -> list[str]:
-    """`serve`'s own arguments without the fronts and `--workers` (the supervisor gives
-    each worker its fronts as fd://)."""
+    """`serve`'s own arguments without the fronts, the admin addresses and `--workers`
+    (the supervisor gives each worker its fronts as fd:// and serves the admin itself)."""
     out: list[str] = []
     skip = False
     for arg in argv:
@@ -59,7 +72,9 @@ def worker_argv(argv: Sequence[str]) -> list[str]:
         if arg in _FLAGS_WITH_VALUE:
             skip = True
             continue
-        if arg.startswith(("--listen=", "--workers=")) or (arg.startswith("-H") and arg != "-H"):
+        if arg.startswith(("--listen=", "--workers=", "--admin-listen=")) or (
+            arg.startswith("-H") and arg != "-H"
+        ):
             continue
         out.append(arg)
     return out
@@ -74,8 +89,17 @@ class Supervisor:
         log: AuditLog,
         socket_mode: int,
         socket_group: str | None,
+        admin: list[ListenAddress] | None = None,
+        upstream: Upstream | None = None,
     ) -> None:
         self.count = count
+        self.admin = admin or []
+        self.upstream = upstream
+        self.reports: dict[int, dict[str, Any]] = {}  # worker index -> its last counters
+        # A worker is ready once its first report came: its signal receivers are open by
+        # then. A SIGHUP for one not ready yet is passed on when it is.
+        self.hangup_owed: set[int] = set()
+        self.started = time.monotonic()
         self.listen = listen
         self.serve_args = serve_args
         self.log = log
@@ -88,17 +112,25 @@ class Supervisor:
     async def run(self) -> int:
         with trio.open_signal_receiver(signal.SIGHUP, signal.SIGTERM, signal.SIGINT) as signals:
             fronts = await open_fronts(self.listen, self.socket_mode, self.socket_group)
+            admin_fronts = await open_fronts(self.admin, self.socket_mode, self.socket_group)
             try:
                 pipes = self._start(fronts)
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(self._signals, signals, nursery)
+                    if admin_fronts and self.upstream is not None:
+                        admin = Admin(self.upstream, self.health, self.metrics, self.exchanges)
+                        for front in admin_fronts:
+                            self.log.emit(
+                                ListeningRecord(event="listening", address=front.name, admin=True)
+                            )
+                            nursery.start_soon(admin.serve, front)
                     async with trio.open_nursery() as readers:
                         for index, pipe in enumerate(pipes):
                             readers.start_soon(self._read, index, pipe)
                     nursery.cancel_scope.cancel()  # every worker's pipe has ended
             finally:
                 await self._stop()
-                await close_fronts(fronts)
+                await close_fronts(fronts + admin_fronts)
         if self.failed is not None:
             print(f"sockspy: {self.failed}", file=sys.stderr)
             return 1
@@ -120,7 +152,14 @@ class Supervisor:
                 "--worker-audit-fd", str(theirs.fileno()),
             ]  # fmt: skip
             self.workers.append(
-                subprocess.Popen(command, pass_fds=(*fds, theirs.fileno()), env=env)
+                subprocess.Popen(
+                    command,
+                    pass_fds=(*fds, theirs.fileno()),
+                    env=env,
+                    # Ignored until the worker's own receiver runs: a SIGHUP while it
+                    # starts must not end it (an ignored signal stays so across exec).
+                    preexec_fn=_ignore_hangups,
+                )
             )
             theirs.close()
             ours.setblocking(False)
@@ -139,15 +178,22 @@ class Supervisor:
                 *lines, buffered = buffered.split(b"\n")
                 for line in lines:
                     if line:
-                        await self._emit(line)
+                        await self._emit(index, line)
         if not self.stopping and self.failed is None:
             code = self.workers[index].poll()
             self.failed = f"worker {index + 1} ended (exit status {code}): stopping the others"
             self._signal_all(signal.SIGTERM)
 
-    async def _emit(self, line: bytes) -> None:
+    async def _emit(self, index: int, line: bytes) -> None:
         try:
             record: dict[str, Any] = orjson.loads(line)
+            if record.get("event") == "worker_metrics":
+                first = index not in self.reports
+                self.reports[index] = record
+                if first and index in self.hangup_owed:
+                    self.hangup_owed.discard(index)
+                    self._signal(index, signal.SIGHUP)
+                return
         except orjson.JSONDecodeError:
             record = {
                 "level": "error",
@@ -159,18 +205,61 @@ class Supervisor:
                 return
             await trio.sleep(0.005)  # the log is full: the worker's pipe fills behind us
 
+    def metrics(self) -> dict[str, Any]:
+        """Every worker's last counters, summed (see the module docstring)."""
+        total: dict[str, Any] = {}
+        for report in self.reports.values():
+            for key, value in (report.get("metrics") or {}).items():
+                if not isinstance(value, int | float) or key in _OWN:
+                    continue
+                if key in _EARLIEST:
+                    total[key] = min(total.get(key, value), value)
+                else:
+                    total[key] = total.get(key, 0) + value
+        total["uptime_s"] = round(time.monotonic() - self.started, 3)
+        total["workers"] = sum(1 for worker in self.workers if worker.poll() is None)
+        return total
+
+    def exchanges(self) -> Mapping[str, int]:
+        total: Counter[str] = Counter()
+        for report in self.reports.values():
+            total.update(report.get("exchanges") or {})
+        return total
+
+    def health(self) -> dict[str, Any]:
+        workers = []
+        for index, worker in enumerate(self.workers):
+            health = (self.reports.get(index) or {}).get("health") or {}
+            workers.append({"pid": worker.pid, "running": worker.poll() is None, **health})
+        first = workers[0] if workers else {}
+        return {
+            "policy": first.get("policy"),
+            "open_connections": sum(int(w.get("open_connections") or 0) for w in workers),
+            "uptime_s": round(time.monotonic() - self.started, 3),
+            "stopping": self.stopping,
+            "workers": workers,
+        }
+
     async def _signals(self, signals: Any, nursery: trio.Nursery) -> None:
         async for signum in signals:
             if signum == signal.SIGHUP:
-                self._signal_all(signal.SIGHUP)
+                for index in range(len(self.workers)):
+                    if index in self.reports:
+                        self._signal(index, signal.SIGHUP)
+                    else:
+                        self.hangup_owed.add(index)
                 continue
             self.stopping = True
             self._signal_all(signal.SIGTERM)
 
     def _signal_all(self, signum: int) -> None:
-        for worker in self.workers:
-            if worker.poll() is None:
-                worker.send_signal(signum)
+        for index in range(len(self.workers)):
+            self._signal(index, signum)
+
+    def _signal(self, index: int, signum: int) -> None:
+        worker = self.workers[index]
+        if worker.poll() is None:
+            worker.send_signal(signum)
 
     async def _stop(self) -> None:
         self.stopping = True
@@ -183,3 +272,7 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 worker.kill()
                 worker.wait()
+
+
+def _ignore_hangups() -> None:
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)

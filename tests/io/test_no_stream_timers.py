@@ -24,6 +24,10 @@ ALLOWED: dict[tuple[str, str, str], str] = {
     ),
     ("io/server.py", "_drain", "move_on_after"): "the shutdown grace period (SIGTERM)",
     ("io/server.py", "_accept_loop", "sleep"): "back-off after accept fails (out of fds)",
+    ("io/server.py", "_report", "sleep"): (
+        "a --workers worker's counters sent to its supervisor every second: a task of its "
+        "own, on no client connection"
+    ),
     ("io/workers.py", "_emit", "sleep"): (
         "the --workers supervisor waiting for room in its audit log: it holds no client "
         "connection (a worker's streams run in the worker)"

@@ -164,6 +164,15 @@ class WorkersRecord(TypedDict):
     workers: int  # `serve --workers N`: the supervisor's first record
 
 
+class WorkerMetricsRecord(TypedDict):
+    """Not written to the log: a worker's counters on their way to its supervisor."""
+
+    event: Literal["worker_metrics"]
+    metrics: dict[str, Any]
+    exchanges: dict[str, int]
+    health: dict[str, Any]
+
+
 class UpstreamRecord(TypedDict):
     event: Literal["upstream"]
     address: str
