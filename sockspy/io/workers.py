@@ -116,7 +116,7 @@ class Supervisor:
             try:
                 pipes = self._start(fronts)
                 async with trio.open_nursery() as nursery:
-                    nursery.start_soon(self._signals, signals, nursery)
+                    nursery.start_soon(self._signals, signals)
                     if admin_fronts and self.upstream is not None:
                         admin = Admin(self.upstream, self.health, self.metrics, self.exchanges)
                         for front in admin_fronts:
@@ -240,7 +240,7 @@ class Supervisor:
             "workers": workers,
         }
 
-    async def _signals(self, signals: Any, nursery: trio.Nursery) -> None:
+    async def _signals(self, signals: Any) -> None:
         async for signum in signals:
             if signum == signal.SIGHUP:
                 for index in range(len(self.workers)):

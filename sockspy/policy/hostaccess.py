@@ -132,6 +132,7 @@ _RUNS_IN_TARGET = frozenset(
 # out mounted volumes; it is checked like the others all the same.)
 _READS_TARGET = frozenset({"container.archive_get", "container.archive_head", "container.export"})
 
+
 def body_endpoints() -> frozenset[str]:
     """Endpoints whose JSON body the checks read (`sockspy.core.docker.bodies`)."""
     return BODY_ENDPOINTS
@@ -189,7 +190,7 @@ def _container_config(request: Request, options: HostAccessOptions) -> Procedure
     for prefix, host_config in host_configs:
         where = _where(prefix, options, daemon=daemon)
         found += _collect(host_config_findings(host_config, where))
-        for name in _volumes_from(host_config):
+        for name in volumes_from(host_config):
             found += yield from _volumes_from_findings(prefix, name, options)
         for field, name in named_volumes(host_config):
             volume = yield InspectVolume(name)
@@ -381,16 +382,16 @@ def _swarm(request: Request, _: HostAccessOptions) -> list[Finding]:
 
 def _build(request: Request, _: HostAccessOptions) -> list[Finding]:
     found = []
-    network = _query(request, "networkmode").lower()
+    network = query_value(request, "networkmode").lower()
     if network == "host" or network.startswith("container:"):
         found.append(Finding("build_network_mode", f"build networkmode is {network!r}"))
-    parent = _query(request, "cgroupparent")
+    parent = query_value(request, "cgroupparent")
     if parent:
         found.append(Finding("build_cgroup_parent", f"build cgroupparent is {parent!r}"))
     # api/server/router/build: version "2" is BuildKit (anything else but "1" or "" is an
     # error). It builds from the body's context without a session (checked on 20.10), and
     # its Dockerfile can ask for entitlements (RUN --network=host) that no query shows.
-    if _query(request, "version") == "2":
+    if query_value(request, "version") == "2":
         found.append(
             Finding(
                 "build_buildkit",
@@ -545,12 +546,12 @@ def _target(request: Request) -> str | None:
     return dict(request.params).get("name")
 
 
-def _volumes_from(host_config: Mapping[str, Any]) -> list[str]:
+def volumes_from(host_config: Mapping[str, Any]) -> list[str]:
     # volume/mounts.ParseVolumesFrom: "name[:mode]", split at the first ":".
     return [spec.split(":", 1)[0] for spec in host_config.get("VolumesFrom") or [] if spec]
 
 
-def _query(request: Request, name: str) -> str:
+def query_value(request: Request, name: str) -> str:
     """A query parameter as dockerd reads it (Go takes the first); repeats are refused."""
     if request.query_count(name) > 1:
         raise BodyDecodeError(f"repeated query parameter {name!r}")

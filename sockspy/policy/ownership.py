@@ -56,6 +56,7 @@ from sockspy.core.docker import labelling, schemas
 from sockspy.core.docker.gojson import BodyDecodeError, decode_into
 from sockspy.core.docker.request import Request
 from sockspy.core.serving.identity import Client
+from sockspy.policy.hostaccess import query_value
 from sockspy.policy.references import Reference, references
 
 OWNER_LABEL = "io.sockspy.owner"
@@ -187,26 +188,16 @@ def judge(request: Request, tenant: Tenant | None, profile: str) -> Procedure[De
 def _mutation(request: Request, tenant: Tenant) -> Procedure[Decision | Mutation]:
     endpoint = request.endpoint
     try:
-        if endpoint in FILTERED:
-            if request.query_count("filters") > 1:
-                return _deny(
-                    400, "repeated_query_parameter", "query parameter 'filters' is repeated"
-                )
-            value = labelling.filters_with_label(
-                request.query_get("filters"), tenant.label, tenant.owner
-            )
+        if endpoint in FILTERED:  # a repeated parameter is refused: which one Go reads
+            filters = query_value(request, "filters")
+            value = labelling.filters_with_label(filters, tenant.label, tenant.owner)
             return Mutation(query=("filters", value), added=f"filter label={tenant.pair}")
         if endpoint == "image.build":
             refusal = yield from _tags_free(request.query_values("t"), tenant)
             if refusal is not None:
                 return refusal
-            if request.query_count("labels") > 1:
-                return _deny(
-                    400, "repeated_query_parameter", "query parameter 'labels' is repeated"
-                )
-            value = labelling.labels_with_label(
-                request.query_get("labels"), tenant.label, tenant.owner
-            )
+            labels = query_value(request, "labels")
+            value = labelling.labels_with_label(labels, tenant.label, tenant.owner)
             return Mutation(query=("labels", value), added=f"label {tenant.pair}")
     except BodyDecodeError as exc:
         return _deny(400, "undecodable_query", str(exc))
@@ -245,8 +236,7 @@ def _check(ref: Reference, tenant: Tenant) -> Procedure[Decision | None]:
     if ref.kind == "exec":
         if not isinstance(answer, Mapping):
             return _not_found(ref, "no such exec")
-        container = Reference("container", str(answer.get("ContainerID") or ""), ref.where)
-        owned = yield InspectNow("container", container.name)
+        owned = yield InspectNow("container", str(answer.get("ContainerID") or ""))
         if not isinstance(owned, Mapping) or not _mine(_labels("container", owned), tenant):
             return _not_found(ref, "its container is not the tenant's")
         return None

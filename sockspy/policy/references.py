@@ -22,11 +22,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from sockspy.core.docker import schemas
+from sockspy.core.docker import objects, schemas
 from sockspy.core.docker.gojson import BodyDecodeError, decode_into
 from sockspy.core.docker.request import Request
+from sockspy.policy.hostaccess import volumes_from
 from sockspy.policy.hostconfig import named_volumes
 
 Kind = Literal["container", "exec", "volume", "network", "image"]
@@ -39,29 +40,7 @@ BUILTIN_NETWORK_MODES = frozenset({"", "default", "bridge", "host", "none"})
 class Reference:
     kind: Kind
     name: str
-    where: str  # for messages and the audit: "path", "HostConfig.VolumesFrom[0]"
-
-
-_PATH_KINDS: Mapping[str, Kind] = {
-    "container": "container",
-    "checkpoint": "container",
-    "exec": "exec",
-    "volume": "volume",
-    "network": "network",
-    "image": "image",
-}
-# Endpoints of those families whose path names no object.
-_NO_PATH_OBJECT = frozenset(
-    {
-        "container.list", "container.create", "container.prune",
-        "volume.list", "volume.create", "volume.prune",
-        "network.list", "network.create", "network.prune",
-        "image.list", "image.search", "image.save", "image.load", "image.create",
-        "image.prune", "image.commit",
-    }
-)  # fmt: skip
-# The exec endpoints whose path names a container, not an exec.
-_CONTAINER_PATH = frozenset({"exec.create"})
+    where: str  # for messages and the audit: "path", "HostConfig.VolumesFrom"
 
 
 def references(request: Request) -> list[Reference]:
@@ -110,16 +89,15 @@ def _build_references(request: Request) -> list[Reference]:
 
 
 def _path(request: Request) -> Iterator[Reference]:
-    if request.route is None or request.endpoint in _NO_PATH_OBJECT:
+    """The object the path names, as the audit's `object` reads it (a checkpoint's is its
+    container)."""
+    if request.endpoint.startswith("checkpoint."):
+        yield Reference("container", dict(request.params).get("name", ""), "path")
         return
-    family = request.endpoint.split(".", 1)[0]
-    kind = "container" if request.endpoint in _CONTAINER_PATH else _PATH_KINDS.get(family)
-    if kind is None:
-        return
-    params = dict(request.params)
-    name = params.get("name") or params.get("id")
-    if name:
-        yield Reference(kind, name, "path")
+    touched = objects.touched(request)
+    if touched is not None:
+        kind, name = touched
+        yield Reference(cast(Kind, kind), name, "path")
 
 
 def create_references(body: Mapping[str, Any], endpoint: str) -> list[Reference]:
@@ -140,9 +118,8 @@ def create_references(body: Mapping[str, Any], endpoint: str) -> list[Reference]
 
 
 def _host_config_references(prefix: str, hc: Mapping[str, Any]) -> Iterator[Reference]:
-    for i, spec in enumerate(hc.get("VolumesFrom") or []):
-        name = str(spec or "").split(":", 1)[0]
-        yield Reference("container", name, f"{prefix}VolumesFrom[{i}]")
+    for name in volumes_from(hc):
+        yield Reference("container", name, f"{prefix}VolumesFrom")
     for i, link in enumerate(hc.get("Links") or []):
         yield Reference("container", _link_name(str(link or "")), f"{prefix}Links[{i}]")
     for field in ("NetworkMode", "PidMode", "IpcMode"):

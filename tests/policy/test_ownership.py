@@ -125,6 +125,19 @@ def test_lists_prunes_and_events_get_the_owner_filter_added_to_their_query() -> 
         assert name == "filters" and json.loads(value) == {"label": {f"{KEY}=uid-1001": True}}
 
 
+def test_a_repeated_filters_or_labels_parameter_is_refused_not_rewritten() -> None:
+    # Go reads the first of two; which one the daemon filters by must not be in doubt.
+    refused_as(
+        decide("GET", "/containers/json?filters=%7B%7D&filters=%7B%7D"), 400, "undecodable_query"
+    )
+    refused_as(decide("POST", "/build?labels=%7B%7D&labels=%7B%7D"), 400, "undecodable_query")
+
+
+def test_a_checkpoint_names_its_container() -> None:
+    refused_as(decide("POST", "/containers/theirs/checkpoints"), 404, "not_owner")
+    assert decide("GET", "/containers/mine/checkpoints").allowed
+
+
 def test_a_build_gets_the_label_on_the_image_it_makes() -> None:
     mutation = decide("POST", "/build?t=app:1&labels=%7B%22a%22%3A%22b%22%7D").mutation
     assert mutation is not None and mutation.query is not None
