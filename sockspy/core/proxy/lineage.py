@@ -41,12 +41,22 @@ CREATOR_FIELDS = (
 
 
 class Lineage:
-    """A bounded memory of the objects made through sockspy, and by whom."""
+    """A bounded memory of the objects made through sockspy, and by whom.
+
+    Three indexes over one table, kept consistent by every method (a hypothesis state
+    machine holds them to a model: tests/core/proxy/test_lineage_model.py):
+    `_made` (kind, id) -> entry, in least-recently-used order; `_names` (kind, name) -> id;
+    `_aliases` (kind, id) -> every name indexed to it. An image can carry several tags
+    and a tag can move to another image, so a name is never assumed to be an object's
+    only one: removing a name removes it from the object it points to, and removing an
+    object removes every name it has.
+    """
 
     def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
         self.limit = limit
         self._made: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
         self._names: dict[tuple[str, str], str] = {}  # (kind, name) -> id
+        self._aliases: dict[tuple[str, str], set[str]] = {}  # (kind, id) -> its names
         self._short: dict[tuple[str, str], str] = {}  # (kind, 12-char prefix) -> id
 
     def __len__(self) -> int:
@@ -58,19 +68,22 @@ class Lineage:
         entry: dict[str, Any] = {"record_id": record_id}
         entry.update((key, client[key]) for key in CREATOR_FIELDS if key in client)
         key = (ref.kind, ref.id)
-        fields = _object_fields(ref)
+        names = self._aliases.setdefault(key, set())
+        if ref.name:
+            self._name(ref.kind, ref.name, ref.id)
+        # Made again without a name (a cached build): the names it had still point at it.
+        shown = ref.name or min(names, default=None)
+        fields = _object_fields(ObjectRef(ref.kind, ref.id, shown, ref.parent))
         self._made[key] = {"object": fields, "created_by": entry}
         summary = client.get("summary")
         if ref.kind == "exec" and isinstance(summary, Mapping):
             self._made[key]["asked"] = {k: summary[k] for k in EXEC_DETAILS if k in summary}
         self._made.move_to_end(key)
-        if ref.name:
-            self._names[(ref.kind, ref.name)] = ref.id
         if len(ref.id) > SHORT_ID:
             self._short[(ref.kind, _short(ref.id))] = ref.id
         while len(self._made) > self.limit:
-            (kind, object_id), old = self._made.popitem(last=False)
-            self._unindex(kind, object_id, old["object"].get("name"))
+            (kind, object_id), _ = self._made.popitem(last=False)
+            self._unindex(kind, object_id)
         return fields
 
     def find(self, kind: str, ref: str) -> dict[str, Any] | None:
@@ -78,27 +91,31 @@ class Lineage:
         object_id = self._resolve(kind, ref)
         if object_id is None:
             return None
-        entry = self._made[(kind, object_id)]
         self._made.move_to_end((kind, object_id))
-        return entry
+        return self._made[(kind, object_id)]
 
     def forget(self, kind: str, ref: str) -> None:
-        """The object was deleted: its name (and id) may be taken by another one."""
-        object_id = self._resolve(kind, ref)
-        if object_id is not None:
-            entry = self._made.pop((kind, object_id))
-            self._unindex(kind, object_id, entry["object"].get("name"))
-
-    def renamed(self, kind: str, ref: str, new_name: str) -> None:
+        """A delete of `ref` succeeded. An image named by one of several tags only loses
+        that tag (dockerd untags it); anything else is gone, with all its names, which
+        another object may take."""
         object_id = self._resolve(kind, ref)
         if object_id is None:
             return
-        entry = self._made[(kind, object_id)]
-        old = entry["object"].get("name")
-        if old and self._names.get((kind, old)) == object_id:
-            del self._names[(kind, old)]
-        entry["object"] = {**entry["object"], "name": new_name}
-        self._names[(kind, new_name)] = object_id
+        names = self._aliases.get((kind, object_id), set())
+        if kind == "image" and ref in names and len(names) > 1:
+            self._unname(kind, ref)
+            return
+        del self._made[(kind, object_id)]
+        self._unindex(kind, object_id)
+
+    def renamed(self, kind: str, ref: str, new_name: str) -> None:
+        """A rename succeeded: the object has `new_name` and no other (containers)."""
+        object_id = self._resolve(kind, ref)
+        if object_id is None:
+            return
+        for old in list(self._aliases.get((kind, object_id), ())):
+            self._unname(kind, old)
+        self._name(kind, new_name, object_id)
 
     def learn(self, record: Mapping[str, Any]) -> None:
         """Rebuild from an exchange record read back from the log: what it made."""
@@ -126,9 +143,32 @@ class Lineage:
                 return by_prefix
         return None
 
-    def _unindex(self, kind: str, object_id: str, name: str | None) -> None:
-        if name and self._names.get((kind, name)) == object_id:
-            del self._names[(kind, name)]
+    def _name(self, kind: str, name: str, object_id: str) -> None:
+        """Point `name` at `object_id`, taking it from whichever object had it."""
+        if self._names.get((kind, name)) not in (None, object_id):
+            self._unname(kind, name)
+        self._names[(kind, name)] = object_id
+        self._aliases.setdefault((kind, object_id), set()).add(name)
+        entry = self._made.get((kind, object_id))
+        if entry is not None:
+            entry["object"] = {**entry["object"], "name": name}
+
+    def _unname(self, kind: str, name: str) -> None:
+        """`name` points at nothing any more; its object shows another name, or none."""
+        object_id = self._names.pop((kind, name))
+        names = self._aliases.get((kind, object_id), set())
+        names.discard(name)
+        entry = self._made.get((kind, object_id))
+        if entry is not None and entry["object"].get("name") == name:
+            fields = {k: v for k, v in entry["object"].items() if k != "name"}
+            if names:
+                fields["name"] = min(names)
+            entry["object"] = fields  # a new dict: records already written keep theirs
+
+    def _unindex(self, kind: str, object_id: str) -> None:
+        for name in self._aliases.pop((kind, object_id), set()):
+            if self._names.get((kind, name)) == object_id:
+                del self._names[(kind, name)]
         short = (kind, _short(object_id))
         if self._short.get(short) == object_id:
             del self._short[short]
