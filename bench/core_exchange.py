@@ -17,9 +17,9 @@ import pstats
 import statistics
 import time
 
+from sockspy.core.deciding.client import Client, PeerCred
 from sockspy.core.deciding.judgement import NO_FACTS, decide_offline
 from sockspy.core.proxy.conversation import Conversation
-from sockspy.core.serving.identity import Client, PeerCred
 from sockspy.policy.engine import PolicyGate
 from sockspy.policy.presets import load_preset
 

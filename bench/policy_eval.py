@@ -17,10 +17,10 @@ import statistics
 import time
 from typing import Any
 
+from sockspy.core.deciding.client import Client, PeerCred
 from sockspy.core.deciding.judgement import Judgement, settle
 from sockspy.core.deciding.lookups import InspectContainer, Lookup
 from sockspy.core.docker.request import Request, classify_request
-from sockspy.core.serving.identity import Client, PeerCred
 from sockspy.core.wire.head import parse_request_head
 from sockspy.policy.engine import PolicyGate
 from sockspy.policy.presets import PRESETS, load_preset

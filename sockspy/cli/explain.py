@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from sockspy.cli.policies import load_named
+from sockspy.core.deciding.client import Client, PeerCred
 from sockspy.core.deciding.decision import Decision
 from sockspy.core.deciding.gate import Gate
 from sockspy.core.deciding.judgement import NO_FACTS, Answerer, Judgement, run_offline, settle
@@ -37,8 +38,7 @@ from sockspy.core.deciding.lookups import (
 from sockspy.core.docker.gojson import BodyDecodeError
 from sockspy.core.docker.request import Request, classify_request
 from sockspy.core.proxy.conversation import Conversation
-from sockspy.core.proxy.records import Record
-from sockspy.core.serving.identity import Client, PeerCred
+from sockspy.core.records import Record
 from sockspy.core.wire.head import ProtocolError, parse_request_head
 from sockspy.policy import hostaccess
 from sockspy.policy.engine import PolicyGate

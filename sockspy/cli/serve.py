@@ -22,7 +22,7 @@ from sockspy.cli.serve_flags import (
 from sockspy.core.audit.chain import Chain, Position
 from sockspy.core.deciding.gate import DenyEndpoints, Gate
 from sockspy.core.proxy.lineage import Lineage
-from sockspy.core.proxy.records import PolicyFields, PolicyRecord, WorkersRecord
+from sockspy.core.records import PolicyFields, PolicyRecord, WorkersRecord
 from sockspy.core.serving.address import (
     AddressError,
     ListenAddress,

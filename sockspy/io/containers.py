@@ -29,8 +29,8 @@ from urllib.parse import quote
 import h11
 import trio
 
+from sockspy.core.deciding.client import Client
 from sockspy.core.deciding.lookups import LookupFailed
-from sockspy.core.serving.identity import Client
 from sockspy.io.inspector import ContainerInspector
 from sockspy.io.sockstream import StreamClosed
 from sockspy.io.upstream import UpstreamError, connect

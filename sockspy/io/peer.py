@@ -16,7 +16,7 @@ import struct
 
 import trio
 
-from sockspy.core.serving.identity import (
+from sockspy.core.deciding.client import (
     CMDLINE_CAP,
     Client,
     PeerCred,

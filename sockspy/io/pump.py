@@ -26,6 +26,7 @@ from typing import Any
 
 import trio
 
+from sockspy.core.deciding.client import Client
 from sockspy.core.deciding.decision import Decision
 from sockspy.core.deciding.gate import Gate, GateHolder
 from sockspy.core.deciding.judgement import Judgement
@@ -34,8 +35,7 @@ from sockspy.core.docker import sessions
 from sockspy.core.docker.request import Request
 from sockspy.core.proxy.conversation import APART, EOF, Conversation, Outbox
 from sockspy.core.proxy.lineage import Lineage
-from sockspy.core.proxy.records import InternalErrorRecord
-from sockspy.core.serving.identity import Client
+from sockspy.core.records import InternalErrorRecord
 from sockspy.core.wire.head import MAX_HEAD_BYTES
 from sockspy.io.inspector import ContainerInspector
 from sockspy.io.logsink import AuditLog

@@ -28,7 +28,7 @@ from typing import Any
 import trio
 
 from sockspy.core.deciding.gate import Gate, GateHolder
-from sockspy.core.proxy.records import (
+from sockspy.core.records import (
     CertFields,
     PolicyFields,
     PolicyReloadRecord,

@@ -27,9 +27,10 @@ from typing import Any
 
 import trio
 
+from sockspy.core.deciding.client import Client
 from sockspy.core.deciding.gate import Gate, GateHolder
 from sockspy.core.proxy.lineage import Lineage
-from sockspy.core.proxy.records import (
+from sockspy.core.records import (
     AcceptFailedRecord,
     ConnectionRefusedRecord,
     ListeningRecord,
@@ -41,7 +42,6 @@ from sockspy.core.proxy.records import (
     WorkerMetricsRecord,
 )
 from sockspy.core.serving.address import ListenAddress
-from sockspy.core.serving.identity import Client
 from sockspy.core.serving.limits import (
     ConnectionLimits,
     RateLimitedGate,

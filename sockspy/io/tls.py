@@ -32,8 +32,8 @@ from pathlib import Path
 
 import trio
 
+from sockspy.core.deciding.client import Client, tls_identity, tls_serial_and_issuer
 from sockspy.core.serving.address import TcpAddress
-from sockspy.core.serving.identity import Client, tls_identity, tls_serial_and_issuer
 from sockspy.io.peer import identify
 from sockspy.io.sockstream import RAW_STREAM_ERRORS, StreamClosed
 

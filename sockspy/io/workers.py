@@ -46,7 +46,7 @@ from typing import Any
 import orjson
 import trio
 
-from sockspy.core.proxy.records import ListeningRecord
+from sockspy.core.records import ListeningRecord
 from sockspy.core.serving.address import ListenAddress
 from sockspy.io.admin import Admin
 from sockspy.io.listeners import FRONT_NAMES_ENV, Front, close_fronts, open_fronts

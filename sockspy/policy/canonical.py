@@ -117,5 +117,3 @@ def repeated_parameter(request: Request, names: Iterable[str]) -> str | None:
         if request.query_count(name) > 1:
             return name
     return None
-
-

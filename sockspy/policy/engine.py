@@ -38,13 +38,13 @@ from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase, translate
 from typing import Protocol
 
+from sockspy.core.deciding.client import Client
 from sockspy.core.deciding.decision import Decision, Finding, Mutation
 from sockspy.core.deciding.lookups import Procedure
 from sockspy.core.docker import redaction
 from sockspy.core.docker.gojson import BodyDecodeError
 from sockspy.core.docker.request import Request, classify_request, query_bool
 from sockspy.core.docker.routes import split_version
-from sockspy.core.serving.identity import Client
 from sockspy.core.wire.framing import NoBody
 from sockspy.core.wire.head import parse_request_head
 from sockspy.policy import canonical, hostaccess, ownership

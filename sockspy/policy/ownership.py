@@ -45,6 +45,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sockspy.core.deciding.client import Client
 from sockspy.core.deciding.decision import Decision, Mutation
 from sockspy.core.deciding.lookups import (
     NOT_LOOKED_UP,
@@ -55,7 +56,6 @@ from sockspy.core.deciding.lookups import (
 from sockspy.core.docker import labelling, schemas
 from sockspy.core.docker.gojson import BodyDecodeError, decode_into
 from sockspy.core.docker.request import Request
-from sockspy.core.serving.identity import Client
 from sockspy.policy.hostaccess import query_value
 from sockspy.policy.references import Reference, references
 

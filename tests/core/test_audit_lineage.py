@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from sockspy.core.deciding.client import Client, PeerCred, PeerProcess
 from sockspy.core.deciding.decision import ALLOW, Decision
 from sockspy.core.deciding.gate import AllowAll
 from sockspy.core.docker.objects import ObjectRef
@@ -13,7 +14,6 @@ from sockspy.core.docker.secrets import mask_target
 from sockspy.core.docker.summary import summarise
 from sockspy.core.proxy.conversation import Conversation
 from sockspy.core.proxy.lineage import Lineage
-from sockspy.core.serving.identity import Client, PeerCred, PeerProcess
 from sockspy.core.wire.head import parse_request_head
 
 ALICE = Client(

@@ -7,10 +7,10 @@ import json
 
 from sockspy.core.audit.inputs import request_from
 from sockspy.core.audit.replay import replay
+from sockspy.core.deciding.client import Client, PeerCred
 from sockspy.core.deciding.judgement import Facts, decide_offline
 from sockspy.core.deciding.lookups import Lookup
 from sockspy.core.proxy.conversation import Conversation
-from sockspy.core.serving.identity import Client, PeerCred
 from sockspy.policy.engine import PolicyGate
 from sockspy.policy.load import parse_policy
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 
+from sockspy.core.deciding.client import Client, PeerCred
 from sockspy.core.deciding.decision import ALLOW, Decision
 from sockspy.core.deciding.gate import AllowAll, DenyEndpoints
 from sockspy.core.docker.sessions import outcome
 from sockspy.core.proxy.conversation import APART, EOF, Conversation, State
 from sockspy.core.proxy.states import ResponseState
-from sockspy.core.serving.identity import Client, PeerCred
 
 CLIENT = Client(front="unix:///run/sockspy.sock", peer=PeerCred(pid=42, uid=1000, gid=1000))
 

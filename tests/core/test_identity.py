@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sockspy.core.serving.identity import (
+from sockspy.core.deciding.client import (
     CMDLINE_CAP,
     Client,
     PeerCred,

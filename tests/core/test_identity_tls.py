@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sockspy.core.serving.identity import Client, tls_identity, tls_serial_and_issuer
+from sockspy.core.deciding.client import Client, tls_identity, tls_serial_and_issuer
 
 # What ssl.SSLSocket.getpeercert() returns for a verified certificate (trimmed).
 PEERCERT = {

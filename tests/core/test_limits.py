@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 
+from sockspy.core.deciding.client import Client, PeerCred
 from sockspy.core.deciding.decision import ALLOW
 from sockspy.core.deciding.gate import AllowAll, DenyEndpoints, GateHolder
 from sockspy.core.deciding.judgement import NO_FACTS, decide_offline
 from sockspy.core.proxy.conversation import Conversation, State
-from sockspy.core.serving.identity import Client, PeerCred
 from sockspy.core.serving.limits import (
     ConnectionLimits,
     RateLimitedGate,

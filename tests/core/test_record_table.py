@@ -1,6 +1,6 @@
 """The README's table of audit records is what sockspy writes: every event, every field.
 
-The types in `sockspy.core.proxy.records` are the contract; this test holds the README's
+The types in `sockspy.core.records` are the contract; this test holds the README's
 table to them, and `support.records.check_records` (run on the records of the io and
 end-to-end tests) holds what is written to them.
 """
@@ -12,8 +12,8 @@ from pathlib import Path
 
 from support.records import record_problems
 
-from sockspy.core.proxy.records import RECORD_TYPES
-from sockspy.core.serving.identity import ClientFields
+from sockspy.core.deciding.client import ClientFields
+from sockspy.core.records import RECORD_TYPES
 
 README = Path(__file__).parents[2] / "README.md"
 CLIENT_IDENTITY = "client identity"

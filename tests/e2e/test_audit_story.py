@@ -18,7 +18,7 @@ import pytest
 from support.cli import Docker, docker, docker_env
 from support.proxy import ProxyProcess, free_tcp_port
 
-from sockspy.core.serving.identity import parse_login_uid
+from sockspy.core.deciding.client import parse_login_uid
 
 pytestmark = pytest.mark.e2e
 

@@ -13,7 +13,7 @@ import pytest
 from support.cli import Docker, docker
 from support.proxy import ProxyProcess
 
-from sockspy.core.serving.identity import parse_login_uid
+from sockspy.core.deciding.client import parse_login_uid
 
 pytestmark = pytest.mark.e2e
 

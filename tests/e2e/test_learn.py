@@ -21,6 +21,7 @@ pytestmark = pytest.mark.e2e
 
 StartProxy = Callable[..., ProxyProcess]
 
+
 def sockspy(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "sockspy", *args], capture_output=True, text=True, timeout=120,

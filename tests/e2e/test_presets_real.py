@@ -949,7 +949,6 @@ def test_a_variable_that_is_not_0_or_1_stops_serve_with_exit_code_2(
     assert b"CONTAINERS='yes': use 0 or 1" in result.stderr, result.stderr
 
 
-
 def test_a_denied_exec_start_is_denied_at_its_create_where_the_cli_shows_it(
     start_sockspy: StartProxy, target: str
 ) -> None:

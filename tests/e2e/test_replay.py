@@ -19,6 +19,7 @@ pytestmark = pytest.mark.e2e
 
 StartProxy = Callable[..., ProxyProcess]
 
+
 def replay(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "sockspy", "replay", *args], capture_output=True, text=True,

@@ -12,8 +12,8 @@ from typing import Any
 
 import trio
 
+from sockspy.core.deciding.client import Client, PeerCred
 from sockspy.core.serving.address import UnixAddress
-from sockspy.core.serving.identity import Client, PeerCred
 from sockspy.io.containers import ContainerDirectory
 from sockspy.io.inspector import ContainerInspector
 

@@ -6,7 +6,7 @@ import os
 import socket
 from pathlib import Path
 
-from sockspy.core.serving.identity import parse_login_uid
+from sockspy.core.deciding.client import parse_login_uid
 from sockspy.io.peer import identify
 from sockspy.io.sockstream import SockStream
 

@@ -20,10 +20,10 @@ import trio
 import trio.lowlevel
 from support.serving import memory_log, run_trio, stop, written_records
 
+from sockspy.core.deciding.client import Client
 from sockspy.core.deciding.gate import AllowAll
 from sockspy.core.proxy.conversation import APART, Outbox
 from sockspy.core.serving.address import UnixAddress
-from sockspy.core.serving.identity import Client
 from sockspy.io.logsink import AuditLog
 from sockspy.io.pump import Pump
 from sockspy.io.server import ServeConfig, Server

@@ -25,6 +25,7 @@ from policy.test_presets import CLEAN, FINDINGS_TABLE, TABLE
 from support.serving import memory_log, run_trio, stop, written_records
 
 from sockspy.cli.explain import explain_request, request_bytes
+from sockspy.core.deciding.client import Client, PeerCred
 from sockspy.core.deciding.gate import Gate
 from sockspy.core.deciding.lookups import (
     InspectContainer,
@@ -36,7 +37,6 @@ from sockspy.core.deciding.lookups import (
 from sockspy.core.docker.daemon import read_daemon_facts
 from sockspy.core.docker.routes import split_version
 from sockspy.core.serving.address import UnixAddress
-from sockspy.core.serving.identity import Client, PeerCred
 from sockspy.io.server import ServeConfig, Server
 from sockspy.policy.engine import PolicyGate
 from sockspy.policy.load import parse_policy

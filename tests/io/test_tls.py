@@ -12,8 +12,8 @@ import trio
 
 from sockspy.certs import CertsError, write_certs
 from sockspy.cli import main
+from sockspy.core.deciding.client import Client
 from sockspy.core.serving.address import TcpAddress
-from sockspy.core.serving.identity import Client
 from sockspy.io.sockstream import StreamClosed
 from sockspy.io.tls import (
     TlsConfigError,

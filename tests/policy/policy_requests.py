@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sockspy.core.deciding.client import Client, PeerCred
 from sockspy.core.docker.request import Request, classify_request
-from sockspy.core.serving.identity import Client, PeerCred
 from sockspy.core.wire.head import parse_request_head
 
 

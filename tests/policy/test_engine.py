@@ -9,6 +9,7 @@ import pytest
 from policy.policy_requests import make_client, make_request
 from support.deciding import asked_by
 
+from sockspy.core.deciding.client import Client, PeerCred, PeerProcess
 from sockspy.core.deciding.decision import Decision
 from sockspy.core.deciding.gate import Gate
 from sockspy.core.deciding.judgement import NO_FACTS, Facts, Judgement, decide_offline
@@ -22,7 +23,6 @@ from sockspy.core.deciding.lookups import (
 from sockspy.core.docker.daemon import DaemonFacts
 from sockspy.core.docker.gojson import BodyDecodeError
 from sockspy.core.docker.request import Request
-from sockspy.core.serving.identity import Client, PeerCred, PeerProcess
 from sockspy.policy.engine import PolicyGate
 from sockspy.policy.hostaccess import Finding, HostAccessOptions
 from sockspy.policy.load import PolicyError, parse_policy

@@ -112,7 +112,7 @@ def test_unknown_keys_are_reported_at_their_own_line() -> None:
         "max_body_bytes, owner_label, host_access, profiles, rules)",
         "p.toml:6: unknown key 'endpoint' in [[rules]] (known: name, action, message, profiles, "
         "methods, endpoints, paths, query, query_true, query_false, if_findings, unless_findings, "
-            "audit, record, record_required, redact)",
+        "audit, record, record_required, redact)",
     ]
 
 
@@ -282,7 +282,7 @@ def test_header_lookalikes_inside_multiline_strings_are_ignored() -> None:
     assert problems(text) == [
         "p.toml:10: unknown key 'bad' in [[rules]] (known: name, action, message, profiles, "
         "methods, endpoints, paths, query, query_true, query_false, if_findings, unless_findings, "
-            "audit, record, record_required, redact)",
+        "audit, record, record_required, redact)",
         "p.toml:8: rule 'b' has no action (allow or deny)",
     ]
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from policy.policy_requests import make_client, make_request
 
+from sockspy.core.deciding.client import Client
 from sockspy.core.deciding.decision import Decision, Mutation
 from sockspy.core.deciding.judgement import Facts, decide_offline
-from sockspy.core.serving.identity import Client
 from sockspy.policy.engine import PolicyGate
 from sockspy.policy.load import parse_policy
 

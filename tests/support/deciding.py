@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sockspy.core.deciding.client import Client
 from sockspy.core.deciding.decision import Finding
 from sockspy.core.deciding.gate import Gate
 from sockspy.core.deciding.judgement import Answerer, Facts, Judgement, run_offline, settle
@@ -22,7 +23,6 @@ from sockspy.core.deciding.lookups import (
 )
 from sockspy.core.docker.daemon import DaemonFacts
 from sockspy.core.docker.request import Request
-from sockspy.core.serving.identity import Client
 from sockspy.policy import hostaccess
 from sockspy.policy.hostaccess import HostAccessOptions
 

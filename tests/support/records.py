@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sockspy.core.proxy.records import RECORD_TYPES
+from sockspy.core.records import RECORD_TYPES
 
 # Added by the log writer to every record (seq and prev: the hash chain, JSON logs).
 WRITER_FIELDS = frozenset({"timestamp", "level", "seq", "prev"})

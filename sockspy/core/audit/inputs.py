@@ -9,77 +9,24 @@ with secrets masked (`sockspy.core.docker.secrets.masked_decoded`): a rule never
 environment value or a password, so a replay decides as the live gate did.
 
 A target whose ``buildargs`` was masked replays with the mask; a request recorded at
-level "metadata" replays from its request line alone, and `replay` says so.
+level "metadata" replays from its request line alone, and `replay` says so. The live
+path writes `decision_input` (`sockspy.core.proxy.recording.recorded_input`); this
+module reads it back.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict
 from typing import Any
 
+from sockspy.core.deciding.client import Client, PeerCred, PeerProcess
 from sockspy.core.deciding.judgement import Facts
-from sockspy.core.deciding.lookups import (
-    ContainersWithIdPrefix,
-    InspectContainer,
-    InspectExec,
-    InspectImage,
-    InspectNow,
-    InspectVolume,
-    Lookup,
-    ReadDaemonFacts,
-)
-from sockspy.core.docker.bodies import BODY_ENDPOINTS
 from sockspy.core.docker.daemon import DaemonFacts
 from sockspy.core.docker.gojson import BodyDecodeError
 from sockspy.core.docker.request import Request, classify_request
-from sockspy.core.docker.secrets import masked_decoded
-from sockspy.core.serving.identity import Client, PeerCred, PeerProcess
 from sockspy.core.wire.head import parse_request_head
 
-# The headers a decision can turn on: body framing, the hijack's Upgrade, form bodies.
-DECIDING_HEADERS = (b"content-type", b"content-length", b"transfer-encoding", b"upgrade")
-_KINDS = {
-    InspectContainer: "container",
-    InspectVolume: "volume",
-    InspectImage: "image",
-    InspectExec: "exec",
-}
-
-
-def recorded_input(request: Request, asked: tuple[tuple[Lookup, Any], ...]) -> dict[str, Any]:
-    """The `decision_input` of a record ({} when the request line says it all)."""
-    out: dict[str, Any] = {}
-    headers = {
-        name.decode("latin-1"): value.decode("latin-1")
-        for name, value in request.head.headers
-        if name in DECIDING_HEADERS
-    }
-    if headers:
-        out["headers"] = headers
-    if request.body == b"" and request.endpoint in BODY_ENDPOINTS:
-        out["body"] = None  # read, and empty (a start without a HostConfig)
-    elif request.body is not None and request.endpoint in BODY_ENDPOINTS:
-        try:
-            out["body"] = masked_decoded(request.decoded_body())
-        except BodyDecodeError as exc:
-            out["body_error"] = str(exc)
-    if asked:
-        out["asked"] = [_asked(lookup, answer) for lookup, answer in asked]
-    return out
-
-
-def _asked(lookup: Lookup, answer: Any) -> dict[str, Any]:
-    if isinstance(lookup, ReadDaemonFacts):
-        return {"lookup": "daemon", "answer": asdict(answer) if answer is not None else None}
-    if isinstance(lookup, ContainersWithIdPrefix):
-        return {"lookup": "id_prefix", "name": lookup.prefix, "answer": masked_decoded(answer)}
-    if isinstance(lookup, InspectNow):
-        kind, name = lookup.kind, lookup.name
-    else:
-        kind = _KINDS[type(lookup)]
-        name = lookup.id if isinstance(lookup, InspectExec) else lookup.name
-    return {"lookup": kind, "name": name, "answer": masked_decoded(answer)}
+_KINDS = ("container", "volume", "image", "exec")
 
 
 def request_from(record: Mapping[str, Any]) -> Request:
@@ -99,7 +46,7 @@ def request_from(record: Mapping[str, Any]) -> Request:
 
 def facts_from(record: Mapping[str, Any]) -> Facts:
     """The daemon's recorded answers, as an offline answer book."""
-    kinds = (*_KINDS.values(), "network", "id_prefix")
+    kinds = (*_KINDS, "network", "id_prefix")
     books: dict[str, dict[str, Any]] = {kind: {} for kind in kinds}
     daemon = None
     for item in (record.get("decision_input") or {}).get("asked") or []:

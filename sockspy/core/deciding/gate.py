@@ -22,10 +22,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
+from sockspy.core.deciding.client import Client
 from sockspy.core.deciding.decision import ALLOW, Decision, deny
 from sockspy.core.deciding.lookups import Procedure
 from sockspy.core.docker.request import Request
-from sockspy.core.serving.identity import Client
 
 # A body a rule reads is held in memory until decided; larger ones are refused (413).
 MAX_INSPECTED_BODY = 1024 * 1024

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from sockspy.core.deciding.client import Client
 from sockspy.core.deciding.decision import Decision, deny
 from sockspy.core.deciding.gate import Gate
 from sockspy.core.deciding.lookups import (
@@ -36,7 +37,6 @@ from sockspy.core.deciding.lookups import (
 )
 from sockspy.core.docker.daemon import DaemonFacts
 from sockspy.core.docker.request import Request
-from sockspy.core.serving.identity import Client
 
 T = TypeVar("T")
 

@@ -36,13 +36,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, Final
 
+from sockspy.core.deciding.client import Client
 from sockspy.core.deciding.decision import Decision, Mutation
 from sockspy.core.deciding.gate import Gate, GateHolder
 from sockspy.core.deciding.lookups import Lookup
 from sockspy.core.docker import hijack, labelling, objects, redaction, sessions, summary
 from sockspy.core.docker.gojson import BodyDecodeError
 from sockspy.core.docker.request import Request, classify_request
-from sockspy.core.proxy import records as audit
+from sockspy.core.proxy import recording
 from sockspy.core.proxy.exchange import Exchange, LocalAnswer, Phase
 from sockspy.core.proxy.lineage import Lineage
 from sockspy.core.proxy.states import (
@@ -52,7 +53,7 @@ from sockspy.core.proxy.states import (
     ResponseState,
     move,
 )
-from sockspy.core.serving.identity import Client
+from sockspy.core.records import Record
 from sockspy.core.wire import rewrite
 from sockspy.core.wire.errors import error_response
 from sockspy.core.wire.framing import BodyReader, FixedLength, FramingError, NoBody, reader_for
@@ -122,7 +123,7 @@ class Conversation:
         self.max_head_bytes = max_head_bytes
         self.to_upstream: Outbox = deque()
         self.to_client: Outbox = deque()
-        self.records: list[audit.Record] = []
+        self.records: list[Record] = []
         self.state = State.HEAD  # moved only by `_to` (checked against the table)
         self.response_state = ResponseState.HEAD  # moved only by `_response_to`
         self.pending_decision: Request | None = None
@@ -556,7 +557,7 @@ class Conversation:
         if sessions.session_kind(request) != "stream":
             return
         target = sessions.session_object(request)
-        exchange.session = audit.session_start_record(
+        exchange.session = recording.session_start_record(
             self.conn_id, exchange, "stream", target, self.record_prefix
         )
         exchange.session_started = self.clock()
@@ -656,7 +657,7 @@ class Conversation:
         self._tunnel_started = self.clock()
         assert exchange.request is not None
         target = sessions.session_object(exchange.request)
-        exchange.session = audit.session_start_record(
+        exchange.session = recording.session_start_record(
             self.conn_id, exchange, "hijack", target, self.record_prefix, self.lineage
         )
         self.records.append(exchange.session)
@@ -701,7 +702,7 @@ class Conversation:
         self.client_bytes += client_to_daemon
         self.daemon_bytes += daemon_to_client
         self.records.append(
-            audit.session_end_record(
+            recording.session_end_record(
                 exchange.session,
                 self.tunnel_client_to_daemon + client_to_daemon,
                 self.tunnel_daemon_to_client + daemon_to_client,
@@ -730,7 +731,7 @@ class Conversation:
             self._drop_current(reason)
         self.to_client.append(EOF)
 
-    def connection_closed(self, reason: str | None = None) -> audit.Record:
+    def connection_closed(self, reason: str | None = None) -> Record:
         """The one record every connection ends with."""
         if reason is not None and not self.finished:
             self.close_reason = reason
@@ -738,7 +739,7 @@ class Conversation:
             if exchange.phase is not Phase.RECORDED:
                 exchange.reason = exchange.reason or self.close_reason
                 self._record(exchange)
-        return audit.connection_record(
+        return recording.connection_record(
             self.conn_id,
             self.client,
             self._requests,
@@ -761,7 +762,7 @@ class Conversation:
         exchange.advance("recorded")
         if exchange.session is not None and exchange.status != 101:
             self.records.append(
-                audit.session_end_record(
+                recording.session_end_record(
                     exchange.session,
                     exchange.request_body_bytes,
                     exchange.response_body_bytes,
@@ -769,7 +770,7 @@ class Conversation:
                     {},
                 )
             )
-        record = audit.exchange_record(
+        record = recording.exchange_record(
             self.conn_id, self.client, exchange, self.clock(), self.record_prefix, self.lineage
         )
         if record is not None:

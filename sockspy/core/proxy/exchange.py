@@ -24,7 +24,7 @@ from sockspy.core.docker.request import Request
 from sockspy.core.wire.head import RequestHead
 
 if TYPE_CHECKING:
-    from sockspy.core.proxy.records import SessionStartRecord
+    from sockspy.core.records import SessionStartRecord
 
 
 class IllegalTransition(RuntimeError):

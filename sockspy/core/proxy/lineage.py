@@ -14,19 +14,10 @@ forgotten when its object is deleted or renamed through sockspy.
 
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Any, NotRequired, TypedDict
+from typing import Any
 
 from sockspy.core.docker.objects import ObjectRef
-
-
-class ObjectFields(TypedDict):
-    """An object in a record (`made`, `object`)."""
-
-    kind: str  # container, exec, volume, network, service, image
-    id: str
-    name: NotRequired[str]
-    parent: NotRequired[str]  # an exec's container
-
+from sockspy.core.records import ObjectFields
 
 DEFAULT_LIMIT = 10_000
 # What an exec's create asked for, kept for its session (`session_start`).

@@ -41,9 +41,7 @@ class Transcript:
     _frames: bytearray = field(default_factory=bytearray)
     _decoders: dict[str, codecs.IncrementalDecoder] = field(default_factory=dict)
 
-    def header(
-        self, wall_clock: float, title: str, width: int = 80, height: int = 24
-    ) -> bytes:
+    def header(self, wall_clock: float, title: str, width: int = 80, height: int = 24) -> bytes:
         head = {
             "version": 2,
             "width": width,

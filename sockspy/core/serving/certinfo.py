@@ -16,7 +16,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from sockspy.core.proxy.records import CertFields
+from sockspy.core.records import CertFields
 
 EXPIRY_WARNING_DAYS = 30
 

@@ -24,11 +24,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sockspy.core.deciding.client import Client
 from sockspy.core.deciding.decision import Decision
 from sockspy.core.deciding.gate import Gate, GateWrapper
 from sockspy.core.deciding.lookups import Procedure
 from sockspy.core.docker.request import Request
-from sockspy.core.serving.identity import Client
 
 
 def client_key(client: Client) -> str:

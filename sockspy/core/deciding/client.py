@@ -1,11 +1,16 @@
-"""Who is on the other end of a front connection."""
+"""Who is asking: the client on the other end of a front connection.
+
+An input of deciding (profiles match it, tenants are made from it), built by the I/O
+layer from the socket, /proc and the TLS session (`sockspy.io.peer`, `sockspy.io.tls`).
+"""
 
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Required, TypedDict
+from typing import Any
 
 from sockspy.core.docker.secrets import mask_cmdline
+from sockspy.core.records import ClientFields
 
 # A container's cgroup path ends in its 64-hex id: /docker/<id>, docker-<id>.scope
 # (systemd driver), cri-containerd-<id>.scope, /kubepods/.../<id>.
@@ -19,33 +24,6 @@ class PeerCred:
     pid: int
     uid: int
     gid: int
-
-
-class ClientFields(TypedDict, total=False):
-    """Who a record is about, flat: unix peers, tcp peers, certificate holders."""
-
-    front: Required[str]
-    peer_uid: int
-    peer_gid: int
-    peer_pid: int
-    peer_exe: str
-    peer_cmdline: list[str]
-    peer_user: str
-    peer_login_uid: int
-    peer_login_user: str
-    peer_ppid: int
-    peer_parent_exe: str
-    peer_unit: str
-    peer_container: str
-    peer_container_name: str
-    client_ip: str
-    client_port: int | None
-    client_container_id: str
-    client_container: str
-    tls_cn: str | None
-    tls_names: list[str]
-    tls_serial: str
-    tls_issuer: str
 
 
 @dataclass(frozen=True, slots=True)
