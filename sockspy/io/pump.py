@@ -335,8 +335,9 @@ class Pump:
         await self._flush()
         recorder = self._recorder
         tap = recorder.input if recorder is not None and recorder.transcript.with_input else None
-        if tap is not None:
-            tap(self.conv.tunnel_early[0])
+        session = self.conv.session
+        if tap is not None and session is not None:
+            tap(session.early_up)
         if not self._client_eof:
             assert self.upstream is not None
             if await self._tunnel.relay(self.client_stream, self.upstream, Way.UP, tap):
@@ -347,8 +348,9 @@ class Pump:
         await self._flush()
         recorder = self._recorder
         tap = recorder.output if recorder is not None else None
-        if tap is not None:
-            tap(self.conv.tunnel_early[1])
+        session = self.conv.session
+        if tap is not None and session is not None:
+            tap(session.early_down)
         await self._tunnel.relay(upstream, self.client_stream, Way.DOWN, tap)
 
     # -- transcripts ------------------------------------------------------------------

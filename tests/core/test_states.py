@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from sockspy.core.proxy.exchange import Exchange, IllegalTransition, Phase
+from sockspy.core.proxy.exchange import Exchange
+from sockspy.core.proxy.states import IllegalTransition, Phase
 from sockspy.core.proxy.states import (
     REQUEST_MOVES,
     RESPONSE_MOVES,

@@ -34,27 +34,28 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from sockspy.core.deciding.client import Client
-from sockspy.core.deciding.decision import Decision, Mutation
+from sockspy.core.deciding.decision import Decision
 from sockspy.core.deciding.gate import Gate, GateHolder
 from sockspy.core.deciding.lookups import Lookup
-from sockspy.core.docker import hijack, labelling, objects, redaction, sessions, summary
+from sockspy.core.docker import hijack, objects, sessions, summary
 from sockspy.core.docker.gojson import BodyDecodeError
 from sockspy.core.docker.request import Request, classify_request
-from sockspy.core.proxy import recording
-from sockspy.core.proxy.exchange import Exchange, LocalAnswer, Phase
+from sockspy.core.proxy import recording, responses
+from sockspy.core.proxy.exchange import Exchange, LocalAnswer, Session
 from sockspy.core.proxy.lineage import Lineage
+from sockspy.core.proxy.responses import Withheld
 from sockspy.core.proxy.states import (
     REQUEST_MOVES,
     RESPONSE_MOVES,
+    Phase,
     RequestState,
     ResponseState,
     move,
 )
-from sockspy.core.records import Record
-from sockspy.core.wire import rewrite
+from sockspy.core.records import Record, SessionStartRecord
 from sockspy.core.wire.errors import error_response
 from sockspy.core.wire.framing import BodyReader, FixedLength, FramingError, NoBody, reader_for
 from sockspy.core.wire.head import (
@@ -65,6 +66,8 @@ from sockspy.core.wire.head import (
     parse_response_head,
 )
 from sockspy.core.wire.rewrite import RewriteError
+
+R = TypeVar("R")
 
 
 class Eof:
@@ -99,6 +102,22 @@ State = RequestState  # the state the I/O layer reads (`Conversation.state`)
 
 
 class Conversation:
+    """One client connection, sans-IO. Feed it `client_data`/`upstream_data` and
+    `client_eof`/`upstream_eof`; send what it puts in `to_upstream`/`to_client`; answer
+    `pending_decision` with `decided`; write out `records`.
+
+    It keeps what is the connection's: the two buffers and framing readers, the order of
+    responses (`_queue`), half-close, and the switch to a tunnel. What is one request's
+    own lives on its `Exchange`. A record is a side product: nothing on the record path
+    (`_recorded`) can cost the client a byte or the connection.
+
+    Args:
+        gates: the policy in force; each request head pins its current gate.
+        lineage: the server-wide memory of who made which object (shared; written once
+            per recorded exchange, by `Lineage.link`).
+        run_id: the first part of this connection's record ids ("<run>-<conn>-<request>").
+    """
+
     def __init__(
         self,
         conn_id: int,
@@ -126,7 +145,6 @@ class Conversation:
         self.records: list[Record] = []
         self.state = State.HEAD  # moved only by `_to` (checked against the table)
         self.response_state = ResponseState.HEAD  # moved only by `_response_to`
-        self.pending_decision: Request | None = None
         self.finished = False  # nothing more will be exchanged: close both sides
         self.close_reason = "open"
         self.started = clock()
@@ -137,19 +155,13 @@ class Conversation:
         self._buf = b""  # client bytes not yet consumed
         self._requests = 0
         self._current: Exchange | None = None  # the request being read
-        self._head_bytes = b""
         self._body_reader: BodyReader | None = None
-        self._held_body: list[bytes] = []  # raw body bytes kept while a rule reads them
         self._queue: deque[Exchange] = deque()  # exchanges owing the client a response
 
         self._ubuf = b""  # daemon bytes not yet consumed
         self._response_reader: BodyReader | None = None  # in ResponseState.BODY
         self._upgrade_exchange: Exchange | None = None  # forwarded with Upgrade, unanswered
-        self._tunnel_exchange: Exchange | None = None
-        self._tunnel_started = 0.0
-        self.tunnel_client_to_daemon = 0  # held bytes released at the switch
-        self.tunnel_daemon_to_client = 0  # bytes that came with the 101
-        self.tunnel_early: tuple[bytes, bytes] = (b"", b"")  # those bytes (to daemon, to client)
+        self._tunnel_exchange: Exchange | None = None  # the exchange whose 101 made the tunnel
 
     def _to(self, state: RequestState) -> None:
         self.state = move(self.state, state, REQUEST_MOVES)
@@ -158,6 +170,18 @@ class Conversation:
         self.response_state = move(self.response_state, state, RESPONSE_MOVES)
 
     # -- properties the I/O layer polls ---------------------------------------------
+
+    @property
+    def pending_decision(self) -> Request | None:
+        """The request awaiting the gate's decision (`decided`), if any."""
+        current = self._current
+        return current.request if current is not None and self.state is State.DECIDING else None
+
+    @property
+    def session(self) -> Session | None:
+        """The session of the tunnel this connection became, if it did."""
+        exchange = self._tunnel_exchange
+        return exchange.session if exchange is not None else None
 
     @property
     def tunnel(self) -> bool:
@@ -219,17 +243,15 @@ class Conversation:
 
     def decided(self, decision: Decision, asked: tuple[tuple[Lookup, Any], ...] = ()) -> None:
         """The gate's decision on the pending request, and what it asked the daemon."""
-        request = self.pending_decision
         exchange = self._current
-        assert request is not None and exchange is not None and self.state is State.DECIDING
-        self.pending_decision = None
+        assert exchange is not None and self.state is State.DECIDING
         exchange.decision = decision
         exchange.asked = asked
         exchange.verdict = decision.label
         exchange.reason = decision.reason  # for "would_deny" too: why it would have been
         if decision.allowed and decision.mutation:
             try:
-                self._mutate(exchange, decision.mutation)
+                exchange.apply(decision.mutation)
             except (RewriteError, BodyDecodeError) as exc:
                 error = ProtocolError(400, f"cannot change the request: {exc}", "mutation_failed")
                 exchange.decision = replace(
@@ -292,7 +314,7 @@ class Conversation:
         except ProtocolError as exc:
             self._reject(exchange, exc)
             return False
-        self._head_bytes = head_bytes
+        exchange.head_bytes = head_bytes
         self._current = exchange
         self.gate = gate = self.gates.current  # one gate judges this whole request
         wants_body = gate.wants_body(request, self.client) or hijack.needs_body(request)
@@ -332,7 +354,7 @@ class Conversation:
                 reader.collected = None
                 exchange.body_over_cap = True
         elif self.state is State.BUFFER_BODY:
-            self._held_body.append(chunk)
+            exchange.held_body.append(chunk)
             if reader.size > self.gate.max_body_bytes:
                 limit = self.gate.max_body_bytes
                 self._reject(exchange, ProtocolError(413, f"request body over {limit} bytes"))
@@ -356,30 +378,10 @@ class Conversation:
         if reason is not None:
             self._reject(exchange, ProtocolError(400, reason, "hijack_without_upgrade"))
             return
-        self.pending_decision = request
         self._to(State.DECIDING)
 
-    def _mutate(self, exchange: Exchange, mutation: Mutation) -> None:
-        """Change the held head (and body) as the decision says: ownership's labels and
-        filters, the one documented change to forwarded bytes (`core.wire.rewrite`)."""
-        head = self._head_bytes
-        if mutation.query is not None:
-            head = rewrite.with_query_value(head, *mutation.query)
-        if mutation.body_label is not None:
-            request = exchange.request
-            if request is None or request.body is None or not exchange.request_done:
-                raise RewriteError("the body was not read")
-            assert exchange.head is not None
-            body = labelling.body_with_label(request.body, *mutation.body_label)
-            head, raw = rewrite.with_body(head, exchange.head.framing, body)
-            self._held_body[:] = [raw]
-        self._head_bytes = head
-        exchange.mutated = mutation.added or "changed"
-
     def _forward(self, exchange: Exchange) -> None:
-        self.to_upstream.append(self._head_bytes)
-        self.to_upstream.extend(self._held_body)
-        self._held_body.clear()
+        self.to_upstream.extend(exchange.take_forwarded())
         self._queue.append(exchange)
         if exchange.request_done:
             self._end_request()
@@ -395,7 +397,7 @@ class Conversation:
             exchange.request = exchange.request.with_body(bytes(reader.collected))
         self._current = None
         self._body_reader = None
-        self._held_body.clear()
+        exchange.held_body = []
         if not exchange.request_done:  # a denial answered at once may be recorded already
             exchange.advance("request_read")
         forwarded = exchange.local is None
@@ -428,8 +430,7 @@ class Conversation:
         exchange.advance("request_read")
         self._answer_locally(exchange, error.status, f"sockspy: {error.message}", close=True)
         self._current = None
-        self._held_body.clear()
-        self.pending_decision = None
+        exchange.held_body = []
         self._to(State.NO_MORE_REQUESTS)
         self._buf = b""
 
@@ -441,7 +442,6 @@ class Conversation:
         if exchange not in self._queue:
             self._record(exchange)
         self._current = None
-        self.pending_decision = None
 
     def _answer_locally(
         self, exchange: Exchange, status: int, message: str, close: bool = False
@@ -531,11 +531,10 @@ class Conversation:
         except ProtocolError as exc:
             self._daemon_error(exc.message)
             return False
-        redacting = self._redaction(exchange, head.status)
-        if redacting:
-            exchange.held_head = head_bytes  # sent once the body is redacted
-        else:
-            self.to_client.append(head_bytes)
+        # How this response leaves is chosen here, once (`responses`).
+        plan = responses.plan(exchange.decision, exchange.request, head.status)
+        exchange.response = plan
+        self.to_client.extend(plan.head(head_bytes))
         if head.status == 101:
             self._start_tunnel(exchange)
             return False
@@ -544,28 +543,46 @@ class Conversation:
         exchange.status = head.status
         request = exchange.request
         keep = request is not None and request.endpoint in objects.CREATING and head.status < 300
-        self._response_reader = reader_for(head.framing, collect=keep or redacting)
+        self._response_reader = reader_for(head.framing, collect=keep or plan.holds)
         self._response_to(ResponseState.BODY)
         if self._response_reader.done:
             self._complete_response()
-        elif head.status == 200 and exchange.request is not None:
-            self._maybe_start_stream(exchange, exchange.request)
+        elif head.status == 200 and request is not None:
+            self._maybe_start_stream(exchange, request)
         return True
 
     def _maybe_start_stream(self, exchange: Exchange, request: Request) -> None:
         """A streaming response (logs -f, events, stats, wait) opens a session."""
         if sessions.session_kind(request) != "stream":
             return
-        target = sessions.session_object(request)
-        exchange.session = recording.session_start_record(
-            self.conn_id, exchange, "stream", target, self.record_prefix
+        self._open_session(exchange, "stream")
+
+    def _open_session(self, exchange: Exchange, kind: str) -> Session:
+        assert exchange.request is not None
+        target = sessions.session_object(exchange.request)
+        start = self._recorded(
+            "session_start", exchange, lambda: self._session_start(exchange, kind, target)
         )
-        exchange.session_started = self.clock()
-        self.records.append(exchange.session)
+        exchange.session = session = Session(kind, self.clock(), start)
+        if start is not None:
+            self.records.append(start)
+        return session
+
+    def _session_start(
+        self, exchange: Exchange, kind: str, target: str | None
+    ) -> SessionStartRecord:
+        endpoint = exchange.request.endpoint if exchange.request is not None else None
+        made = None
+        if self.lineage is not None and target is not None and endpoint == "exec.start":
+            made = self.lineage.find("exec", target)  # the command its create asked for
+        return recording.session_start_record(
+            self.conn_id, exchange, kind, target, self.record_prefix, made
+        )
 
     def _read_response_body(self) -> bool:
         reader = self._response_reader
         assert reader is not None
+        exchange = self._queue[0]
         try:
             end = reader.feed(self._ubuf)
         except FramingError as exc:
@@ -574,33 +591,24 @@ class Conversation:
         if end:
             chunk, self._ubuf = self._ubuf[:end], self._ubuf[end:]
             kept = reader.collected
-            if self._queue[0].held_head is not None:  # held whole, to be redacted
-                if kept is not None and len(kept) > redaction.MAX_REDACTED_BODY:
-                    limit = redaction.MAX_REDACTED_BODY
-                    self._redaction_failed(self._queue[0], f"the answer is over {limit} bytes")
-                    return False
-            else:
-                self.to_client.append(chunk)
-                if kept is not None and len(kept) > objects.RESPONSE_CAP:
-                    del kept[: len(kept) - objects.RESPONSE_CAP]  # a build's id: its last lines
-        self._queue[0].response_body_bytes = reader.size
+            try:
+                self.to_client.extend(exchange.response.chunk(chunk, len(kept or b"")))
+            except Withheld as exc:
+                self._withhold(exchange, str(exc))
+                return False
+            if (
+                not exchange.response.holds
+                and kept is not None
+                and len(kept) > objects.RESPONSE_CAP
+            ):
+                del kept[: len(kept) - objects.RESPONSE_CAP]  # a build's id: its last lines
+        exchange.response_body_bytes = reader.size
         if reader.done:
             self._complete_response()
         return True
 
-    def _redaction(self, exchange: Exchange, status: int) -> bool:
-        """Whether this response is held whole and redacted before the client sees it."""
-        decision, request = exchange.decision, exchange.request
-        return (
-            status == 200
-            and decision is not None
-            and bool(decision.redact)
-            and request is not None
-            and request.endpoint in redaction.ENDPOINTS
-        )
-
-    def _redaction_failed(self, exchange: Exchange, reason: str) -> None:
-        """A response that must be redacted and cannot be: 502, never the original bytes."""
+    def _withhold(self, exchange: Exchange, reason: str) -> None:
+        """A response that must be changed and cannot be: 502, never the original bytes."""
         message = f"sockspy: the daemon's answer is withheld, it could not be redacted: {reason}"
         self.to_client.append(error_response(502, message, close=True))
         exchange.status = 502
@@ -612,26 +620,16 @@ class Conversation:
     def _complete_response(self) -> None:
         exchange = self._queue[0]
         reader = self._response_reader
-        if exchange.held_head is not None:
-            assert exchange.decision is not None and exchange.request is not None
-            collected = bytes(reader.collected or b"") if reader is not None else b""
-            try:
-                body = redaction.redact(
-                    exchange.request.endpoint, collected, exchange.decision.redact
-                )
-                head = rewrite.response_with_body(exchange.held_head, body)
-            except (redaction.RedactionError, RewriteError) as exc:
-                self._redaction_failed(exchange, str(exc))
-                return
-            self.to_client.append(head)
-            self.to_client.append(body)
-            exchange.redacted = exchange.decision.redact
-            exchange.held_head = None
-            if reader is not None:
-                reader.collected = None
+        collected = reader.collected if reader is not None else None
+        try:
+            self.to_client.extend(exchange.response.end(bytes(collected or b"")))
+        except Withheld as exc:
+            self._withhold(exchange, str(exc))
+            return
+        exchange.redacted = exchange.response.removed
         self._queue.popleft()
-        if reader is not None and reader.collected is not None:
-            exchange.response_body = bytes(reader.collected)
+        if collected is not None and not exchange.response.holds:
+            exchange.response_body = bytes(collected)
         self._response_reader = None
         self._response_to(ResponseState.HEAD)
         exchange.advance("response_read")
@@ -654,22 +652,14 @@ class Conversation:
         self._to(State.TUNNEL)
         self._response_to(ResponseState.TUNNEL)
         self._tunnel_exchange = exchange
-        self._tunnel_started = self.clock()
-        assert exchange.request is not None
-        target = sessions.session_object(exchange.request)
-        exchange.session = recording.session_start_record(
-            self.conn_id, exchange, "hijack", target, self.record_prefix, self.lineage
-        )
-        self.records.append(exchange.session)
-        self.tunnel_early = (self._buf, self._ubuf)
+        session = self._open_session(exchange, "hijack")
+        session.early_up, session.early_down = self._buf, self._ubuf
         if self._ubuf:
             self.to_client.append(APART)
             self.to_client.append(self._ubuf)
-            self.tunnel_daemon_to_client = len(self._ubuf)
             self._ubuf = b""
         if self._buf:  # client bytes that came before the 101: the daemon gets them now
             self.to_upstream.append(self._buf)
-            self.tunnel_client_to_daemon = len(self._buf)
             self._buf = b""
 
     @property
@@ -699,18 +689,32 @@ class Conversation:
         daemon said of it afterwards (`sessions.outcome`)."""
         exchange = self._tunnel_exchange
         assert exchange is not None and exchange.session is not None
+        session = exchange.session
         self.client_bytes += client_to_daemon
         self.daemon_bytes += daemon_to_client
-        self.records.append(
-            recording.session_end_record(
-                exchange.session,
-                self.tunnel_client_to_daemon + client_to_daemon,
-                self.tunnel_daemon_to_client + daemon_to_client,
-                self.clock() - self._tunnel_started,
-                outcome or {},
-            )
+        self._end_session(
+            exchange,
+            len(session.early_up) + client_to_daemon,
+            len(session.early_down) + daemon_to_client,
+            outcome or {},
         )
         self._finish("session ended")
+
+    def _end_session(
+        self, exchange: Exchange, up: int, down: int, outcome: Mapping[str, Any]
+    ) -> None:
+        session = exchange.session
+        if session is None or session.start is None:
+            return  # its start record could not be built: its internal_error says so
+        start = session.start
+        duration = self.clock() - session.started
+        end = self._recorded(
+            "session_end",
+            exchange,
+            lambda: recording.session_end_record(start, up, down, duration, outcome),
+        )
+        if end is not None:
+            self.records.append(end)
 
     def _daemon_error(self, message: str) -> None:
         for exchange in self._queue:
@@ -739,16 +743,20 @@ class Conversation:
             if exchange.phase is not Phase.RECORDED:
                 exchange.reason = exchange.reason or self.close_reason
                 self._record(exchange)
-        return recording.connection_record(
-            self.conn_id,
-            self.client,
-            self._requests,
-            self.client_bytes,
-            self.daemon_bytes,
-            self.started,
-            self.clock(),
-            self.close_reason,
-        )
+        now = self.clock()
+        try:
+            return recording.connection_record(
+                self.conn_id,
+                self.client,
+                self._requests,
+                self.client_bytes,
+                self.daemon_bytes,
+                self.started,
+                now,
+                self.close_reason,
+            )
+        except Exception as exc:  # the record path never cuts a client (`_recorded`)
+            return recording.internal_error(self.conn_id, "connection_record", exc)
 
     def _maybe_record(self, exchange: Exchange) -> None:
         if exchange.phase is Phase.COMPLETE:
@@ -761,17 +769,33 @@ class Conversation:
             exchange.advance("ended")
         exchange.advance("recorded")
         if exchange.session is not None and exchange.status != 101:
-            self.records.append(
-                recording.session_end_record(
-                    exchange.session,
-                    exchange.request_body_bytes,
-                    exchange.response_body_bytes,
-                    self.clock() - exchange.session_started,
-                    {},
-                )
+            self._end_session(
+                exchange, exchange.request_body_bytes, exchange.response_body_bytes, {}
             )
-        record = recording.exchange_record(
-            self.conn_id, self.client, exchange, self.clock(), self.record_prefix, self.lineage
+        now = self.clock()
+        record = self._recorded(
+            "exchange_record",
+            exchange,
+            lambda: recording.exchange_record(
+                self.conn_id, self.client, exchange, now, self.record_prefix
+            ),
         )
-        if record is not None:
+        if record is None:
+            return
+        lineage = self.lineage
+        if lineage is not None:  # the one write to the server-wide memory
+            self._recorded("lineage", exchange, lambda: lineage.link(record, exchange))
+        if exchange.audit_level != "none":
             self.records.append(record)
+
+    def _recorded(self, where: str, exchange: Exchange | None, build: Callable[[], R]) -> R | None:
+        """`build()`, a step of the record path; if it raises, an `internal_error` record
+        names the exchange it cost, and the exchange goes on byte for byte (a record is a
+        side product: it never costs the client a byte or the connection)."""
+        try:
+            return build()
+        except Exception as exc:
+            self.records.append(
+                recording.internal_error(self.conn_id, where, exc, exchange, self.record_prefix)
+            )
+            return None

@@ -1,56 +1,33 @@
-"""One request/response exchange on a connection, as it progresses.
+"""One request/response exchange on a connection: everything that belongs to it.
 
-An exchange is in one `Phase`. Its request and its response end independently (a daemon
-may answer before a forwarded body has ended), so there are two ways to `COMPLETE`:
+The connection (`sockspy.core.proxy.conversation`) keeps the buffers, the framing
+readers, the order of responses and half-close. The exchange keeps what is one request's
+own: its held head and body (changed in place by a tenant's `Mutation`, `apply`), how
+its response leaves (`responses.ResponsePlan`, chosen at the response head), the
+`Session` it opens (a hijack or a stream), and the facts its record is built from
+(`sockspy.core.proxy.recording`). Its `Phase` moves through the table in
+`sockspy.core.proxy.states`.
 
-    REQUEST ──request_read──> RESPONSE ──response_read──> COMPLETE ──recorded──> RECORDED
-       └─────response_read──> ANSWERED ──request_read───────┘
-
-`ended` takes any phase before `RECORDED` to `COMPLETE` at once: the connection broke,
-or sockspy refused the rest, and nothing more of this exchange will come. Every event
-not in `_NEXT` is a bug in the caller and raises `IllegalTransition` (the pump's error
-boundary closes that connection, with its records).
+To add a field to an exchange record: the value goes here (if the connection learns
+it), the field to `sockspy.core.records.ExchangeRecord` and the README's table, and the
+line that writes it to `sockspy.core.proxy.recording.exchange_record`.
 """
 
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import Any
 
-from sockspy.core.deciding.decision import Decision
+from sockspy.core.deciding.decision import Decision, Mutation
 from sockspy.core.deciding.lookups import Lookup
+from sockspy.core.docker import labelling
 from sockspy.core.docker.request import Request
+from sockspy.core.proxy.responses import RELAY, ResponsePlan
+from sockspy.core.proxy.states import Phase, next_phase
+from sockspy.core.records import SessionStartRecord
+from sockspy.core.wire import rewrite
 from sockspy.core.wire.head import RequestHead
-
-if TYPE_CHECKING:
-    from sockspy.core.records import SessionStartRecord
-
-
-class IllegalTransition(RuntimeError):
-    """A state machine of the conversation was asked for a move its table does not have."""
-
-
-class Phase(enum.Enum):
-    REQUEST = "request"  # its request is being read, decided or forwarded
-    RESPONSE = "response"  # its request has ended; its response is owed or under way
-    ANSWERED = "answered"  # its response has ended before its request did
-    COMPLETE = "complete"  # both have ended: its record is due
-    RECORDED = "recorded"
-
-
-_NEXT: dict[tuple[Phase, str], Phase] = {
-    (Phase.REQUEST, "request_read"): Phase.RESPONSE,
-    (Phase.REQUEST, "response_read"): Phase.ANSWERED,
-    (Phase.RESPONSE, "request_read"): Phase.RESPONSE,
-    (Phase.RESPONSE, "response_read"): Phase.COMPLETE,
-    (Phase.ANSWERED, "request_read"): Phase.COMPLETE,
-    (Phase.ANSWERED, "response_read"): Phase.ANSWERED,
-    (Phase.COMPLETE, "request_read"): Phase.COMPLETE,
-    (Phase.COMPLETE, "response_read"): Phase.COMPLETE,
-    (Phase.COMPLETE, "recorded"): Phase.RECORDED,
-    **{(phase, "ended"): Phase.COMPLETE for phase in Phase if phase is not Phase.RECORDED},
-}
+from sockspy.core.wire.rewrite import RewriteError
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +40,27 @@ class LocalAnswer:
 
 
 @dataclass(slots=True)
+class Session:
+    """What an exchange opened past its response head: a hijacked tunnel after a `101`,
+    or a streamed response (logs -f, events, stats, wait)."""
+
+    kind: str  # "hijack" or "stream"
+    started: float
+    start: SessionStartRecord | None  # its start record (None: it could not be built)
+    early_up: bytes = b""  # client bytes held before the 101, released at the switch
+    early_down: bytes = b""  # daemon bytes that came in the same read as the 101
+
+
+@dataclass(slots=True)
 class Exchange:
-    """Mutable bookkeeping for one exchange; the audit record is built from it."""
+    """One request and its response, as they progress; the audit record is built from it.
+
+    Set as the request is read: `head`, `request`, `head_bytes` and `held_body` (what is
+    forwarded once the gate allows it). Set by the decision: `decision`, `verdict`,
+    `reason`, `asked`, `mutated`. Set as the response is read: `response` (its plan),
+    `status`, the byte counts, `response_body` (a create's, to read what it made),
+    `redacted`, `session`. `local` is the answer sockspy made itself, if any.
+    """
 
     number: int
     started: float
@@ -72,20 +68,21 @@ class Exchange:
     request: Request | None = None
     raw_method: str | None = None
     raw_target: str | None = None
+    head_bytes: bytes = b""  # the request head as it will be forwarded
+    held_body: list[bytes] = field(default_factory=list)  # body held while a rule reads it
     decision: Decision | None = None
     verdict: str | None = None  # "allow", "deny", "would_deny" or "reject"
     reason: str | None = None
     code: str | None = None  # stable reason code of a refusal made by the core
     mutated: str | None = None  # what ownership added to the forwarded bytes
-    held_head: bytes | None = None  # a response head held while its body is redacted
+    response: ResponsePlan = RELAY  # how its response leaves (chosen at the response head)
     redacted: tuple[str, ...] = ()  # what was removed from the response
     status: int | None = None
     request_body_bytes: int = 0
     response_body_bytes: int = 0
     local: LocalAnswer | None = None
     phase: Phase = Phase.REQUEST
-    session: SessionStartRecord | None = None  # a hijack or a stream: its start record
-    session_started: float = 0.0
+    session: Session | None = None
     # What the gate asked the daemon to decide this request, with the answers: replay
     # decides it again from these (`sockspy.core.audit.replay`).
     asked: tuple[tuple[Lookup, Any], ...] = ()
@@ -93,11 +90,38 @@ class Exchange:
     body_over_cap: bool = False  # the body was too long to keep for its summary
 
     def advance(self, event: str) -> None:
-        """Move to the phase `event` leads to (see the module docstring)."""
-        phase = _NEXT.get((self.phase, event))
-        if phase is None:
-            raise IllegalTransition(f"exchange {self.number}: {event} in phase {self.phase.name}")
-        self.phase = phase
+        """Move to the phase `event` leads to (`sockspy.core.proxy.states`)."""
+        self.phase = next_phase(self.phase, event, self.number)
+
+    def apply(self, mutation: Mutation) -> None:
+        """Change the held head (and body) as the decision says: ownership's labels and
+        filters, the one documented change to forwarded bytes (`core.wire.rewrite`).
+        Raises RewriteError or BodyDecodeError; then nothing was changed."""
+        head = self.head_bytes
+        held = self.held_body
+        if mutation.query is not None:
+            head = rewrite.with_query_value(head, *mutation.query)
+        if mutation.body_label is not None:
+            request = self.request
+            if request is None or request.body is None or not self.request_done:
+                raise RewriteError("the body was not read")
+            assert self.head is not None
+            body = labelling.body_with_label(request.body, *mutation.body_label)
+            head, raw = rewrite.with_body(head, self.head.framing, body)
+            held = [raw]
+        self.head_bytes, self.held_body = head, held
+        self.mutated = mutation.added or "changed"
+
+    def take_forwarded(self) -> list[bytes]:
+        """The held head and body, to forward now (the exchange holds them no more)."""
+        out = [self.head_bytes, *self.held_body]
+        self.head_bytes, self.held_body = b"", []
+        return out
+
+    @property
+    def audit_level(self) -> str:
+        """How much of it the record keeps: "none", "metadata" or "request"."""
+        return self.decision.audit if self.decision is not None else "request"
 
     @property
     def request_done(self) -> bool:

@@ -16,8 +16,10 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
+from sockspy.core.docker import objects, summary
 from sockspy.core.docker.objects import ObjectRef
-from sockspy.core.records import ObjectFields
+from sockspy.core.proxy.exchange import Exchange
+from sockspy.core.records import ExchangeRecord, ObjectFields
 
 DEFAULT_LIMIT = 10_000
 # What an exec's create asked for, kept for its session (`session_start`).
@@ -107,6 +109,37 @@ class Lineage:
         for old in list(self._aliases.get((kind, object_id), ())):
             self._unname(kind, old)
         self._name(kind, new_name, object_id)
+
+    def link(self, record: ExchangeRecord, exchange: Exchange) -> None:
+        """The one write an exchange makes to this server-wide memory, right after its
+        record is built: remember what a create made (its record gets `made`); name the
+        maker of what a request touches (`object`, `created_by`); forget what a delete
+        removed and rename what a rename renamed."""
+        request = exchange.request
+        if request is None or exchange.local is not None:
+            return
+        touched = objects.touched(request)
+        if touched is not None:
+            found = self.find(*touched)
+            if found is not None:
+                record["object"] = found["object"]
+                record["created_by"] = found["created_by"]
+                if 200 <= (exchange.status or 0) < 300:
+                    if request.endpoint.endswith(".delete"):
+                        self.forget(*touched)
+                    elif request.endpoint == "container.rename" and request.query_get("name"):
+                        self.renamed(*touched, str(request.query_get("name")))
+        if exchange.response_body is None:
+            return
+        asked = record.get("summary")
+        if asked is None and summary.summarised(request.endpoint) and not exchange.body_over_cap:
+            asked = summary.summarise(request)  # read at "metadata" too, for its name
+        name = asked.get("name") if asked else None
+        if request.endpoint == "image.build" and asked and asked.get("tags"):
+            name = asked["tags"][0]
+        made = objects.created(request, exchange.status, exchange.response_body, name)
+        if made is not None:
+            record["made"] = self.made(made, record["record_id"], record)
 
     def learn(self, record: Mapping[str, Any]) -> None:
         """Rebuild from an exchange record read back from the log: what it made."""

@@ -8,6 +8,7 @@ Durations are computed from the monotonic clock the core was given.
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
@@ -23,16 +24,16 @@ from sockspy.core.deciding.lookups import (
     Lookup,
     ReadDaemonFacts,
 )
-from sockspy.core.docker import objects, summary
+from sockspy.core.docker import summary
 from sockspy.core.docker.bodies import BODY_ENDPOINTS
 from sockspy.core.docker.gojson import BodyDecodeError
 from sockspy.core.docker.request import Request
 from sockspy.core.docker.secrets import mask_target, masked_decoded
 from sockspy.core.proxy.exchange import Exchange
-from sockspy.core.proxy.lineage import Lineage
 from sockspy.core.records import (
     ConnectionRecord,
     ExchangeRecord,
+    InternalErrorRecord,
     SessionEndRecord,
     SessionStartRecord,
 )
@@ -92,17 +93,16 @@ def exchange_record(
     exchange: Exchange,
     now: float,
     record_prefix: str = "0-0-",
-    lineage: Lineage | None = None,
-) -> ExchangeRecord | None:
-    """The exchange's record; None when its rule says `audit = "none"`.
+) -> ExchangeRecord:
+    """The exchange's record, whatever its audit level (the caller drops it at "none",
+    after the lineage has read it: `Lineage.link`).
 
     At level "request" (the default) a create's record carries the `summary` of what it
-    asked for; at every level the objects it made go to `lineage`, and a request that
-    touches one gets `object` and `created_by`.
+    asked for, and a decision's record what else it read (`decision_input`).
     """
     request = exchange.request
     decision = exchange.decision
-    level = decision.audit if decision is not None else "request"
+    level = exchange.audit_level
     record: ExchangeRecord = {
         "event": "exchange",
         "record_id": f"{record_prefix}{exchange.number}",
@@ -130,56 +130,25 @@ def exchange_record(
         record["mutated"], record["mutation"] = True, exchange.mutated
     if exchange.redacted:
         record["redacted"] = list(exchange.redacted)
-    if request is None or (exchange.local is not None and decision is None):
-        return None if level == "none" else record
-    if level == "request" and decision is not None:
+    if request is None or level != "request":
+        return record
+    if decision is not None:
         given = recorded_input(request, exchange.asked)
         if given:
             record["decision_input"] = given
-    if exchange.local is not None:
-        return None if level == "none" else record
-    asked = None
-    if summary.summarised(request.endpoint):
-        asked = (
-            {"error": f"body over {summary.BODY_CAP} bytes, not summarised"}
-            if exchange.body_over_cap
-            else summary.summarise(request)
-        )
-        if level == "request" and asked is not None:
+    if exchange.local is None and summary.summarised(request.endpoint):
+        asked = asked_for(exchange)
+        if asked is not None:
             record["summary"] = asked
-    if lineage is not None:
-        _link(record, request, exchange, lineage, asked)
-    return None if level == "none" else record
+    return record
 
 
-def _link(
-    record: ExchangeRecord,
-    request: Request,
-    exchange: Exchange,
-    lineage: Lineage,
-    asked: Mapping[str, Any] | None,
-) -> None:
-    """Lineage: remember what a create made; name the maker of what a request touches."""
-    touched = objects.touched(request)
-    if touched is not None:
-        found = lineage.find(*touched)
-        if found is not None:
-            record["object"] = found["object"]
-            record["created_by"] = found["created_by"]
-            status = exchange.status or 0
-            if 200 <= status < 300:
-                if request.endpoint.endswith(".delete"):
-                    lineage.forget(*touched)
-                elif request.endpoint == "container.rename" and request.query_get("name"):
-                    lineage.renamed(*touched, str(request.query_get("name")))
-    if exchange.response_body is None:
-        return
-    name = asked.get("name") if asked else None
-    if request.endpoint == "image.build" and asked and asked.get("tags"):
-        name = asked["tags"][0]
-    made = objects.created(request, exchange.status, exchange.response_body, name)
-    if made is not None:
-        record["made"] = lineage.made(made, record["record_id"], record)
+def asked_for(exchange: Exchange) -> dict[str, Any] | None:
+    """What a forwarded create asked for (`sockspy.core.docker.summary`)."""
+    if exchange.body_over_cap:
+        return {"error": f"body over {summary.BODY_CAP} bytes, not summarised"}
+    assert exchange.request is not None
+    return summary.summarise(exchange.request)
 
 
 def session_start_record(
@@ -188,8 +157,10 @@ def session_start_record(
     kind: str,
     target: str | None,
     record_prefix: str = "0-0-",
-    lineage: Lineage | None = None,
+    exec_made: Mapping[str, Any] | None = None,
 ) -> SessionStartRecord:
+    """`exec_made`: the lineage's entry of the exec an `exec.start` names, if it has one
+    (its session then names the command its create asked for, and who made it)."""
     record: SessionStartRecord = {
         "event": "session_start",
         "record_id": f"{record_prefix}{exchange.number}",
@@ -200,15 +171,12 @@ def session_start_record(
     }
     if target is not None:
         record["object"] = target
-        made = (
-            lineage.find("exec", target) if lineage and record["endpoint"] == "exec.start" else None
-        )
-        if made is not None:
-            asked = made.get("asked") or {}
+        if exec_made is not None:
+            asked = exec_made.get("asked") or {}
             for key in ("command", "user", "tty", "privileged", "working_dir"):
                 if key in asked:
                     record[f"exec_{key}"] = asked[key]  # type: ignore[literal-required]
-            record["created_by"] = made["created_by"]
+            record["created_by"] = exec_made["created_by"]
     return record
 
 
@@ -256,3 +224,27 @@ def connection_record(
         "duration_ms": _ms(now - started),
         "close_reason": close_reason,
     }
+
+
+def internal_error(
+    conn_id: int,
+    where: str,
+    exc: BaseException,
+    exchange: Exchange | None = None,
+    record_prefix: str = "0-0-",
+) -> InternalErrorRecord:
+    """A step of the record path failed: the record it cost, named (built from plain
+    values only, so that it cannot fail in turn)."""
+    record: InternalErrorRecord = {
+        "event": "internal_error",
+        "conn_id": conn_id,
+        "where": where,
+        "error": repr(exc),
+        "traceback": "".join(traceback.format_exception(exc)),
+    }
+    if exchange is not None:
+        record["record_id"] = f"{record_prefix}{exchange.number}"
+        record["request_no"] = exchange.number
+        if exchange.request is not None:
+            record["endpoint"] = exchange.request.endpoint
+    return record

@@ -1,4 +1,10 @@
-"""The two sides of a conversation, as states and the table of their allowed moves.
+"""Every state machine of a conversation, and the tables of their moves (h11's Rule 1).
+
+There are three: the request side and the response side of the connection, and the
+phase of each exchange on it. Each is an enum and a table; every move goes through the
+table, and a move not in it is a bug that raises `IllegalTransition` rather than let two
+sides disagree silently (the pump's error boundary closes that connection, with its
+records).
 
 The request side (client -> daemon) reads one request at a time:
 
@@ -14,8 +20,15 @@ The response side (daemon -> client) reads the response heads and bodies in requ
 order: `HEAD` (waiting for the next head) and `BODY` (relaying one body), until a `101`
 makes both sides a `TUNNEL` of raw bytes.
 
-Every move goes through `move`, which checks it against the table: a move not in it is a
-bug, and raises `IllegalTransition` rather than let the two sides disagree silently.
+An exchange (`sockspy.core.proxy.exchange.Exchange`) is in one `Phase`. Its request and
+its response end independently (a daemon may answer before a forwarded body has ended),
+so there are two ways to `COMPLETE`:
+
+    REQUEST ──request_read──> RESPONSE ──response_read──> COMPLETE ──recorded──> RECORDED
+       └─────response_read──> ANSWERED ──request_read───────┘
+
+`ended` takes any phase before `RECORDED` to `COMPLETE` at once: the connection broke,
+or sockspy refused the rest, and nothing more of this exchange will come.
 """
 
 from __future__ import annotations
@@ -23,7 +36,9 @@ from __future__ import annotations
 import enum
 from typing import TypeVar
 
-from sockspy.core.proxy.exchange import IllegalTransition
+
+class IllegalTransition(RuntimeError):
+    """A state machine of the conversation was asked for a move its table does not have."""
 
 
 class RequestState(enum.Enum):
@@ -73,3 +88,33 @@ def move(current: State, new: State, moves: dict[State, frozenset[State]]) -> St
     if new is not current and new not in moves[current]:
         raise IllegalTransition(f"{type(current).__name__}: {current.name} -> {new.name}")
     return new
+
+
+class Phase(enum.Enum):
+    REQUEST = "request"  # its request is being read, decided or forwarded
+    RESPONSE = "response"  # its request has ended; its response is owed or under way
+    ANSWERED = "answered"  # its response has ended before its request did
+    COMPLETE = "complete"  # both have ended: its record is due
+    RECORDED = "recorded"
+
+
+PHASE_MOVES: dict[tuple[Phase, str], Phase] = {
+    (Phase.REQUEST, "request_read"): Phase.RESPONSE,
+    (Phase.REQUEST, "response_read"): Phase.ANSWERED,
+    (Phase.RESPONSE, "request_read"): Phase.RESPONSE,
+    (Phase.RESPONSE, "response_read"): Phase.COMPLETE,
+    (Phase.ANSWERED, "request_read"): Phase.COMPLETE,
+    (Phase.ANSWERED, "response_read"): Phase.ANSWERED,
+    (Phase.COMPLETE, "request_read"): Phase.COMPLETE,
+    (Phase.COMPLETE, "response_read"): Phase.COMPLETE,
+    (Phase.COMPLETE, "recorded"): Phase.RECORDED,
+    **{(phase, "ended"): Phase.COMPLETE for phase in Phase if phase is not Phase.RECORDED},
+}
+
+
+def next_phase(phase: Phase, event: str, number: int = 0) -> Phase:
+    """The phase `event` leads to from `phase` (of exchange `number`, for the error)."""
+    after = PHASE_MOVES.get((phase, event))
+    if after is None:
+        raise IllegalTransition(f"exchange {number}: {event} in phase {phase.name}")
+    return after
