@@ -33,8 +33,9 @@ from sockspy.core.deciding.judgement import Judgement
 from sockspy.core.deciding.lookups import InspectExec, Lookup, LookupFailed
 from sockspy.core.docker import sessions
 from sockspy.core.docker.request import Request
-from sockspy.core.proxy.conversation import APART, EOF, Conversation, Outbox
+from sockspy.core.proxy.conversation import Conversation
 from sockspy.core.proxy.lineage import Lineage
+from sockspy.core.proxy.outbox import APART, EOF, Outbox
 from sockspy.core.records import InternalErrorRecord
 from sockspy.core.wire.head import MAX_HEAD_BYTES
 from sockspy.io.inspector import ContainerInspector

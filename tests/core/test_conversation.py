@@ -8,7 +8,8 @@ from sockspy.core.deciding.client import Client, PeerCred
 from sockspy.core.deciding.decision import ALLOW, Decision
 from sockspy.core.deciding.gate import AllowAll, DenyEndpoints
 from sockspy.core.docker.sessions import outcome
-from sockspy.core.proxy.conversation import APART, EOF, Conversation, State
+from sockspy.core.proxy.conversation import Conversation, State
+from sockspy.core.proxy.outbox import APART, EOF
 from sockspy.core.proxy.states import ResponseState
 
 CLIENT = Client(front="unix:///run/sockspy.sock", peer=PeerCred(pid=42, uid=1000, gid=1000))

@@ -6,10 +6,11 @@ from __future__ import annotations
 import pytest
 
 from sockspy.core.proxy.exchange import Exchange
-from sockspy.core.proxy.states import IllegalTransition, Phase
 from sockspy.core.proxy.states import (
     REQUEST_MOVES,
     RESPONSE_MOVES,
+    IllegalTransition,
+    Phase,
     RequestState,
     ResponseState,
     move,

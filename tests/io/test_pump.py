@@ -22,7 +22,7 @@ from support.serving import memory_log, run_trio, stop, written_records
 
 from sockspy.core.deciding.client import Client
 from sockspy.core.deciding.gate import AllowAll
-from sockspy.core.proxy.conversation import APART, Outbox
+from sockspy.core.proxy.outbox import APART, Outbox
 from sockspy.core.serving.address import UnixAddress
 from sockspy.io.logsink import AuditLog
 from sockspy.io.pump import Pump

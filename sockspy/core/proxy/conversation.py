@@ -34,7 +34,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any, Final, TypeVar
+from typing import Any
 
 from sockspy.core.deciding.client import Client
 from sockspy.core.deciding.decision import Decision
@@ -43,9 +43,11 @@ from sockspy.core.deciding.lookups import Lookup
 from sockspy.core.docker import hijack, objects, sessions, summary
 from sockspy.core.docker.gojson import BodyDecodeError
 from sockspy.core.docker.request import Request, classify_request
-from sockspy.core.proxy import recording, responses
+from sockspy.core.proxy import responses
 from sockspy.core.proxy.exchange import Exchange, LocalAnswer, Session
 from sockspy.core.proxy.lineage import Lineage
+from sockspy.core.proxy.outbox import APART, EOF, Outbox
+from sockspy.core.proxy.recorder import Recorder
 from sockspy.core.proxy.responses import Withheld
 from sockspy.core.proxy.states import (
     REQUEST_MOVES,
@@ -55,7 +57,7 @@ from sockspy.core.proxy.states import (
     ResponseState,
     move,
 )
-from sockspy.core.records import Record, SessionStartRecord
+from sockspy.core.records import Record
 from sockspy.core.wire.errors import error_response
 from sockspy.core.wire.framing import BodyReader, FixedLength, FramingError, NoBody, reader_for
 from sockspy.core.wire.head import (
@@ -66,37 +68,6 @@ from sockspy.core.wire.head import (
     parse_response_head,
 )
 from sockspy.core.wire.rewrite import RewriteError
-
-R = TypeVar("R")
-
-
-class Eof:
-    """Outbox marker: shut down the write side of that stream (half-close)."""
-
-    def __repr__(self) -> str:
-        return "EOF"
-
-
-EOF: Final = Eof()
-
-
-class Apart:
-    """Outbox marker: the bytes before it and after it leave in separate sends.
-
-    After a `101`: clients read the response head through a buffered reader and the
-    stream from the raw socket after it (docker-py's attach does), so stream bytes that
-    arrive in the same read as the head are lost to them. sockspy never joins the two
-    (checked with docker-py 7.1: attach logs=1 stream=0 got b'' more often through sockspy
-    than direct, while a raw reader got every byte both ways).
-    """
-
-    def __repr__(self) -> str:
-        return "APART"
-
-
-APART: Final = Apart()
-Outbox = deque[bytes | Eof | Apart]
-
 
 State = RequestState  # the state the I/O layer reads (`Conversation.state`)
 
@@ -109,7 +80,7 @@ class Conversation:
     It keeps what is the connection's: the two buffers and framing readers, the order of
     responses (`_queue`), half-close, and the switch to a tunnel. What is one request's
     own lives on its `Exchange`. A record is a side product: nothing on the record path
-    (`_recorded`) can cost the client a byte or the connection.
+    (`sockspy.core.proxy.recorder`) can cost the client a byte or the connection.
 
     Args:
         gates: the policy in force; each request head pins its current gate.
@@ -129,11 +100,10 @@ class Conversation:
         run_id: str = "0",
     ) -> None:
         self.conn_id = conn_id
-        # Who made which object (shared by the server's connections), and the prefix of
-        # this connection's record ids ("<run>-<conn>-<request>").
-        self.lineage = lineage
-        self.record_prefix = f"{run_id}-{conn_id}-"
         self.client = client
+        self.record_prefix = f"{run_id}-{conn_id}-"
+        self.recorder = Recorder(conn_id, client, clock, lineage, self.record_prefix)
+        self.records = self.recorder.records  # what the I/O layer writes out (and clears)
         # The policy in force (replaced whole by a reload); each new head pins
         # `gates.current` as `gate`, whose body limit and decision apply to that request.
         self.gates = gates if isinstance(gates, GateHolder) else GateHolder(gates)
@@ -142,7 +112,6 @@ class Conversation:
         self.max_head_bytes = max_head_bytes
         self.to_upstream: Outbox = deque()
         self.to_client: Outbox = deque()
-        self.records: list[Record] = []
         self.state = State.HEAD  # moved only by `_to` (checked against the table)
         self.response_state = ResponseState.HEAD  # moved only by `_response_to`
         self.finished = False  # nothing more will be exchanged: close both sides
@@ -557,27 +526,8 @@ class Conversation:
             return
         self._open_session(exchange, "stream")
 
-    def _open_session(self, exchange: Exchange, kind: str) -> Session:
-        assert exchange.request is not None
-        target = sessions.session_object(exchange.request)
-        start = self._recorded(
-            "session_start", exchange, lambda: self._session_start(exchange, kind, target)
-        )
-        exchange.session = session = Session(kind, self.clock(), start)
-        if start is not None:
-            self.records.append(start)
-        return session
-
-    def _session_start(
-        self, exchange: Exchange, kind: str, target: str | None
-    ) -> SessionStartRecord:
-        endpoint = exchange.request.endpoint if exchange.request is not None else None
-        made = None
-        if self.lineage is not None and target is not None and endpoint == "exec.start":
-            made = self.lineage.find("exec", target)  # the command its create asked for
-        return recording.session_start_record(
-            self.conn_id, exchange, kind, target, self.record_prefix, made
-        )
+    def _open_session(self, exchange: Exchange, kind: str) -> None:
+        exchange.session = Session(kind, self.clock(), self.recorder.session_start(exchange, kind))
 
     def _read_response_body(self) -> bool:
         reader = self._response_reader
@@ -652,8 +602,9 @@ class Conversation:
         self._to(State.TUNNEL)
         self._response_to(ResponseState.TUNNEL)
         self._tunnel_exchange = exchange
-        session = self._open_session(exchange, "hijack")
-        session.early_up, session.early_down = self._buf, self._ubuf
+        self._open_session(exchange, "hijack")
+        assert exchange.session is not None
+        exchange.session.early_up, exchange.session.early_down = self._buf, self._ubuf
         if self._ubuf:
             self.to_client.append(APART)
             self.to_client.append(self._ubuf)
@@ -692,29 +643,12 @@ class Conversation:
         session = exchange.session
         self.client_bytes += client_to_daemon
         self.daemon_bytes += daemon_to_client
-        self._end_session(
-            exchange,
+        up, down = (
             len(session.early_up) + client_to_daemon,
             len(session.early_down) + daemon_to_client,
-            outcome or {},
         )
+        self.recorder.session_end(exchange, up, down, outcome or {})
         self._finish("session ended")
-
-    def _end_session(
-        self, exchange: Exchange, up: int, down: int, outcome: Mapping[str, Any]
-    ) -> None:
-        session = exchange.session
-        if session is None or session.start is None:
-            return  # its start record could not be built: its internal_error says so
-        start = session.start
-        duration = self.clock() - session.started
-        end = self._recorded(
-            "session_end",
-            exchange,
-            lambda: recording.session_end_record(start, up, down, duration, outcome),
-        )
-        if end is not None:
-            self.records.append(end)
 
     def _daemon_error(self, message: str) -> None:
         for exchange in self._queue:
@@ -743,20 +677,9 @@ class Conversation:
             if exchange.phase is not Phase.RECORDED:
                 exchange.reason = exchange.reason or self.close_reason
                 self._record(exchange)
-        now = self.clock()
-        try:
-            return recording.connection_record(
-                self.conn_id,
-                self.client,
-                self._requests,
-                self.client_bytes,
-                self.daemon_bytes,
-                self.started,
-                now,
-                self.close_reason,
-            )
-        except Exception as exc:  # the record path never cuts a client (`_recorded`)
-            return recording.internal_error(self.conn_id, "connection_record", exc)
+        return self.recorder.connection(
+            self._requests, self.client_bytes, self.daemon_bytes, self.started, self.close_reason
+        )
 
     def _maybe_record(self, exchange: Exchange) -> None:
         if exchange.phase is Phase.COMPLETE:
@@ -768,34 +691,7 @@ class Conversation:
         if exchange.phase is not Phase.COMPLETE:
             exchange.advance("ended")
         exchange.advance("recorded")
-        if exchange.session is not None and exchange.status != 101:
-            self._end_session(
-                exchange, exchange.request_body_bytes, exchange.response_body_bytes, {}
-            )
-        now = self.clock()
-        record = self._recorded(
-            "exchange_record",
-            exchange,
-            lambda: recording.exchange_record(
-                self.conn_id, self.client, exchange, now, self.record_prefix
-            ),
-        )
-        if record is None:
-            return
-        lineage = self.lineage
-        if lineage is not None:  # the one write to the server-wide memory
-            self._recorded("lineage", exchange, lambda: lineage.link(record, exchange))
-        if exchange.audit_level != "none":
-            self.records.append(record)
-
-    def _recorded(self, where: str, exchange: Exchange | None, build: Callable[[], R]) -> R | None:
-        """`build()`, a step of the record path; if it raises, an `internal_error` record
-        names the exchange it cost, and the exchange goes on byte for byte (a record is a
-        side product: it never costs the client a byte or the connection)."""
-        try:
-            return build()
-        except Exception as exc:
-            self.records.append(
-                recording.internal_error(self.conn_id, where, exc, exchange, self.record_prefix)
-            )
-            return None
+        if exchange.session is not None and exchange.status != 101:  # a stream ends here
+            up, down = exchange.request_body_bytes, exchange.response_body_bytes
+            self.recorder.session_end(exchange, up, down, {})
+        self.recorder.exchange(exchange)

@@ -20,7 +20,7 @@ from typing import Any
 
 from sockspy.core.deciding.decision import Decision, Mutation
 from sockspy.core.deciding.lookups import Lookup
-from sockspy.core.docker import labelling
+from sockspy.core.docker import labelling, sessions
 from sockspy.core.docker.request import Request
 from sockspy.core.proxy.responses import RELAY, ResponsePlan
 from sockspy.core.proxy.states import Phase, next_phase
@@ -117,6 +117,11 @@ class Exchange:
         out = [self.head_bytes, *self.held_body]
         self.head_bytes, self.held_body = b"", []
         return out
+
+    @property
+    def session_target(self) -> str | None:
+        """The exec id or container a session it opens is about."""
+        return sessions.session_object(self.request) if self.request is not None else None
 
     @property
     def audit_level(self) -> str:
