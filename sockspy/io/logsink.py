@@ -84,6 +84,17 @@ def _shape(_logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> d
     }
 
 
+def _render_failed(record: Mapping[str, Any], exc: Exception) -> dict[str, Any]:
+    """The `internal_error` written in the place of a record that could not be rendered:
+    which record it was, from plain values only."""
+    out: dict[str, Any] = {"event": "internal_error", "where": "render", "error": repr(exc)}
+    for key, kind in (("event", str), ("record_id", str), ("conn_id", int), ("request_no", int)):
+        value = record.get(key)
+        if isinstance(value, kind):
+            out["lost_event" if key == "event" else key] = value
+    return out
+
+
 _SHAPED = "<shaped>"  # the level of a queued record that arrived rendered (a worker's)
 
 
@@ -206,8 +217,11 @@ class AuditLog:
             try:
                 lines.append(self._render(emitted, level, record))
             except Exception as exc:  # an unrenderable record must not kill the writer
-                self.dropped += 1
-                print(f"sockspy: audit record not rendered: {exc!r}", file=sys.stderr)
+                try:  # its place in the log says what was lost
+                    lines.append(self._render(emitted, "error", _render_failed(record, exc)))
+                except Exception:
+                    self.dropped += 1
+                    print(f"sockspy: audit record not rendered: {exc!r}", file=sys.stderr)
         chain = self.chain
         if chain is not None and chain.signer is not None and chain.since_checkpoint > 0:
             now = time.monotonic()

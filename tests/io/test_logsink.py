@@ -80,3 +80,21 @@ def test_writes_are_batched_not_one_per_record() -> None:
     log.close()
     assert len(lines(sink)) == 2000
     assert sink.writes < 100
+
+
+def test_a_record_that_cannot_be_rendered_leaves_an_internal_error_naming_it() -> None:
+    sink = io.StringIO()
+    log = AuditLog("json", sink)
+    log.emit({"event": "exchange", "record_id": "r-3-1", "conn_id": 3, "request_no": 1})
+    log.emit(
+        {"event": "exchange", "record_id": "r-3-2", "conn_id": 3, "x": 2**70}
+    )  # orjson: >64 bits
+    log.emit({"event": "exchange", "record_id": "r-3-3", "conn_id": 3, "request_no": 3})
+    log.close()
+    records = lines(sink)
+    assert [r["event"] for r in records] == ["exchange", "internal_error", "exchange"]
+    lost = records[1]
+    assert lost["where"] == "render" and lost["lost_event"] == "exchange"
+    assert lost["record_id"] == "r-3-2" and lost["conn_id"] == 3 and lost["level"] == "error"
+    assert "Integer exceeds 64-bit range" in str(lost["error"])
+    assert log.dropped == 0
