@@ -17,22 +17,18 @@ connection with one audit record, and nothing escapes to the server.
 
 from __future__ import annotations
 
-import os
 import traceback
 from collections import Counter
-from collections.abc import Mapping
 from contextlib import suppress
 from typing import Any
 
 import trio
 
 from sockspy.core.deciding.client import Client
-from sockspy.core.deciding.decision import Decision
+from sockspy.core.deciding.decision import Decision, audit_unavailable
 from sockspy.core.deciding.gate import Gate, GateHolder
 from sockspy.core.deciding.judgement import Judgement
-from sockspy.core.deciding.lookups import InspectExec, Lookup, LookupFailed
-from sockspy.core.docker import sessions
-from sockspy.core.docker.request import Request
+from sockspy.core.deciding.lookups import Lookup, LookupFailed
 from sockspy.core.proxy.conversation import Conversation
 from sockspy.core.proxy.lineage import Lineage
 from sockspy.core.proxy.outbox import APART, EOF, Outbox
@@ -40,18 +36,15 @@ from sockspy.core.records import InternalErrorRecord
 from sockspy.core.wire.head import MAX_HEAD_BYTES
 from sockspy.io.inspector import ContainerInspector
 from sockspy.io.logsink import AuditLog
-from sockspy.io.sockstream import ByteStream, StreamClosed
-from sockspy.io.transcripts import Recorder, TranscriptSink
+from sockspy.io.sessions import SessionRecorder
+from sockspy.io.sockstream import RECEIVE_SIZE, ByteStream, StreamClosed
+from sockspy.io.transcripts import TranscriptSink
 from sockspy.io.tunnel import Tunnel, Way
 from sockspy.io.upstream import Upstream, UpstreamError, connect
 
-# 64 KiB: big enough for throughput, small enough to stay below malloc's mmap threshold.
-RECEIVE_SIZE = 64 * 1024
 # After sockspy decides to close, read (and drop) what the client still sends for a
 # moment, so the kernel does not answer it with a reset that destroys our last response.
 LINGER_SECONDS = 1.0
-# How long the daemon may take to say how a session ended (exit code), after it ended.
-SESSION_OUTCOME_SECONDS = 2.0
 # Small pieces (heads, short bodies) are joined before sending; bulk data never is.
 _COALESCE_BELOW = 16 * 1024
 _COALESCE_LIMIT = 64 * 1024
@@ -94,10 +87,7 @@ class Pump:
         self._scope = trio.CancelScope()
         self._nursery: trio.Nursery | None = None
         self._tunnel = Tunnel(self._scope.cancel)  # `run` then records the session
-        self.transcripts = transcripts
-        self._recorder: Recorder | None = None  # the transcript of the session to come
-        self._record_error: str | None = None  # why a session asked to be recorded is not
-        self._asked: list[tuple[Lookup, Any]] = []  # the pending decision's look-ups, answered
+        self.sessions = SessionRecorder(transcripts, self.inspector)
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -123,9 +113,9 @@ class Pump:
                 await self._close_streams()
                 if self.conv.tunnel and not self.conv.finished:  # a session: how it ended
                     moved = self._tunnel.moved
-                    outcome = {**await self._session_outcome(), **self._transcript_fields()}
+                    outcome = await self.sessions.ended(self.conv.tunnel_target)
                     self.conv.tunnel_closed(moved[Way.UP], moved[Way.DOWN], outcome)
-                self._discard_unused_transcript()
+                self.sessions.discard_unused()
             self._emit_records()
             self.log.emit(self.conv.connection_closed(self._abort_reason))
 
@@ -168,8 +158,7 @@ class Pump:
         conv = self.conv
         while not conv.finished:
             if conv.pending_decision is not None:
-                self._asked = []
-                conv.decided(await self._decide(), tuple(self._asked))
+                conv.decided(*await self._decide())
                 await self._flush()
             elif conv.tunnel:
                 await self._tunnel_client_to_daemon()
@@ -214,33 +203,28 @@ class Pump:
             return await self._receive(self.client_stream)
         return None
 
-    async def _decide(self) -> Decision:
+    async def _decide(self) -> tuple[Decision, tuple[tuple[Lookup, Any], ...]]:
         """Drive the pending request's judgement, answering its look-ups from the daemon
-        (the gate is the one pinned when the request's head was read)."""
+        (the gate is the one pinned when the request's head was read); the decision, and
+        each look-up with its answer."""
         request = self.conv.pending_decision
         assert request is not None
         log = self.log
         if log.durability == "strict" and not log.writable:
             why = f": {log.failing}" if log.failing else " (its writer is behind or stalled)"
-            return Decision(
-                allowed=False,
-                rule="audit",
-                reason=f"the audit log cannot take this request's record{why}",
-                status=503,
-                code="audit_unavailable",
-            )
+            return audit_unavailable(why), ()
         judgement = Judgement(self.conv.gate, request, self.conv.client)
         step = judgement.start()
         while not isinstance(step, Decision):
             try:
                 answer = await self.inspector.answer(step)
             except LookupFailed as exc:
-                return judgement.failed(str(exc))
-            self._asked.append((step, answer))
+                return judgement.failed(str(exc)), judgement.answered
             step = judgement.answer(answer)
         if step.record is not None and step.allowed and request.hijacks:
-            return await self._prepare_transcript(request, step)
-        return step
+            record_id = self.conv.pending_record_id or "unknown"
+            step = await self.sessions.prepare(request, step, record_id)
+        return step, judgement.answered
 
     @staticmethod
     async def _receive(stream: ByteStream) -> bytes:
@@ -334,7 +318,7 @@ class Pump:
 
     async def _tunnel_client_to_daemon(self) -> None:
         await self._flush()
-        recorder = self._recorder
+        recorder = self.sessions.recorder
         tap = recorder.input if recorder is not None and recorder.transcript.with_input else None
         session = self.conv.session
         if tap is not None and session is not None:
@@ -347,90 +331,12 @@ class Pump:
 
     async def _tunnel_daemon_to_client(self, upstream: ByteStream) -> None:
         await self._flush()
-        recorder = self._recorder
+        recorder = self.sessions.recorder
         tap = recorder.output if recorder is not None else None
         session = self.conv.session
         if tap is not None and session is not None:
             tap(session.early_down)
         await self._tunnel.relay(upstream, self.client_stream, Way.DOWN, tap)
-
-    # -- transcripts ------------------------------------------------------------------
-
-    async def _prepare_transcript(self, request: Request, decision: Decision) -> Decision:
-        """Open the transcript of the session `request` asks for, before it starts. If it
-        cannot be opened, a rule with `record_required` refuses the session (403); else
-        the session goes on unrecorded and its `session_end` says why."""
-        self._discard_unused_transcript()  # an earlier start on this connection got no 101
-        record_id = self.conv.pending_record_id or "unknown"
-        try:
-            if self.transcripts is None:
-                raise OSError("no transcript directory (--transcript-dir)")
-            tty = await self._session_tty(request)
-            title = f"{request.endpoint} {dict(request.params).get('name', '')} ({record_id})"
-            self._recorder = await self.transcripts.open(
-                record_id, tty, decision.record == "all", title
-            )
-            self._record_error = None
-            return decision
-        except (OSError, LookupFailed) as exc:
-            self._record_error = f"transcript not written: {exc}"
-        if not decision.record_required:
-            return decision
-        return Decision(
-            allowed=False,
-            rule=decision.rule,
-            reason=f"this session must be recorded and its {self._record_error}",
-            status=403,
-            code="transcript_unavailable",
-            profile=decision.profile,
-        )
-
-    async def _session_tty(self, request: Request) -> bool:
-        """Whether the session's stream is a raw tty or stdcopy frames, as the daemon has
-        it: the exec's (as created) or the attached container's. Raises LookupFailed."""
-        name = dict(request.params).get("name", "")
-        with trio.move_on_after(SESSION_OUTCOME_SECONDS):
-            if request.endpoint == "exec.start":
-                answer = await self.inspector.answer(InspectExec(name))
-                process = answer.get("ProcessConfig") if isinstance(answer, dict) else None
-                return bool((process or {}).get("tty"))
-            answer = await self.inspector.inspect(name)
-            return bool(((answer or {}).get("Config") or {}).get("Tty"))
-        raise LookupFailed("the daemon did not say in time whether the session has a tty")
-
-    def _transcript_fields(self) -> dict[str, Any]:
-        recorder = self._recorder
-        if recorder is not None:
-            self._recorder = None
-            recorder.close()
-            return recorder.fields()
-        if self._record_error is not None:
-            return {"transcript_error": self._record_error}
-        return {}
-
-    def _discard_unused_transcript(self) -> None:
-        """A transcript opened for a session that never started (no 101) is removed."""
-        recorder, self._recorder = self._recorder, None
-        self._record_error = None
-        if recorder is not None:
-            recorder.close()
-            with suppress(OSError):
-                os.unlink(recorder.path)
-
-    async def _session_outcome(self) -> Mapping[str, Any]:
-        """What the daemon says of the ended session (an exec's exit code, an attached
-        container's state), asked once and for a moment only: never a reason to hold
-        the connection's end."""
-        target = self.conv.tunnel_target
-        if target is None:
-            return {}
-        endpoint, name = target
-        with trio.move_on_after(SESSION_OUTCOME_SECONDS):
-            try:
-                return sessions.outcome(endpoint, await self.inspector.ended(endpoint, name))
-            except LookupFailed:
-                return {}
-        return {}
 
 
 def _coalesce(first: bytes, outbox: Outbox) -> bytes:

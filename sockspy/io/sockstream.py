@@ -29,6 +29,8 @@ import trio
 
 from sockspy.core.serving.address import TcpAddress, UpstreamAddress
 
+# How much one read asks for, everywhere (pump, tunnel, TLS): big enough for throughput,
+# small enough to stay below malloc's mmap threshold.
 RECEIVE_SIZE = 64 * 1024
 # A proxy is a store-and-forward hop: the more a send may queue in the kernel, the less
 # often a bulk transfer stalls on the slower side (docker load through sockspy went from

@@ -35,10 +35,9 @@ import trio
 from sockspy.core.deciding.client import Client, tls_identity, tls_serial_and_issuer
 from sockspy.core.serving.address import TcpAddress
 from sockspy.io.peer import identify
-from sockspy.io.sockstream import RAW_STREAM_ERRORS, StreamClosed
+from sockspy.io.sockstream import RAW_STREAM_ERRORS, RECEIVE_SIZE, StreamClosed
 
 HANDSHAKE_TIMEOUT = 10.0
-RECEIVE_SIZE = 64 * 1024
 # TLS 1.2 suites with forward secrecy and an AEAD cipher only (TLS 1.3's are all of that).
 CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
 

@@ -19,9 +19,8 @@ import enum
 from collections.abc import Callable
 from contextlib import suppress
 
-from sockspy.io.sockstream import ByteStream, SockStream, SplicePipe, StreamClosed
+from sockspy.io.sockstream import RECEIVE_SIZE, ByteStream, SockStream, SplicePipe, StreamClosed
 
-RECEIVE_SIZE = 64 * 1024
 Tap = Callable[[bytes], None]  # sees every relayed read, after it was sent
 
 

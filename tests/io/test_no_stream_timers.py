@@ -19,7 +19,7 @@ ALLOWED: dict[tuple[str, str, str], str] = {
     ("io/upstream.py", "connect", "fail_after"): "connecting to the daemon, before any byte flows",
     ("io/inspector.py", "_read_response", "fail_after"): "sockspy's own request to the daemon",
     ("io/pump.py", "_linger", "move_on_after"): "after sockspy closed the connection itself",
-    ("io/pump.py", "_session_outcome", "move_on_after"): (
+    ("io/sessions.py", "_outcome", "move_on_after"): (
         "after a session has ended: how it ended (exit code), asked once"
     ),
     ("io/server.py", "_drain", "move_on_after"): "the shutdown grace period (SIGTERM)",
@@ -55,7 +55,7 @@ ALLOWED: dict[tuple[str, str, str], str] = {
         "--audit-durability block: the byte path waits for room in the audit log; it "
         "delays bytes, never ends a stream"
     ),
-    ("io/pump.py", "_session_tty", "move_on_after"): (
+    ("io/sessions.py", "_tty", "move_on_after"): (
         "asking whether a recorded session has a tty, while its request is decided (before "
         "any byte of it is forwarded)"
     ),

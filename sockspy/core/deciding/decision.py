@@ -76,3 +76,26 @@ ALLOW = Decision(allowed=True)
 
 def deny(rule: str, reason: str, status: int = 403, code: str | None = None) -> Decision:
     return Decision(allowed=False, rule=rule, reason=reason, status=status, code=code)
+
+
+def audit_unavailable(why: str) -> Decision:
+    """`strict` durability: the audit log cannot take this request's record (503)."""
+    return Decision(
+        allowed=False,
+        rule="audit",
+        reason=f"the audit log cannot take this request's record{why}",
+        status=503,
+        code="audit_unavailable",
+    )
+
+
+def transcript_unavailable(decision: Decision, why: str) -> Decision:
+    """A rule with `record_required`: its session cannot be recorded, so it is refused."""
+    return Decision(
+        allowed=False,
+        rule=decision.rule,
+        reason=f"this session must be recorded and its {why}",
+        status=403,
+        code="transcript_unavailable",
+        profile=decision.profile,
+    )

@@ -58,6 +58,14 @@ class Judgement:
         self._answers[self.asked[-1]] = value
         return self._step(value)
 
+    @property
+    def answered(self) -> tuple[tuple[Lookup, Any], ...]:
+        """Each look-up put to the answerer, with its answer, in order (what replay needs
+        to decide the request again: the exchange's `asked`)."""
+        return tuple(
+            (lookup, self._answers[lookup]) for lookup in self.asked if lookup in self._answers
+        )
+
     def failed(self, reason: str) -> Decision:
         """The last look-up could not be answered: deny, and never guess."""
         self._steps.close()
