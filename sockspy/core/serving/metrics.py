@@ -35,7 +35,9 @@ _METRICS: dict[str, tuple[str, str, str]] = {
         "sockspy_tls_cert_not_after_seconds", "gauge",
         "End of validity of the TLS fronts' server certificate (Unix time)."),
     "uptime_s": ("sockspy_uptime_seconds", "gauge", "Seconds since sockspy started."),
+    "workers": ("sockspy_workers", "gauge", "serve --workers: worker processes running now."),
 }  # fmt: skip
+METRIC_KEYS = frozenset(_METRICS)  # a test feeds every counter the servers report to it
 
 _EXCHANGES = "sockspy_exchanges_total"
 
