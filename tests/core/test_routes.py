@@ -323,27 +323,6 @@ def test_hijacking_routes_are_exactly_attach_exec_start_session_and_grpc() -> No
     }
 
 
-def test_routes_whose_body_can_grant_host_power_are_marked_for_inspection() -> None:
-    inspected = {r.endpoint for r in ROUTES if r.inspects_body}
-    assert inspected == {
-        "container.create",
-        "container.update",
-        "container.start",
-        "exec.create",
-        "volume.create",
-        "service.create",
-        "service.update",
-        "plugin.create",
-        "plugin.pull",
-        "plugin.enable",
-        "plugin.upgrade",
-        "plugin.set",
-        "swarm.init",
-        "swarm.join",
-        "image.build",
-    }
-
-
 def test_the_table_covers_every_router_dockerd_builds() -> None:
     objects = {r.endpoint.split(".")[0] for r in ROUTES}
     assert objects == {

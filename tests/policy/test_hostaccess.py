@@ -17,7 +17,7 @@ from sockspy.core.docker.request import Request, classify_request
 from sockspy.core.docker.schemas import CONTAINER_CREATE, effective_host_config
 from sockspy.core.wire.head import parse_request_head
 from sockspy.policy.bindpaths import bind_source, go_clean, is_allowed
-from sockspy.policy.hostaccess import FINDING_CODES, Finding, HostAccessOptions, body_endpoints
+from sockspy.policy.hostaccess import FINDING_CODES, Finding, HostAccessOptions
 
 BODIES = Path(__file__).parent / "bodies"
 DEFAULTS = HostAccessOptions()
@@ -515,23 +515,6 @@ def test_build_query_parameters() -> None:
     assert codes(request("POST", "/v1.41/build?networkmode=default&cgroupparent=")) == set()
     with pytest.raises(BodyDecodeError, match="repeated"):
         findings(request("POST", "/v1.41/build?networkmode=bridge&networkmode=host"), DEFAULTS, {})
-
-
-def test_body_endpoints() -> None:
-    assert body_endpoints() == {
-        "container.create",
-        "container.update",
-        "container.start",
-        "exec.create",
-        "volume.create",
-        "service.create",
-        "service.update",
-        "plugin.pull",
-        "plugin.upgrade",
-        "plugin.set",
-        "swarm.init",
-        "swarm.join",
-    }
 
 
 # -- Named volumes that exist already --------------------------------------------------------

@@ -70,7 +70,7 @@ class Route:
     method: str  # "GET", "POST", "PUT", "DELETE" or "HEAD", exact case
     pattern: str  # dockerd's pattern text: "/containers/{name:.*}/attach"
     hijacks: bool  # the daemon takes over the connection (101, then raw bytes or websocket)
-    inspects_body: bool  # the body or query can grant host power: a rule must read it
+    # Which bodies sockspy reads is not a route fact: `sockspy.core.docker.bodies.BODY_SCHEMAS`.
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,9 +87,8 @@ def _route(
     pattern: str,
     *,
     hijacks: bool = False,
-    inspects_body: bool = False,
 ) -> Route:
-    return Route(endpoint, method, pattern, hijacks=hijacks, inspects_body=inspects_body)
+    return Route(endpoint, method, pattern, hijacks=hijacks)
 
 
 GET, POST, PUT, DELETE, HEAD = "GET", "POST", "PUT", "DELETE", "HEAD"
@@ -113,22 +112,22 @@ ROUTES: tuple[Route, ...] = (
     _route("container.attach_ws", GET, "/containers/{name:.*}/attach/ws", hijacks=True),
     _route("exec.inspect", GET, "/exec/{id:.*}/json"),
     _route("container.archive_get", GET, "/containers/{name:.*}/archive"),
-    _route("container.create", POST, "/containers/create", inspects_body=True),
+    _route("container.create", POST, "/containers/create"),
     _route("container.kill", POST, "/containers/{name:.*}/kill"),
     _route("container.pause", POST, "/containers/{name:.*}/pause"),
     _route("container.unpause", POST, "/containers/{name:.*}/unpause"),
     _route("container.restart", POST, "/containers/{name:.*}/restart"),
     # API < 1.24 accepts a HostConfig body here, re-configuring the container.
-    _route("container.start", POST, "/containers/{name:.*}/start", inspects_body=True),
+    _route("container.start", POST, "/containers/{name:.*}/start"),
     _route("container.stop", POST, "/containers/{name:.*}/stop"),
     _route("container.wait", POST, "/containers/{name:.*}/wait"),
     _route("container.resize", POST, "/containers/{name:.*}/resize"),
     _route("container.attach", POST, "/containers/{name:.*}/attach", hijacks=True),
-    _route("exec.create", POST, "/containers/{name:.*}/exec", inspects_body=True),
+    _route("exec.create", POST, "/containers/{name:.*}/exec"),
     _route("exec.start", POST, "/exec/{name:.*}/start", hijacks=True),
     _route("exec.resize", POST, "/exec/{name:.*}/resize"),
     _route("container.rename", POST, "/containers/{name:.*}/rename"),
-    _route("container.update", POST, "/containers/{name:.*}/update", inspects_body=True),
+    _route("container.update", POST, "/containers/{name:.*}/update"),
     _route("container.prune", POST, "/containers/prune"),
     # Registered by the container router in 20.10 and v28+, by the image router in between;
     # one route either way. It makes an image, hence the name.
@@ -159,19 +158,19 @@ ROUTES: tuple[Route, ...] = (
     # -- volume/volume.go
     _route("volume.list", GET, "/volumes"),
     _route("volume.inspect", GET, "/volumes/{name:.*}"),
-    _route("volume.create", POST, "/volumes/create", inspects_body=True),
+    _route("volume.create", POST, "/volumes/create"),
     _route("volume.prune", POST, "/volumes/prune"),
     _route("volume.update", PUT, "/volumes/{name:.*}"),  # cluster volumes, API 1.42+
     _route("volume.delete", DELETE, "/volumes/{name:.*}"),
     # -- build/build.go
-    _route("image.build", POST, "/build", inspects_body=True),
+    _route("image.build", POST, "/build"),
     _route("build.prune", POST, "/build/prune"),
     _route("build.cancel", POST, "/build/cancel"),
     # -- session/session.go (BuildKit session over an upgraded connection)
     _route("session.start", POST, "/session", hijacks=True),
     # -- swarm/cluster.go
-    _route("swarm.init", POST, "/swarm/init", inspects_body=True),
-    _route("swarm.join", POST, "/swarm/join", inspects_body=True),
+    _route("swarm.init", POST, "/swarm/init"),
+    _route("swarm.join", POST, "/swarm/join"),
     _route("swarm.leave", POST, "/swarm/leave"),
     _route("swarm.inspect", GET, "/swarm"),
     _route("swarm.unlock_key", GET, "/swarm/unlockkey"),
@@ -179,8 +178,8 @@ ROUTES: tuple[Route, ...] = (
     _route("swarm.unlock", POST, "/swarm/unlock"),
     _route("service.list", GET, "/services"),
     _route("service.inspect", GET, "/services/{id}"),
-    _route("service.create", POST, "/services/create", inspects_body=True),
-    _route("service.update", POST, "/services/{id}/update", inspects_body=True),
+    _route("service.create", POST, "/services/create"),
+    _route("service.update", POST, "/services/{id}/update"),
     _route("service.delete", DELETE, "/services/{id}"),
     _route("service.logs", GET, "/services/{id}/logs"),
     _route("node.list", GET, "/nodes"),
@@ -205,13 +204,13 @@ ROUTES: tuple[Route, ...] = (
     _route("plugin.inspect", GET, "/plugins/{name:.*}/json"),
     _route("plugin.privileges", GET, "/plugins/privileges"),
     _route("plugin.delete", DELETE, "/plugins/{name:.*}"),
-    _route("plugin.enable", POST, "/plugins/{name:.*}/enable", inspects_body=True),
+    _route("plugin.enable", POST, "/plugins/{name:.*}/enable"),
     _route("plugin.disable", POST, "/plugins/{name:.*}/disable"),
-    _route("plugin.pull", POST, "/plugins/pull", inspects_body=True),
+    _route("plugin.pull", POST, "/plugins/pull"),
     _route("plugin.push", POST, "/plugins/{name:.*}/push"),
-    _route("plugin.upgrade", POST, "/plugins/{name:.*}/upgrade", inspects_body=True),
-    _route("plugin.set", POST, "/plugins/{name:.*}/set", inspects_body=True),
-    _route("plugin.create", POST, "/plugins/create", inspects_body=True),
+    _route("plugin.upgrade", POST, "/plugins/{name:.*}/upgrade"),
+    _route("plugin.set", POST, "/plugins/{name:.*}/set"),
+    _route("plugin.create", POST, "/plugins/create"),
     # -- distribution/distribution.go
     _route("distribution.inspect", GET, "/distribution/{name:.*}/json"),
     # -- grpc/grpc.go (BuildKit over HTTP/2 on an upgraded connection; after network in v28+)
