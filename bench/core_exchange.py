@@ -18,6 +18,7 @@ import statistics
 import time
 
 from sockspy.core.deciding.client import Client, PeerCred
+from sockspy.core.deciding.gate import GateInForce
 from sockspy.core.deciding.judgement import NO_FACTS, decide_offline
 from sockspy.core.proxy.conversation import Conversation
 from sockspy.policy.engine import PolicyGate
@@ -41,7 +42,9 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="print a cProfile of one run")
     args = parser.parse_args()
     gate = PolicyGate(load_preset("ci-runner"))
-    conv = Conversation(1, Client(front="unix:///run/sockspy.sock", peer=PeerCred(1, 0, 0)), gate)
+    conv = Conversation(
+        1, Client(front="unix:///run/sockspy.sock", peer=PeerCred(1, 0, 0)), GateInForce(gate)
+    )
 
     def exchange() -> None:
         conv.client_data(REQUEST)

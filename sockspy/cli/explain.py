@@ -24,7 +24,7 @@ from typing import Any, TextIO
 from sockspy.cli.policies import load_named
 from sockspy.core.deciding.client import Client, PeerCred
 from sockspy.core.deciding.decision import Decision
-from sockspy.core.deciding.gate import Gate
+from sockspy.core.deciding.gate import Gate, GateInForce
 from sockspy.core.deciding.judgement import NO_FACTS, Answerer, Judgement, run_offline, settle
 from sockspy.core.deciding.lookups import (
     InspectContainer,
@@ -199,7 +199,7 @@ def explain_request(
     """The first request in `data` as serve's conversation hands it to the gate (its body
     read if the gate wants it, within the gate's limit), decided by the gate's judgement
     with `answers` for its look-ups."""
-    conversation = Conversation(0, client, gate, clock=lambda: 0.0)
+    conversation = Conversation(0, client, GateInForce(gate), clock=lambda: 0.0)
     conversation.client_data(data)
     request = conversation.pending_decision
     if request is None:

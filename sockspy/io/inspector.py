@@ -61,7 +61,7 @@ class InspectError(LookupFailed):
     """The daemon did not give a usable answer; the gate must not guess."""
 
 
-class ContainerInspector:
+class DaemonLookups:
     def __init__(
         self,
         upstream: Upstream,

@@ -2,7 +2,7 @@
 
 Two tasks per connection. The client task reads the client, feeds the conversation and,
 when the conversation holds a request for decision, drives its `Judgement`: it answers
-the gate's look-ups from the daemon (`ContainerInspector`) and hands the decision back.
+the gate's look-ups from the daemon (`DaemonLookups`) and hands the decision back.
 The daemon task (started when the first allowed request opens the upstream connection)
 reads the daemon and feeds the conversation too. Either task may flush either outbox;
 each outbox has its own lock and is drained strictly in order, so no byte is reordered
@@ -26,7 +26,7 @@ import trio
 
 from sockspy.core.deciding.client import Client
 from sockspy.core.deciding.decision import Decision, audit_unavailable
-from sockspy.core.deciding.gate import Gate, GateHolder
+from sockspy.core.deciding.gate import GateInForce
 from sockspy.core.deciding.judgement import Judgement
 from sockspy.core.deciding.lookups import Lookup, LookupFailed
 from sockspy.core.proxy.conversation import Conversation
@@ -34,7 +34,7 @@ from sockspy.core.proxy.lineage import Lineage
 from sockspy.core.proxy.outbox import APART, EOF, Outbox
 from sockspy.core.records import InternalErrorRecord
 from sockspy.core.wire.head import MAX_HEAD_BYTES
-from sockspy.io.inspector import ContainerInspector
+from sockspy.io.inspector import DaemonLookups
 from sockspy.io.logsink import AuditLog
 from sockspy.io.sessions import SessionRecorder
 from sockspy.io.sockstream import RECEIVE_SIZE, ByteStream, StreamClosed
@@ -56,10 +56,10 @@ class Pump:
         conn_id: int,
         stream: ByteStream,
         client: Client,
-        gates: GateHolder | Gate,  # the policy in force (reloadable), pinned per request
+        gate_in_force: GateInForce,  # the policy in force (reloadable), pinned per request
         upstream_address: Upstream,
         log: AuditLog,
-        inspector: ContainerInspector | None = None,
+        inspector: DaemonLookups | None = None,
         *,
         head_timeout: float | None = None,
         max_head_bytes: int = MAX_HEAD_BYTES,
@@ -69,13 +69,18 @@ class Pump:
         transcripts: TranscriptSink | None = None,  # where recorded sessions are written
     ) -> None:
         self.conv = Conversation(
-            conn_id, client, gates, max_head_bytes=max_head_bytes, lineage=lineage, run_id=run_id
+            conn_id,
+            client,
+            gate_in_force,
+            max_head_bytes=max_head_bytes,
+            lineage=lineage,
+            run_id=run_id,
         )
         self.client_stream = stream
         self.head_timeout = head_timeout
         self.upstream_address = upstream_address
         self.upstream: ByteStream | None = None
-        self.inspector = inspector or ContainerInspector(upstream_address)
+        self.inspector = inspector or DaemonLookups(upstream_address)
         self.log = log
         self.tally = tally
         self.draining = False  # the server is shutting down: close once idle

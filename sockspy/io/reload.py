@@ -27,7 +27,7 @@ from typing import Any
 
 import trio
 
-from sockspy.core.deciding.gate import Gate, GateHolder
+from sockspy.core.deciding.gate import Gate, GateInForce
 from sockspy.core.records import (
     CertFields,
     PolicyFields,
@@ -63,7 +63,7 @@ Loader = Callable[[], LoadedPolicy]
 class PolicyReloader:
     def __init__(
         self,
-        gates: GateHolder,
+        gates: GateInForce,
         loaded: LoadedPolicy,
         loader: Loader | None,
         log: AuditLog,

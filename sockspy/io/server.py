@@ -28,7 +28,7 @@ from typing import Any
 import trio
 
 from sockspy.core.deciding.client import Client
-from sockspy.core.deciding.gate import Gate, GateHolder
+from sockspy.core.deciding.gate import Gate, GateInForce
 from sockspy.core.proxy.lineage import Lineage
 from sockspy.core.records import (
     AcceptFailedRecord,
@@ -51,11 +51,11 @@ from sockspy.core.serving.limits import (
 )
 from sockspy.core.wire.head import MAX_HEAD_BYTES
 from sockspy.io.admin import Admin
-from sockspy.io.containers import ContainerDirectory
-from sockspy.io.inspector import ContainerInspector
+from sockspy.io.inspector import DaemonLookups
 from sockspy.io.listeners import Front, close_fronts, open_fronts
 from sockspy.io.logsink import AuditLog
 from sockspy.io.peer import identify
+from sockspy.io.peer_container import PeerContainers
 from sockspy.io.pump import Pump
 from sockspy.io.refuse import refuse
 from sockspy.io.reload import CertReloader, LoadedPolicy, Loader, PolicyReloader
@@ -105,8 +105,8 @@ class Server:
         # next in a log that outlives it.
         self.run_id = secrets.token_hex(4)
         self.lineage = config.lineage if config.lineage is not None else Lineage()
-        self.inspector = ContainerInspector(config.upstream)
-        self.directory = ContainerDirectory(self.inspector)  # names a client's container
+        self.inspector = DaemonLookups(config.upstream)
+        self.directory = PeerContainers(self.inspector)  # names a client's container
         self.transcripts = (
             TranscriptSink(config.transcript_dir) if config.transcript_dir is not None else None
         )
@@ -118,7 +118,7 @@ class Server:
         self.rate_limiter = (
             RateLimiter(config.rate_limit, config.rate_burst) if config.rate_limit else None
         )
-        self.gates = GateHolder(self._wrap(config.gate))
+        self.gates = GateInForce(self._wrap(config.gate))
         self.reloader = PolicyReloader(
             self.gates,
             LoadedPolicy(config.gate, config.policy_fields),

@@ -21,7 +21,7 @@ from sockspy.core.deciding.decision import Decision, transcript_unavailable
 from sockspy.core.deciding.lookups import InspectExec, LookupFailed
 from sockspy.core.docker import sessions
 from sockspy.core.docker.request import Request
-from sockspy.io.inspector import ContainerInspector
+from sockspy.io.inspector import DaemonLookups
 from sockspy.io.transcripts import Recorder, TranscriptSink
 
 # How long the daemon may take to say how a session ended (exit code), after it ended.
@@ -31,7 +31,7 @@ SESSION_OUTCOME_SECONDS = 2.0
 class SessionRecorder:
     """The transcript of the session a connection may become, and its outcome."""
 
-    def __init__(self, transcripts: TranscriptSink | None, inspector: ContainerInspector) -> None:
+    def __init__(self, transcripts: TranscriptSink | None, inspector: DaemonLookups) -> None:
         self.transcripts = transcripts  # where recorded sessions are written (if anywhere)
         self.inspector = inspector
         self.recorder: Recorder | None = None  # the transcript of the session to come

@@ -7,7 +7,7 @@ import json
 
 from sockspy.core.deciding.client import Client, PeerCred, PeerProcess
 from sockspy.core.deciding.decision import ALLOW, Decision
-from sockspy.core.deciding.gate import AllowAll
+from sockspy.core.deciding.gate import AllowAll, GateInForce
 from sockspy.core.docker.objects import ObjectRef
 from sockspy.core.docker.request import classify_request
 from sockspy.core.docker.secrets import mask_target
@@ -67,7 +67,7 @@ def exchange(
 
 def conversation(client: Client, lineage: Lineage, conn_id: int = 1) -> Conversation:
     return Conversation(
-        conn_id, client, AllowAll(), clock=lambda: 0.0, lineage=lineage, run_id="r1"
+        conn_id, client, GateInForce(AllowAll()), clock=lambda: 0.0, lineage=lineage, run_id="r1"
     )
 
 

@@ -8,6 +8,7 @@ import json
 from sockspy.core.audit.inputs import request_from
 from sockspy.core.audit.replay import replay
 from sockspy.core.deciding.client import Client, PeerCred
+from sockspy.core.deciding.gate import GateInForce
 from sockspy.core.deciding.judgement import Facts, decide_offline
 from sockspy.core.deciding.lookups import Lookup
 from sockspy.core.proxy.conversation import Conversation
@@ -29,7 +30,7 @@ STRICT = PolicyGate(
 
 def recorded(body: bytes, target: str = "/v1.41/containers/create") -> dict[str, object]:
     """The exchange record of one create the watching gate let through."""
-    conv = Conversation(1, CLIENT, WATCH, clock=lambda: 0.0, run_id="r")
+    conv = Conversation(1, CLIENT, GateInForce(WATCH), clock=lambda: 0.0, run_id="r")
     head = f"POST {target} HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\n"
     conv.client_data((head + f"Content-Length: {len(body)}\r\n\r\n").encode() + body)
     request = conv.pending_decision

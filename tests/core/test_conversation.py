@@ -6,7 +6,7 @@ import json
 
 from sockspy.core.deciding.client import Client, PeerCred
 from sockspy.core.deciding.decision import ALLOW, Decision
-from sockspy.core.deciding.gate import AllowAll, DenyEndpoints
+from sockspy.core.deciding.gate import AllowAll, DenyEndpoints, GateInForce
 from sockspy.core.docker.sessions import outcome
 from sockspy.core.proxy.conversation import Conversation, State
 from sockspy.core.proxy.outbox import APART, EOF
@@ -34,7 +34,7 @@ UPGRADED = (
 
 
 def new(gate: object = None) -> Conversation:
-    return Conversation(1, CLIENT, gate or AllowAll(), clock=lambda: 0.0)
+    return Conversation(1, CLIENT, GateInForce(gate or AllowAll()), clock=lambda: 0.0)
 
 
 def decide_all(conv: Conversation, decision: Decision = ALLOW) -> list[str]:

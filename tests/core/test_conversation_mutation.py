@@ -9,6 +9,7 @@ import json
 from core.test_conversation import CLIENT, drain, exchanges
 
 from sockspy.core.deciding.decision import Decision, Mutation
+from sockspy.core.deciding.gate import GateInForce
 from sockspy.core.docker import schemas
 from sockspy.core.docker.gojson import decode_into
 from sockspy.core.proxy.conversation import Conversation
@@ -31,7 +32,7 @@ class Labelling:
 
 
 def conversation() -> Conversation:
-    return Conversation(1, CLIENT, Labelling(), clock=lambda: 0.0)  # type: ignore[arg-type]
+    return Conversation(1, CLIENT, GateInForce(Labelling()), clock=lambda: 0.0)  # type: ignore[arg-type]
 
 
 def split(raw: bytes) -> tuple[bytes, bytes]:

@@ -7,7 +7,7 @@ import json
 
 from sockspy.core.deciding.client import Client, PeerCred
 from sockspy.core.deciding.decision import ALLOW
-from sockspy.core.deciding.gate import AllowAll, DenyEndpoints, GateHolder
+from sockspy.core.deciding.gate import AllowAll, DenyEndpoints, GateInForce
 from sockspy.core.deciding.judgement import NO_FACTS, decide_offline
 from sockspy.core.proxy.conversation import Conversation, State
 from sockspy.core.serving.limits import (
@@ -95,7 +95,7 @@ def test_full_buckets_of_idle_clients_are_forgotten() -> None:
 def test_a_request_over_the_rate_is_denied_with_429_whatever_the_policy() -> None:
     clock = Clock()
     gate = RateLimitedGate(AllowAll(), RateLimiter(rate=1, clock=clock))
-    conv = Conversation(1, UNIX, gate, clock=clock)
+    conv = Conversation(1, UNIX, GateInForce(gate), clock=clock)
     conv.client_data(PING)
     assert conv.pending_decision is not None
     assert decide_offline(gate, conv.pending_decision, UNIX, NO_FACTS).allowed
@@ -105,7 +105,7 @@ def test_a_request_over_the_rate_is_denied_with_429_whatever_the_policy() -> Non
 
 
 def test_each_request_is_judged_by_the_gate_in_force_when_its_head_was_read() -> None:
-    holder = GateHolder(AllowAll())
+    holder = GateInForce(AllowAll())
     conv = Conversation(1, UNIX, holder, clock=lambda: 0.0)
     conv.client_data(PING)
     assert isinstance(conv.gate, AllowAll)
@@ -122,7 +122,7 @@ def test_a_request_whose_body_is_buffered_keeps_the_gate_that_asked_for_it() -> 
         def wants_body(self, request: object, client: object) -> bool:
             return True
 
-    holder = GateHolder(WantsBody())
+    holder = GateInForce(WantsBody())
     conv = Conversation(1, UNIX, holder, clock=lambda: 0.0)
     conv.client_data(CREATE[:-4])
     holder.current = AllowAll()  # reloaded while the body is read
@@ -133,7 +133,7 @@ def test_a_request_whose_body_is_buffered_keeps_the_gate_that_asked_for_it() -> 
 
 def test_a_partial_head_starts_the_head_clock_and_a_complete_one_stops_it() -> None:
     clock = Clock()
-    conv = Conversation(1, UNIX, AllowAll(), clock=clock)
+    conv = Conversation(1, UNIX, GateInForce(AllowAll()), clock=clock)
     assert conv.head_started is None  # idle: nothing pending, nothing timed
     conv.client_data(b"GET /v1.41/_ping HT")
     assert conv.head_started == 100.0
@@ -145,7 +145,7 @@ def test_a_partial_head_starts_the_head_clock_and_a_complete_one_stops_it() -> N
 
 
 def test_a_head_timeout_answers_408_as_json_and_closes() -> None:
-    conv = Conversation(1, UNIX, AllowAll(), clock=lambda: 0.0)
+    conv = Conversation(1, UNIX, GateInForce(AllowAll()), clock=lambda: 0.0)
     conv.client_data(b"GET /v1.41/_ping HTTP/1.1\r\nHo")
     conv.head_timed_out(30)
     response = b"".join(i for i in conv.to_client if isinstance(i, bytes))
@@ -159,18 +159,18 @@ def test_a_head_timeout_answers_408_as_json_and_closes() -> None:
 
 
 def test_a_head_timeout_on_an_idle_connection_does_nothing() -> None:
-    conv = Conversation(1, UNIX, AllowAll(), clock=lambda: 0.0)
+    conv = Conversation(1, UNIX, GateInForce(AllowAll()), clock=lambda: 0.0)
     conv.head_timed_out(30)
     assert not conv.finished and not conv.to_client
 
 
 def test_the_head_size_cap_is_configurable() -> None:
-    conv = Conversation(1, UNIX, AllowAll(), clock=lambda: 0.0, max_head_bytes=64)
+    conv = Conversation(1, UNIX, GateInForce(AllowAll()), clock=lambda: 0.0, max_head_bytes=64)
     conv.client_data(b"GET /v1.41/_ping HTTP/1.1\r\nX-Pad: " + b"a" * 64 + b"\r\n\r\n")
     response = b"".join(i for i in conv.to_client if isinstance(i, bytes))
     assert response.startswith(b"HTTP/1.1 431 ")
     assert b"request head larger than 64 bytes" in response
-    small = Conversation(1, UNIX, AllowAll(), clock=lambda: 0.0, max_head_bytes=64)
+    small = Conversation(1, UNIX, GateInForce(AllowAll()), clock=lambda: 0.0, max_head_bytes=64)
     small.client_data(PING)
     assert small.pending_decision is not None
 

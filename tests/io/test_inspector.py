@@ -13,7 +13,7 @@ import trio
 
 from sockspy.core.docker.daemon import DaemonFacts
 from sockspy.core.serving.address import UnixAddress
-from sockspy.io.inspector import ContainerInspector
+from sockspy.io.inspector import DaemonLookups
 
 VERSION = {
     "Components": [{"Name": "Engine", "Version": "20.10.24+dfsg1"}],
@@ -51,7 +51,7 @@ class ScriptedDaemon:
 
 
 def run(
-    daemon: ScriptedDaemon | None, scenario: Callable[[ContainerInspector], Awaitable[None]]
+    daemon: ScriptedDaemon | None, scenario: Callable[[DaemonLookups], Awaitable[None]]
 ) -> None:
     path = os.path.join(tempfile.mkdtemp(prefix="ssin", dir="/tmp"), "daemon.sock")
 
@@ -63,7 +63,7 @@ def run(
                 sock.listen(16)
                 listener = trio.SocketListener(sock)
                 nursery.start_soon(trio.serve_listeners, daemon.handle, [listener])
-            await scenario(ContainerInspector(UnixAddress(path), daemon_ttl=60))
+            await scenario(DaemonLookups(UnixAddress(path), daemon_ttl=60))
             nursery.cancel_scope.cancel()
 
     trio.run(main)
@@ -72,7 +72,7 @@ def run(
 def test_daemon_facts_are_read_once_and_cached() -> None:
     daemon = ScriptedDaemon()
 
-    async def scenario(inspector: ContainerInspector) -> None:
+    async def scenario(inspector: DaemonLookups) -> None:
         results: list[DaemonFacts | None] = []
 
         async def ask() -> None:
@@ -91,7 +91,7 @@ def test_daemon_facts_are_read_once_and_cached() -> None:
 def test_daemon_facts_expire() -> None:
     daemon = ScriptedDaemon()
 
-    async def scenario(inspector: ContainerInspector) -> None:
+    async def scenario(inspector: DaemonLookups) -> None:
         inspector.daemon_ttl = 0
         assert await inspector.daemon_facts() == EXPECTED
         assert await inspector.daemon_facts() == EXPECTED
@@ -103,7 +103,7 @@ def test_daemon_facts_expire() -> None:
 def test_daemon_facts_are_unknown_when_the_daemon_cannot_tell_and_asked_again_later() -> None:
     daemon = ScriptedDaemon(status=500)
 
-    async def scenario(inspector: ContainerInspector) -> None:
+    async def scenario(inspector: DaemonLookups) -> None:
         assert await inspector.daemon_facts() is None
         daemon.status = 200
         assert await inspector.daemon_facts() == EXPECTED
@@ -113,7 +113,7 @@ def test_daemon_facts_are_unknown_when_the_daemon_cannot_tell_and_asked_again_la
 
 
 def test_daemon_facts_are_unknown_when_the_daemon_is_unreachable() -> None:
-    async def scenario(inspector: ContainerInspector) -> None:
+    async def scenario(inspector: DaemonLookups) -> None:
         assert await inspector.daemon_facts() is None
 
     run(None, scenario)

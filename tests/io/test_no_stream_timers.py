@@ -44,10 +44,10 @@ ALLOWED: dict[tuple[str, str, str], str] = {
     ("io/admin.py", "_handle", "move_on_after"): "an admin request (/healthz), never proxied",
     ("io/admin.py", "ping", "fail_after"): "/healthz's own ping to the daemon",
     ("io/admin.py", "serve", "sleep"): "back-off after the admin accept fails (out of fds)",
-    ("io/containers.py", "complete", "move_on_after"): (
+    ("io/peer_container.py", "complete", "move_on_after"): (
         "naming a new client's container, before its first byte is read"
     ),
-    ("io/containers.py", "_watch_events", "sleep"): (
+    ("io/peer_container.py", "_watch_events", "sleep"): (
         "sockspy's own events stream: back-off before reconnecting it"
     ),
     ("cli/tail.py", "_records", "sleep"): "`sockspy tail` polling the log file: not the server",

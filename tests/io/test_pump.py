@@ -21,7 +21,7 @@ import trio.lowlevel
 from support.serving import memory_log, run_trio, stop, written_records
 
 from sockspy.core.deciding.client import Client
-from sockspy.core.deciding.gate import AllowAll
+from sockspy.core.deciding.gate import AllowAll, GateInForce
 from sockspy.core.proxy.outbox import APART, Outbox
 from sockspy.core.serving.address import UnixAddress
 from sockspy.io.logsink import AuditLog
@@ -325,7 +325,7 @@ class RecordingStream:
 
 def test_small_pieces_are_joined_but_never_across_an_apart_marker() -> None:
     stream = RecordingStream()
-    pump = Pump(1, stream, Client(front="test"), AllowAll(), UnixAddress("/nowhere"),
+    pump = Pump(1, stream, Client(front="test"), GateInForce(AllowAll()), UnixAddress("/nowhere"),
                 AuditLog("json", io.StringIO()))  # fmt: skip
     outbox: Outbox = deque([b"HTTP/1.1 101 UPGRADED\r\n\r\n", APART, b"out", b"put"])
     trio.run(pump._send, stream, outbox, "client")

@@ -12,6 +12,7 @@ import json
 
 from sockspy.cli.policies import load_named
 from sockspy.core.deciding.client import Client, PeerCred
+from sockspy.core.deciding.gate import GateInForce
 from sockspy.core.deciding.judgement import decide_offline
 from sockspy.core.docker.bodies import BODY_SCHEMAS
 from sockspy.core.proxy.conversation import Conversation, State
@@ -34,7 +35,7 @@ def sent(outbox: object) -> bytes:
 
 def test_a_privileged_create_body_is_held_for_the_gate_and_a_build_tar_is_streamed() -> None:
     gate = PolicyGate(load_named("ci-runner"))
-    conv = Conversation(1, CLIENT, gate, clock=lambda: 0.0)
+    conv = Conversation(1, CLIENT, GateInForce(gate), clock=lambda: 0.0)
     body = json.dumps({"Image": "busybox", "HostConfig": {"Privileged": True}}).encode()
     create = head("POST", "/containers/create", len(body))
     conv.client_data(create + body[:10])
@@ -47,7 +48,7 @@ def test_a_privileged_create_body_is_held_for_the_gate_and_a_build_tar_is_stream
     conv.decided(decision)
     assert sent(conv.to_upstream) == b""  # not one byte of it reached the daemon
 
-    build = Conversation(2, CLIENT, gate, clock=lambda: 0.0)
+    build = Conversation(2, CLIENT, GateInForce(gate), clock=lambda: 0.0)
     tar = b"\0" * 2048
     build.client_data(head("POST", "/build?t=x", len(tar), "application/x-tar") + tar[:512])
     request = build.pending_decision

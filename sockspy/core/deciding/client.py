@@ -118,7 +118,7 @@ class Client:
     exe: str | None = None  # the peer's executable (/proc/<pid>/exe), unix fronts
     # The peer's container: a unix peer's from /proc/<pid>/cgroup, a tcp peer's from the
     # daemon's networks (the container that owns the source address); its name from the
-    # daemon (`sockspy.io.containers`).
+    # daemon (`sockspy.io.peer_container`).
     container_id: str | None = None
     container_name: str | None = None
     process: PeerProcess | None = None  # more of the peer process, from /proc (unix fronts)

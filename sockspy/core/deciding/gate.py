@@ -9,7 +9,7 @@ A gate answers two questions about each request, both without I/O:
   daemon before it has returned.
 
 `max_body_bytes` travels with the gate: the conversation pins the gate in force when a
-head is read (`GateHolder`), and that one gate's limit, body question and decision apply
+head is read (`GateInForce`), and that one gate's limit, body question and decision apply
 to the whole request, whatever a reload does meanwhile.
 
 Wrappers (`DenyEndpoints`, the rate limit) stand in front of another gate and override
@@ -98,7 +98,7 @@ class DenyEndpoints(GateWrapper):
         return (yield from self.inner.judge(request, client))
 
 
-class GateHolder:
+class GateInForce:
     """The gate in force. `current` is replaced whole when the policy is reloaded (one
     reference store: atomic, trio is one thread); each request head pins it."""
 

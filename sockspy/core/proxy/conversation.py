@@ -38,7 +38,7 @@ from typing import Any
 
 from sockspy.core.deciding.client import Client
 from sockspy.core.deciding.decision import Decision
-from sockspy.core.deciding.gate import Gate, GateHolder
+from sockspy.core.deciding.gate import Gate, GateInForce
 from sockspy.core.deciding.lookups import Lookup
 from sockspy.core.docker import hijack, objects, sessions, summary
 from sockspy.core.docker.gojson import BodyDecodeError
@@ -83,7 +83,7 @@ class Conversation:
     (`sockspy.core.proxy.recorder`) can cost the client a byte or the connection.
 
     Args:
-        gates: the policy in force; each request head pins its current gate.
+        gate_in_force: the policy in force; each request head pins its current gate.
         lineage: the server-wide memory of who made which object (shared; written once
             per recorded exchange, by `Lineage.link`).
         run_id: the first part of this connection's record ids ("<run>-<conn>-<request>").
@@ -93,7 +93,7 @@ class Conversation:
         self,
         conn_id: int,
         client: Client,
-        gates: GateHolder | Gate,
+        gate_in_force: GateInForce,
         clock: Callable[[], float] = time.monotonic,
         max_head_bytes: int = MAX_HEAD_BYTES,
         lineage: Lineage | None = None,
@@ -105,9 +105,9 @@ class Conversation:
         self.recorder = Recorder(conn_id, client, clock, lineage, self.record_prefix)
         self.records = self.recorder.records  # what the I/O layer writes out (and clears)
         # The policy in force (replaced whole by a reload); each new head pins
-        # `gates.current` as `gate`, whose body limit and decision apply to that request.
-        self.gates = gates if isinstance(gates, GateHolder) else GateHolder(gates)
-        self.gate: Gate = self.gates.current
+        # `gate_in_force.current` as `gate`, whose body limit and decision apply to it.
+        self.gate_in_force = gate_in_force
+        self.gate: Gate = gate_in_force.current
         self.clock = clock
         self.max_head_bytes = max_head_bytes
         self.to_upstream: Outbox = deque()
@@ -285,7 +285,7 @@ class Conversation:
             return False
         exchange.head_bytes = head_bytes
         self._current = exchange
-        self.gate = gate = self.gates.current  # one gate judges this whole request
+        self.gate = gate = self.gate_in_force.current  # one gate judges this whole request
         wants_body = gate.wants_body(request, self.client) or hijack.needs_body(request)
         limit = gate.max_body_bytes
         if wants_body and isinstance(head.framing, FixedLength) and head.framing.length > limit:

@@ -16,7 +16,7 @@ import pytest
 
 from sockspy.core.deciding.client import Client, PeerCred
 from sockspy.core.deciding.decision import ALLOW, Decision
-from sockspy.core.deciding.gate import AllowAll
+from sockspy.core.deciding.gate import AllowAll, GateInForce
 from sockspy.core.proxy.conversation import Conversation
 from sockspy.core.proxy.lineage import Lineage
 
@@ -98,7 +98,9 @@ FAULTS = [
 def run_connection(decision: Decision = ALLOW) -> tuple[Conversation, bytes, bytes, list[dict]]:
     """Drive the script, then an exec session; (conversation, what the daemon got, what
     the client got, every record)."""
-    conv = Conversation(1, CLIENT, AllowAll(), clock=lambda: 0.0, lineage=Lineage(), run_id="r")
+    conv = Conversation(
+        1, CLIENT, GateInForce(AllowAll()), clock=lambda: 0.0, lineage=Lineage(), run_id="r"
+    )
     to_daemon, to_client = [], []
 
     def drain() -> None:
@@ -157,7 +159,7 @@ def test_a_redaction_that_raises_answers_502_and_never_the_original_bytes(
         raise KeyError("surprise")
 
     monkeypatch.setattr("sockspy.core.docker.redaction.redact", broken)
-    conv = Conversation(1, CLIENT, AllowAll(), clock=lambda: 0.0)
+    conv = Conversation(1, CLIENT, GateInForce(AllowAll()), clock=lambda: 0.0)
     conv.client_data(request("GET", "/containers/web/json"))
     conv.decided(Decision(allowed=True, redact=("env",)))
     conv.to_upstream.clear()

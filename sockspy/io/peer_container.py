@@ -31,7 +31,7 @@ import trio
 
 from sockspy.core.deciding.client import Client
 from sockspy.core.deciding.lookups import LookupFailed
-from sockspy.io.inspector import ContainerInspector
+from sockspy.io.inspector import DaemonLookups
 from sockspy.io.sockstream import StreamClosed
 from sockspy.io.upstream import UpstreamError, connect
 
@@ -45,8 +45,8 @@ _EVENTS_TARGET = "/events?filters=" + quote(
 )
 
 
-class ContainerDirectory:
-    def __init__(self, inspector: ContainerInspector) -> None:
+class PeerContainers:
+    def __init__(self, inspector: DaemonLookups) -> None:
         self.inspector = inspector
         self.nursery: trio.Nursery | None = None  # where the events watcher runs (the server's)
         self._names: dict[str, tuple[float, str | None]] = {}  # id -> name

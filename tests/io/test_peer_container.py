@@ -14,8 +14,8 @@ import trio
 
 from sockspy.core.deciding.client import Client, PeerCred
 from sockspy.core.serving.address import UnixAddress
-from sockspy.io.containers import ContainerDirectory
-from sockspy.io.inspector import ContainerInspector
+from sockspy.io.inspector import DaemonLookups
+from sockspy.io.peer_container import PeerContainers
 
 CID = "ab" * 32
 NET = "n1" * 32
@@ -66,7 +66,7 @@ class ScriptedDaemon:
         await stream.aclose()
 
 
-def run(daemon: ScriptedDaemon, scenario: Callable[[ContainerDirectory], Awaitable[None]]) -> None:
+def run(daemon: ScriptedDaemon, scenario: Callable[[PeerContainers], Awaitable[None]]) -> None:
     path = os.path.join(tempfile.mkdtemp(prefix="ssct", dir="/tmp"), "daemon.sock")
 
     async def main() -> None:
@@ -75,7 +75,7 @@ def run(daemon: ScriptedDaemon, scenario: Callable[[ContainerDirectory], Awaitab
             await sock.bind(path)
             sock.listen(16)
             nursery.start_soon(trio.serve_listeners, daemon.handle, [trio.SocketListener(sock)])
-            directory = ContainerDirectory(ContainerInspector(UnixAddress(path)))
+            directory = PeerContainers(DaemonLookups(UnixAddress(path)))
             directory.nursery = nursery
             await scenario(directory)
             nursery.cancel_scope.cancel()
@@ -89,7 +89,7 @@ UNIX_PEER = Client(front="unix:///s", peer=PeerCred(1, 0, 0), container_id=CID)
 def test_a_unix_peers_container_is_named_once_until_a_container_event() -> None:
     daemon = ScriptedDaemon()
 
-    async def scenario(directory: ContainerDirectory) -> None:
+    async def scenario(directory: PeerContainers) -> None:
         assert (await directory.complete(UNIX_PEER)).container_name == "web"
         await daemon.events_open.wait()
         daemon.name = "/api"  # renamed: the cache still says web until the event comes
@@ -106,7 +106,7 @@ def test_a_unix_peers_container_is_named_once_until_a_container_event() -> None:
 def test_a_tcp_peer_is_named_by_the_container_that_owns_its_address() -> None:
     daemon = ScriptedDaemon()
 
-    async def scenario(directory: ContainerDirectory) -> None:
+    async def scenario(directory: PeerContainers) -> None:
         inside = Client(front="tcp://172.18.0.1:2375", ip="172.18.0.5", port=40000)
         named = await directory.complete(inside)
         assert (named.container_id, named.container_name) == (CID, "web")
@@ -124,7 +124,7 @@ def test_a_tcp_peer_is_named_by_the_container_that_owns_its_address() -> None:
 def test_loopback_and_host_processes_cost_no_lookup() -> None:
     daemon = ScriptedDaemon()
 
-    async def scenario(directory: ContainerDirectory) -> None:
+    async def scenario(directory: PeerContainers) -> None:
         local = Client(front="tcp://127.0.0.1:2375", ip="127.0.0.1", port=1)
         assert await directory.complete(local) is local
         host = Client(front="unix:///s", peer=PeerCred(1, 0, 0))
