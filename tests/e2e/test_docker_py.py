@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import queue
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -92,3 +94,34 @@ def test_follow_logs_stream_lines_as_they_are_written(
         assert seen == b"line 1\nline 2\nline 3\n"
     finally:
         stream.close()
+
+
+def test_a_tag_rebuilt_after_its_shared_image_was_removed_keeps_the_connection_and_records(
+    sockspy: ProxyProcess, test_image: str, direct: Docker
+) -> None:
+    """docker-py's api_build_test through sockspy, on one keep-alive connection: two tags
+    of one (cached) image, both removed, the tag built again. The lineage once kept a name
+    pointing at the forgotten id, and the record of the next request raised KeyError: the
+    connection was cut ("Remote end closed connection without response")."""
+    api = docker.APIClient(base_url=sockspy.host("unix"), version="auto", timeout=60)
+    token = secrets.token_hex(4)
+    first, again = f"sockspy-e2e-first-{token}", f"sockspy-e2e-build2-{token}"
+    dockerfile = f"FROM {test_image}\nLABEL sockspy.test={token}\n".encode()
+    try:
+        for tag in (first, again):
+            list(api.build(fileobj=io.BytesIO(dockerfile), tag=tag, rm=True, decode=True))
+        assert api.inspect_image(first)["Id"] == api.inspect_image(again)["Id"]  # cached
+        api.remove_image(again)  # untags
+        api.remove_image(first)  # deletes the image
+        list(api.build(fileobj=io.BytesIO(dockerfile), tag=again, rm=True, decode=True))
+        assert api.ping() is True  # the same connection still serves
+    finally:
+        api.close()
+        direct("rmi", "-f", first, again, check=False)
+    sockspy.stop()  # every record written
+    records = sockspy.audit_records()
+    assert [r for r in records if r.get("event") == "internal_error"] == []
+    builds = [r for r in records if r.get("endpoint") == "image.build"]
+    assert len(builds) == 3 and builds[-1]["made"]["name"] == again
+    removed = [r for r in records if r.get("endpoint") == "image.delete"]
+    assert [r["created_by"]["record_id"] for r in removed] == [builds[1]["record_id"]] * 2
