@@ -34,6 +34,8 @@ Status = Callable[[], dict[str, Any]]
 
 
 class Admin:
+    """The admin address: /healthz, /metrics (Prometheus text or JSON); never proxied."""
+
     def __init__(
         self,
         upstream: Upstream,

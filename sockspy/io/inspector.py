@@ -62,6 +62,10 @@ class InspectError(LookupFailed):
 
 
 class DaemonLookups:
+    """Answers the gate's look-ups (`sockspy.core.deciding.lookups`) from the daemon, over
+    connections of its own: inspects of every kind (cached briefly, or fresh for
+    ownership), id-prefix lists, the daemon's own facts, and how a session ended."""
+
     def __init__(
         self,
         upstream: Upstream,

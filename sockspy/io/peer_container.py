@@ -46,6 +46,9 @@ _EVENTS_TARGET = "/events?filters=" + quote(
 
 
 class PeerContainers:
+    """Names the container a client runs in (by its cgroup id, or for a tcp peer by its
+    address on a Docker network), from the daemon, cached and kept fresh by its events."""
+
     def __init__(self, inspector: DaemonLookups) -> None:
         self.inspector = inspector
         self.nursery: trio.Nursery | None = None  # where the events watcher runs (the server's)

@@ -51,6 +51,10 @@ _COALESCE_LIMIT = 64 * 1024
 
 
 class Pump:
+    """Drives one client connection's `Conversation` with real sockets: the error
+    boundary of that connection (see the module docstring). It executes what the
+    conversation asks (send, open the daemon, decide, tunnel) and decides nothing."""
+
     def __init__(
         self,
         conn_id: int,
@@ -226,7 +230,7 @@ class Pump:
             except LookupFailed as exc:
                 return judgement.failed(str(exc)), judgement.answered
             step = judgement.answer(answer)
-        if step.record is not None and step.allowed and request.hijacks:
+        if step.transcript is not None and step.allowed and request.hijacks:
             record_id = self.conv.pending_record_id or "unknown"
             step = await self.sessions.prepare(request, step, record_id)
         return step, judgement.answered

@@ -96,6 +96,11 @@ class ServeConfig:
 
 
 class Server:
+    """The serving process: binds the fronts, identifies each client, admits it (limits),
+    runs one `Pump` per connection, reloads the policy and certificates on SIGHUP, and
+    drains on SIGTERM. Owns what connections share: the gate in force, the lineage, the
+    daemon look-ups and the audit log."""
+
     def __init__(self, config: ServeConfig) -> None:
         self.config = config
         self.log = config.log

@@ -48,12 +48,12 @@ class SessionRecorder:
             tty = await self._tty(request)
             title = f"{request.endpoint} {dict(request.params).get('name', '')} ({record_id})"
             self.recorder = await self.transcripts.open(
-                record_id, tty, decision.record == "all", title
+                record_id, tty, decision.transcript == "all", title
             )
             return decision
         except (OSError, LookupFailed) as exc:
             self._error = f"transcript not written: {exc}"
-        if not decision.record_required:
+        if not decision.transcript_required:
             return decision
         return transcript_unavailable(decision, self._error)
 

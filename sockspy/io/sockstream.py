@@ -71,6 +71,9 @@ class ByteStream(Protocol):
 
 
 class SockStream:
+    """A trio byte stream over a raw socket, cheaper than trio's SocketStream on the
+    byte path (fewer scheduler trips per read); half-close with `send_eof`."""
+
     def __init__(self, sock: socket.socket) -> None:
         sock.setblocking(False)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)

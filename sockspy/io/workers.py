@@ -81,6 +81,10 @@ def worker_argv(argv: Sequence[str]) -> list[str]:
 
 
 class Supervisor:
+    """`serve --workers N`: opens the fronts, starts N workers on them, is the one writer
+    of the audit log (their records arrive rendered), passes signals on, and answers the
+    admin address with the workers' counters summed."""
+
     def __init__(
         self,
         count: int,

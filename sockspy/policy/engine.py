@@ -344,7 +344,9 @@ class PolicyGate:
         if rule.audit == "request" and record is None:
             return decision
         required = rule.record_required or (who is not None and who.record_required)
-        return replace(decision, audit=rule.audit, record=record, record_required=required)
+        return replace(
+            decision, audit_level=rule.audit, transcript=record, transcript_required=required
+        )
 
     def _rule_decision(
         self,

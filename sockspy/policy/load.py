@@ -211,6 +211,9 @@ class _Lines:
 
 
 class _Checker:
+    """Reads one parsed TOML document into a `Policy`, collecting every problem with its
+    line (`_Lines`) instead of stopping at the first, so `sockspy check` lists them all."""
+
     def __init__(self, source: str, lines: _Lines) -> None:
         self.source = source
         self.lines = lines

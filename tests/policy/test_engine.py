@@ -683,11 +683,15 @@ audit = "metadata"
 
 def test_a_decision_carries_its_rules_audit_level_and_transcript_mode() -> None:
     g = gate(AUDITED)
-    assert decide(g, "GET", "/_ping").audit == "none"
-    assert decide(g, "GET", "/containers/json").audit == "metadata"
+    assert decide(g, "GET", "/_ping").audit_level == "none"
+    assert decide(g, "GET", "/containers/json").audit_level == "metadata"
     start = decide(g, "POST", "/exec/abc/start")
-    assert (start.audit, start.record, start.record_required) == ("request", "output", False)
-    assert decide(g, "GET", "/info").audit == "request"  # the default denial
+    assert (start.audit_level, start.transcript, start.transcript_required) == (
+        "request",
+        "output",
+        False,
+    )
+    assert decide(g, "GET", "/info").audit_level == "request"  # the default denial
 
 
 def test_container_names_select_a_profile_whose_transcripts_are_kept() -> None:
@@ -698,7 +702,7 @@ def test_container_names_select_a_profile_whose_transcripts_are_kept() -> None:
                    container_id="cd" * 32, container_name="web")  # fmt: skip
     assert g.profile_for(traefik) == "ops" and g.profile_for(other) == "default"
     ping = decide_offline(g, make_request("GET", "/_ping"), traefik, NO_FACTS)
-    assert (ping.record, ping.record_required) == ("all", True)
+    assert (ping.transcript, ping.transcript_required) == ("all", True)
 
 
 def test_audit_and_record_values_are_checked_at_load() -> None:

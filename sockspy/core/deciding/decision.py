@@ -39,10 +39,11 @@ class Decision:
     "allow", "deny", or "would_deny" (a rule denied it, but the policy runs in `warn` or
     `audit` mode, so it was forwarded). `code` is a stable reason code for machines,
     `reason` the sentence for people. `findings` are the host-access findings the
-    decision was reached with; None when no rule on the way read them. `audit` is how
-    much of the exchange the record keeps ("none", "metadata", "request"); `record` asks
-    for a transcript of the session the request opens ("output", "all"), and
-    `record_required` refuses the session if that transcript cannot be written.
+    decision was reached with; None when no rule on the way read them. `audit_level` is
+    how much of the exchange the record keeps ("none", "metadata", "request");
+    `transcript` asks for a transcript of the session the request opens ("output",
+    "all": the rule's `record` key), and `transcript_required` refuses the session if
+    that transcript cannot be written (`record_required`).
     `answer` is the message a denial sends as it is (ownership answers the daemon's own
     404, so that another tenant's object looks missing); else it names the rule.
     `mutation` is how an allowed request's bytes change (see `Mutation`); `redact` what
@@ -57,9 +58,9 @@ class Decision:
     profile: str | None = None
     verdict: str | None = None
     findings: tuple[Finding, ...] | None = None
-    audit: str = "request"
-    record: str | None = None
-    record_required: bool = False
+    audit_level: str = "request"
+    transcript: str | None = None
+    transcript_required: bool = False
     answer: str | None = None
     mutation: Mutation | None = None
     redact: tuple[str, ...] = ()  # removed from an inspect/list answer: "env", "mounts"

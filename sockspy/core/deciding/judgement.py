@@ -45,6 +45,8 @@ Objects = Mapping[str, Mapping[str, Any] | None]
 
 
 class Judgement:
+    """One request being decided by one gate, one look-up at a time (module docstring)."""
+
     def __init__(self, gate: Gate, request: Request, client: Client) -> None:
         self.asked: list[Lookup] = []  # every look-up put to the answerer, in order
         self._steps = gate.judge(request, client)

@@ -14,6 +14,9 @@ from sockspy.core.wire.target import Target, parse_target
 
 @dataclass(frozen=True, slots=True)
 class Request:
+    """A request as dockerd would route it: its head, the parsed target, the API version,
+    the route and its path variables, and (when a rule reads it) the de-chunked body."""
+
     head: RequestHead
     target: Target
     api_version: str | None

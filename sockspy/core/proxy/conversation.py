@@ -41,10 +41,9 @@ from sockspy.core.deciding.decision import Decision
 from sockspy.core.deciding.gate import Gate, GateInForce
 from sockspy.core.deciding.lookups import Lookup
 from sockspy.core.docker import hijack, objects, sessions, summary
-from sockspy.core.docker.gojson import BodyDecodeError
-from sockspy.core.docker.request import Request, classify_request
+from sockspy.core.docker.request import Request
 from sockspy.core.proxy import responses
-from sockspy.core.proxy.exchange import Exchange, LocalAnswer, Session
+from sockspy.core.proxy.exchange import Exchange, Session
 from sockspy.core.proxy.lineage import Lineage
 from sockspy.core.proxy.outbox import APART, EOF, Outbox
 from sockspy.core.proxy.recorder import Recorder
@@ -64,10 +63,8 @@ from sockspy.core.wire.head import (
     MAX_HEAD_BYTES,
     ProtocolError,
     find_head_end,
-    parse_request_head,
     parse_response_head,
 )
-from sockspy.core.wire.rewrite import RewriteError
 
 State = RequestState  # the state the I/O layer reads (`Conversation.state`)
 
@@ -214,20 +211,11 @@ class Conversation:
         """The gate's decision on the pending request, and what it asked the daemon."""
         exchange = self._current
         assert exchange is not None and self.state is State.DECIDING
-        exchange.decision = decision
-        exchange.asked = asked
-        exchange.verdict = decision.label
-        exchange.reason = decision.reason  # for "would_deny" too: why it would have been
-        if decision.allowed and decision.mutation:
-            try:
-                exchange.apply(decision.mutation)
-            except (RewriteError, BodyDecodeError) as exc:
-                error = ProtocolError(400, f"cannot change the request: {exc}", "mutation_failed")
-                exchange.decision = replace(
-                    decision, allowed=False, code=error.code, reason=error.message, mutation=None
-                )
-                self._reject(exchange, error)
-                return
+        try:
+            exchange.decided(decision, asked)
+        except ProtocolError as error:  # the mutation could not be made
+            self._reject(exchange, error)
+            return
         if decision.allowed:
             self._forward(exchange)
         else:
@@ -268,22 +256,13 @@ class Conversation:
         self.head_started = None
         head_bytes, self._buf = self._buf[:end], self._buf[end:]
         exchange = self._new_exchange()
-        first_line = head_bytes.split(b"\r\n", 1)[0].decode("latin-1")
-        exchange.raw_method, _, rest = first_line.partition(" ")
-        exchange.raw_target = rest.rpartition(" ")[0] or rest
         try:
-            head = parse_request_head(head_bytes)
-            exchange.head = head
-            request = classify_request(head)
-            exchange.request = request
-            if request.method != request.method.upper():
-                raise ProtocolError(
-                    400, f"method {request.method!r} is not in upper case", "non_canonical_method"
-                )
+            request = exchange.read_head(head_bytes)
         except ProtocolError as exc:
             self._reject(exchange, exc)
             return False
-        exchange.head_bytes = head_bytes
+        head = exchange.head
+        assert head is not None
         self._current = exchange
         self.gate = gate = self.gate_in_force.current  # one gate judges this whole request
         wants_body = gate.wants_body(request, self.client) or hijack.needs_body(request)
@@ -387,9 +366,7 @@ class Conversation:
 
     def _reject(self, exchange: Exchange, error: ProtocolError) -> None:
         """Answer a request sockspy cannot read safely, and stop reading this client."""
-        exchange.verdict = "reject"
-        exchange.reason = error.message
-        exchange.code = error.code
+        exchange.refused(error)
         if exchange in self._queue:
             # Part of it already went to the daemon: no clean answer is possible any more.
             self._current = None
@@ -415,12 +392,7 @@ class Conversation:
     def _answer_locally(
         self, exchange: Exchange, status: int, message: str, close: bool = False
     ) -> None:
-        exchange.status = status
-        asked_to_close = exchange.head is not None and not exchange.head.keep_alive
-        response = error_response(
-            status, message, close=close or asked_to_close, head=exchange.method == "HEAD"
-        )
-        exchange.local = LocalAnswer(response, close)
+        exchange.answer_locally(status, message, close)
         self._queue.append(exchange)
         self._release_local_responses()
 
@@ -471,10 +443,8 @@ class Conversation:
         message = f"sockspy: cannot reach the Docker daemon at {address}: {reason}"
         forwarded = [ex for ex in self._queue if ex.local is None]
         for exchange in forwarded:
-            exchange.status = 502
             exchange.reason = "daemon unreachable"
-            response = error_response(502, message, close=True, head=exchange.method == "HEAD")
-            exchange.local = LocalAnswer(response, close=True)
+            exchange.answer_locally(502, message, close=True)
             exchange.advance("request_read")
         if self.state is not State.TUNNEL:
             self._to(State.NO_MORE_REQUESTS)

@@ -15,18 +15,20 @@ line that writes it to `sockspy.core.proxy.recording.exchange_record`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sockspy.core.deciding.decision import Decision, Mutation
 from sockspy.core.deciding.lookups import Lookup
 from sockspy.core.docker import labelling, sessions
-from sockspy.core.docker.request import Request
+from sockspy.core.docker.gojson import BodyDecodeError
+from sockspy.core.docker.request import Request, classify_request
 from sockspy.core.proxy.responses import RELAY, ResponsePlan
 from sockspy.core.proxy.states import Phase, next_phase
 from sockspy.core.records import SessionStartRecord
 from sockspy.core.wire import rewrite
-from sockspy.core.wire.head import RequestHead
+from sockspy.core.wire.errors import error_response
+from sockspy.core.wire.head import ProtocolError, RequestHead, parse_request_head
 from sockspy.core.wire.rewrite import RewriteError
 
 
@@ -89,6 +91,52 @@ class Exchange:
     response_body: bytes | None = None  # a create's response, kept to read what it made
     body_over_cap: bool = False  # the body was too long to keep for its summary
 
+    def read_head(self, head_bytes: bytes) -> Request:
+        """Parse and route its head (`head_bytes`, the exact bytes to forward). Raises
+        ProtocolError for a head sockspy cannot read exactly as dockerd; the request line
+        is kept as it came for the record either way."""
+        first_line = head_bytes.split(b"\r\n", 1)[0].decode("latin-1")
+        self.raw_method, _, rest = first_line.partition(" ")
+        self.raw_target = rest.rpartition(" ")[0] or rest
+        self.head = parse_request_head(head_bytes)
+        self.request = request = classify_request(self.head)
+        if request.method != request.method.upper():
+            message = f"method {request.method!r} is not in upper case"
+            raise ProtocolError(400, message, "non_canonical_method")
+        self.head_bytes = head_bytes
+        return request
+
+    def decided(self, decision: Decision, asked: tuple[tuple[Lookup, Any], ...]) -> None:
+        """The gate's decision, and what it asked the daemon. An allowed request's
+        mutation is applied here; one that cannot be made raises ProtocolError, and the
+        decision it leaves is a refusal with its code."""
+        self.decision, self.asked = decision, asked
+        self.verdict = decision.label
+        self.reason = decision.reason  # for "would_deny" too: why it would have been
+        if decision.allowed and decision.mutation:
+            try:
+                self.apply(decision.mutation)
+            except (RewriteError, BodyDecodeError) as exc:
+                error = ProtocolError(400, f"cannot change the request: {exc}", "mutation_failed")
+                self.decision = replace(
+                    decision, allowed=False, code=error.code, reason=error.message, mutation=None
+                )
+                raise error from exc
+
+    def refused(self, error: ProtocolError) -> None:
+        """sockspy refused it itself (`error`): its record says reject, and why."""
+        self.verdict, self.reason, self.code = "reject", error.message, error.code
+
+    def answer_locally(self, status: int, message: str, close: bool = False) -> None:
+        """sockspy answers it with a Docker-style error; the connection closes after it
+        when `close`, or when the request asked to."""
+        self.status = status
+        asked_to_close = self.head is not None and not self.head.keep_alive
+        data = error_response(
+            status, message, close=close or asked_to_close, head=self.method == "HEAD"
+        )
+        self.local = LocalAnswer(data, close)
+
     def advance(self, event: str) -> None:
         """Move to the phase `event` leads to (`sockspy.core.proxy.states`)."""
         self.phase = next_phase(self.phase, event, self.number)
@@ -126,7 +174,7 @@ class Exchange:
     @property
     def audit_level(self) -> str:
         """How much of it the record keeps: "none", "metadata" or "request"."""
-        return self.decision.audit if self.decision is not None else "request"
+        return self.decision.audit_level if self.decision is not None else "request"
 
     @property
     def request_done(self) -> bool:

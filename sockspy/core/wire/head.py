@@ -20,7 +20,7 @@ fall in a narrow, plain subset (upper-case method, origin-form target, HTTP/1.0 
 printable ASCII header values, at most one simple framing header). `_fast_request` and
 `_fast_response` recognise exactly that subset with one regex per line and build the
 same result h11 would; anything outside it, however legal, goes to h11. A differential
-test (tests/core/test_head_fast.py) holds the two paths to the same answers.
+test (tests/core/wire/test_head_fast.py) holds the two paths to the same answers.
 """
 
 from __future__ import annotations

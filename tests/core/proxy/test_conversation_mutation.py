@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from core.test_conversation import CLIENT, drain, exchanges
+from core.proxy.test_conversation import CLIENT, drain, exchanges
 
 from sockspy.core.deciding.decision import Decision, Mutation
 from sockspy.core.deciding.gate import GateInForce
