@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from core.proxy.test_audit_lineage import response
 
 from sockspy.core.deciding.client import Client, PeerCred
 from sockspy.core.deciding.decision import ALLOW, Decision
@@ -32,15 +33,6 @@ def request(method: str, target: str, body: bytes | None = None, upgrade: bool =
     if body is not None:
         head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
     return (head + "\r\n").encode() + (body or b"")
-
-
-def response(status: int, body: bytes, chunked: bool = False) -> bytes:
-    head = f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n"
-    if chunked:
-        return (head + "Transfer-Encoding: chunked\r\n\r\n").encode() + (
-            b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
-        )
-    return (head + f"Content-Length: {len(body)}\r\n\r\n").encode() + body
 
 
 CREATE_BODY = json.dumps({"Image": "busybox", "Cmd": ["true"], "Env": ["A=secret"]}).encode()
