@@ -12,7 +12,8 @@ redacted inspect or list answer (`Decision.redact`), held whole, rewritten, re-f
 
 Requests (client -> daemon) are read one at a time, and responses (daemon -> client) in
 the same order; each side has its state (`sockspy.core.proxy.states`, with the table of
-its moves), and each exchange its phase (`sockspy.core.proxy.exchange`).
+its moves), and each exchange its phase (the third table there); what belongs to one
+request (its held bytes, decision, response plan, session) lives on its `Exchange`.
 
 `DECIDING` stops all parsing: the I/O layer sees `pending_decision`, asks the gate, and
 calls `decided()`. So nothing of request N+1 is even parsed, let alone forwarded, before
@@ -541,15 +542,16 @@ class Conversation:
         exchange = self._queue[0]
         reader = self._response_reader
         collected = reader.collected if reader is not None else None
+        body = bytes(collected) if collected is not None else b""
         try:
-            self.to_client.extend(exchange.response.end(bytes(collected or b"")))
+            self.to_client.extend(exchange.response.end(body))
         except Withheld as exc:
             self._withhold(exchange, str(exc))
             return
         exchange.redacted = exchange.response.removed
         self._queue.popleft()
         if collected is not None and not exchange.response.holds:
-            exchange.response_body = bytes(collected)
+            exchange.response_body = body  # a create's answer: what it made
         self._response_reader = None
         self._response_to(ResponseState.HEAD)
         exchange.advance("response_read")

@@ -18,6 +18,7 @@ from typing import Any
 
 from sockspy.core.docker import objects, summary
 from sockspy.core.docker.objects import ObjectRef
+from sockspy.core.proxy import recording
 from sockspy.core.proxy.exchange import Exchange
 from sockspy.core.records import ExchangeRecord, ObjectFields
 
@@ -132,8 +133,8 @@ class Lineage:
         if exchange.response_body is None:
             return
         asked = record.get("summary")
-        if asked is None and summary.summarised(request.endpoint) and not exchange.body_over_cap:
-            asked = summary.summarise(request)  # read at "metadata" too, for its name
+        if asked is None and summary.summarised(request.endpoint):
+            asked = recording.asked_for(exchange)  # at level "metadata" too, for its name
         name = asked.get("name") if asked else None
         if request.endpoint == "image.build" and asked and asked.get("tags"):
             name = asked["tags"][0]

@@ -101,12 +101,10 @@ class Recorder:
         """The one record every connection ends with (returned: written last, by the pump)."""
         now = self.clock()
         fields = (requests, client_bytes, daemon_bytes, started, now, reason)
-        built = self._step(
-            "connection_record",
-            None,
-            lambda: recording.connection_record(self.conn_id, self.client, *fields),
-        )
-        return built if built is not None else self.records.pop()
+        try:
+            return recording.connection_record(self.conn_id, self.client, *fields)
+        except Exception as exc:  # its internal_error takes its place
+            return recording.internal_error(self.conn_id, "connection_record", exc)
 
     def _step(self, where: str, exchange: Exchange | None, build: Callable[[], R]) -> R | None:
         """`build()`; if it raises, an `internal_error` record in its place."""
