@@ -43,29 +43,18 @@ from sockspy.core.deciding.gate import Gate, GateInForce
 from sockspy.core.deciding.lookups import Lookup
 from sockspy.core.docker import hijack, objects, sessions, summary
 from sockspy.core.docker.request import Request
-from sockspy.core.proxy import responses
+from sockspy.core.proxy import daemon_side, responses
+from sockspy.core.proxy.daemon_side import ResponseReader
 from sockspy.core.proxy.exchange import Exchange, Session
 from sockspy.core.proxy.lineage import Lineage
 from sockspy.core.proxy.outbox import APART, EOF, Outbox
 from sockspy.core.proxy.recorder import Recorder
 from sockspy.core.proxy.responses import Withheld
-from sockspy.core.proxy.states import (
-    REQUEST_MOVES,
-    RESPONSE_MOVES,
-    Phase,
-    RequestState,
-    ResponseState,
-    move,
-)
+from sockspy.core.proxy.states import REQUEST_MOVES, Phase, RequestState, ResponseState, move
 from sockspy.core.records import Record
 from sockspy.core.wire.errors import error_response
 from sockspy.core.wire.framing import BodyReader, FixedLength, FramingError, NoBody, reader_for
-from sockspy.core.wire.head import (
-    MAX_HEAD_BYTES,
-    ProtocolError,
-    find_head_end,
-    parse_response_head,
-)
+from sockspy.core.wire.head import MAX_HEAD_BYTES, ProtocolError, RequestHead, find_head_end
 
 State = RequestState  # the state the I/O layer reads (`Conversation.state`)
 
@@ -111,7 +100,6 @@ class Conversation:
         self.to_upstream: Outbox = deque()
         self.to_client: Outbox = deque()
         self.state = State.HEAD  # moved only by `_to` (checked against the table)
-        self.response_state = ResponseState.HEAD  # moved only by `_response_to`
         self.finished = False  # nothing more will be exchanged: close both sides
         self.close_reason = "open"
         self.started = clock()
@@ -125,16 +113,16 @@ class Conversation:
         self._body_reader: BodyReader | None = None
         self._queue: deque[Exchange] = deque()  # exchanges owing the client a response
 
-        self._ubuf = b""  # daemon bytes not yet consumed
-        self._response_reader: BodyReader | None = None  # in ResponseState.BODY
+        self._daemon = ResponseReader()  # the daemon's side: bytes in, response events out
         self._upgrade_exchange: Exchange | None = None  # forwarded with Upgrade, unanswered
         self._tunnel_exchange: Exchange | None = None  # the exchange whose 101 made the tunnel
 
     def _to(self, state: RequestState) -> None:
         self.state = move(self.state, state, REQUEST_MOVES)
 
-    def _response_to(self, state: ResponseState) -> None:
-        self.response_state = move(self.response_state, state, RESPONSE_MOVES)
+    @property
+    def response_state(self) -> ResponseState:
+        return self._daemon.state
 
     # -- properties the I/O layer polls ---------------------------------------------
 
@@ -417,21 +405,24 @@ class Conversation:
             return
         if self.finished:
             return
-        self._ubuf = self._ubuf + data if self._ubuf else data
-        while self._ubuf and not self.finished and not self.tunnel:
-            if self._response_reader is None:
-                if not self._read_response_head():
-                    return
-            elif not self._read_response_body():
+        self._daemon.feed(data)
+        while not self.finished and not self.tunnel:
+            try:
+                event = self._daemon.next_event(self._expected_head())
+            except ProtocolError as exc:
+                self._daemon_error(exc.message)
                 return
+            if event is None:
+                return
+            self._on_response(event)
 
     def upstream_eof(self) -> None:
         """The daemon closed its side: finish what it framed by close, then close the client."""
         if self.finished or self.state is State.TUNNEL:
             return
-        reader = self._response_reader
-        if reader is not None and reader.end_of_stream():
-            self._complete_response()
+        ended = self._daemon.end_of_stream()
+        if ended is not None:
+            self._on_response(ended)
         for exchange in self._queue:
             if exchange.local is None and not exchange.response_done:
                 exchange.reason = exchange.reason or "daemon closed the connection"
@@ -454,79 +445,47 @@ class Conversation:
         if not forwarded:
             self._finish("daemon unreachable")
 
-    def _expected_exchange(self) -> Exchange:
+    def _expected_head(self) -> RequestHead | None:
+        """The head of the request the daemon answers next (None: none waits for one)."""
         if not self._queue or self._queue[0].local is not None:
-            raise ProtocolError(502, "the daemon sent bytes nobody asked for")
-        return self._queue[0]
+            return None
+        return self._queue[0].head
 
-    def _read_response_head(self) -> bool:
-        try:
-            end = find_head_end(self._ubuf)
-            if end is None:
-                return False
-            exchange = self._expected_exchange()
-            assert exchange.head is not None
-            head_bytes, self._ubuf = self._ubuf[:end], self._ubuf[end:]
-            head = parse_response_head(head_bytes, exchange.head.method, exchange.head.upgrade)
-        except ProtocolError as exc:
-            self._daemon_error(exc.message)
-            return False
-        # How this response leaves is chosen here, once (`responses`).
-        plan = responses.plan(exchange.decision, exchange.request, head.status)
-        exchange.response = plan
-        self.to_client.extend(plan.head(head_bytes))
-        if head.status == 101:
-            self._start_tunnel(exchange)
-            return False
-        if head.informational:
-            return True  # 100 Continue and friends: the final response follows
-        exchange.status = head.status
+    def _on_response(self, event: daemon_side.Event) -> None:
+        exchange = self._queue[0]
+        match event:
+            case daemon_side.Piece(raw=raw, kept=kept, size=size):
+                exchange.response_body_bytes = size
+                try:
+                    self.to_client.extend(exchange.response.chunk(raw, kept))
+                except Withheld as exc:
+                    self._withhold(exchange, str(exc))
+            case daemon_side.Ended(kept=kept, size=size):
+                exchange.response_body_bytes = size
+                self._complete_response(exchange, kept)
+            case daemon_side.Head() | daemon_side.Switched():
+                # How this response leaves is chosen here, once (`responses`).
+                plan = responses.plan(exchange.decision, exchange.request, event.head.status)
+                exchange.response = plan
+                self.to_client.extend(plan.head(event.raw))
+                if isinstance(event, daemon_side.Switched):
+                    self._start_tunnel(exchange, event.rest)
+                elif not event.head.informational:  # 100 Continue: the final head follows
+                    self._response_started(exchange, event)
+
+    def _response_started(self, exchange: Exchange, event: daemon_side.Head) -> None:
+        exchange.status = status = event.head.status
         request = exchange.request
-        keep = request is not None and request.endpoint in objects.CREATING and head.status < 300
-        self._response_reader = reader_for(head.framing, collect=keep or plan.holds)
-        self._response_to(ResponseState.BODY)
-        if self._response_reader.done:
-            self._complete_response()
-        elif head.status == 200 and request is not None:
-            self._maybe_start_stream(exchange, request)
-        return True
-
-    def _maybe_start_stream(self, exchange: Exchange, request: Request) -> None:
-        """A streaming response (logs -f, events, stats, wait) opens a session."""
-        if sessions.session_kind(request) != "stream":
-            return
-        self._open_session(exchange, "stream")
+        if exchange.response.holds:
+            self._daemon.keep_body()
+        elif request is not None and request.endpoint in objects.CREATING and status < 300:
+            self._daemon.keep_body(last=objects.RESPONSE_CAP)  # what it made (a build: its end)
+        streams = request is not None and sessions.session_kind(request) == "stream"
+        if status == 200 and streams and not event.bodyless:  # logs -f, events, stats, wait
+            self._open_session(exchange, "stream")
 
     def _open_session(self, exchange: Exchange, kind: str) -> None:
         exchange.session = Session(kind, self.clock(), self.recorder.session_start(exchange, kind))
-
-    def _read_response_body(self) -> bool:
-        reader = self._response_reader
-        assert reader is not None
-        exchange = self._queue[0]
-        try:
-            end = reader.feed(self._ubuf)
-        except FramingError as exc:
-            self._daemon_error(f"bad response body: {exc}")
-            return False
-        if end:
-            chunk, self._ubuf = self._ubuf[:end], self._ubuf[end:]
-            kept = reader.collected
-            try:
-                self.to_client.extend(exchange.response.chunk(chunk, len(kept or b"")))
-            except Withheld as exc:
-                self._withhold(exchange, str(exc))
-                return False
-            if (
-                not exchange.response.holds
-                and kept is not None
-                and len(kept) > objects.RESPONSE_CAP
-            ):
-                del kept[: len(kept) - objects.RESPONSE_CAP]  # a build's id: its last lines
-        exchange.response_body_bytes = reader.size
-        if reader.done:
-            self._complete_response()
-        return True
 
     def _withhold(self, exchange: Exchange, reason: str) -> None:
         """A response that must be changed and cannot be: 502, never the original bytes."""
@@ -535,25 +494,18 @@ class Conversation:
         exchange.status = 502
         if exchange.decision is not None:
             exchange.decision = replace(exchange.decision, code="redaction_failed")
-        self._response_reader = None
         self._daemon_error(message)
 
-    def _complete_response(self) -> None:
-        exchange = self._queue[0]
-        reader = self._response_reader
-        collected = reader.collected if reader is not None else None
-        body = bytes(collected) if collected is not None else b""
+    def _complete_response(self, exchange: Exchange, kept: bytes | None) -> None:
         try:
-            self.to_client.extend(exchange.response.end(body))
+            self.to_client.extend(exchange.response.end(kept or b""))
         except Withheld as exc:
             self._withhold(exchange, str(exc))
             return
         exchange.redacted = exchange.response.removed
         self._queue.popleft()
-        if collected is not None and not exchange.response.holds:
-            exchange.response_body = body  # a create's answer: what it made
-        self._response_reader = None
-        self._response_to(ResponseState.HEAD)
+        if kept is not None and not exchange.response.holds:
+            exchange.response_body = kept  # a create's answer: what it made
         exchange.advance("response_read")
         self._maybe_record(exchange)
         if exchange is self._upgrade_exchange:
@@ -566,21 +518,19 @@ class Conversation:
         if self.state is State.NO_MORE_REQUESTS and not self._queue and not self.finished:
             self._finish("request asked to close")
 
-    def _start_tunnel(self, exchange: Exchange) -> None:
+    def _start_tunnel(self, exchange: Exchange, early_down: bytes) -> None:
         self._queue.popleft()
         exchange.status = 101  # upgraded
         exchange.advance("ended")  # its request and response end here; the session goes on
         self._maybe_record(exchange)
         self._to(State.TUNNEL)
-        self._response_to(ResponseState.TUNNEL)
         self._tunnel_exchange = exchange
         self._open_session(exchange, "hijack")
         assert exchange.session is not None
-        exchange.session.early_up, exchange.session.early_down = self._buf, self._ubuf
-        if self._ubuf:
+        exchange.session.early_up, exchange.session.early_down = self._buf, early_down
+        if early_down:
             self.to_client.append(APART)
-            self.to_client.append(self._ubuf)
-            self._ubuf = b""
+            self.to_client.append(early_down)
         if self._buf:  # client bytes that came before the 101: the daemon gets them now
             self.to_upstream.append(self._buf)
             self._buf = b""
