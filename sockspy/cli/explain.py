@@ -280,10 +280,10 @@ def _print_facts(asked: Sequence[Lookup], say: Say) -> None:
 def _print_decision(policy: Policy, decision: Decision, say: Say) -> int:
     line = next((r.line for r in policy.rules if r.name == decision.rule and r.line), None)
     where = f" (line {line})" if line else ""
-    if decision.allowed and decision.verdict != "would_deny":
+    if decision.outcome == "allow":
         say("decision", f"allow by rule {decision.rule}{where}")
         return 0
     label = f"would deny (forwarded: mode {policy.mode})" if decision.allowed else "deny"
     say("decision", f"{label} {decision.status} by rule {decision.rule}{where} [{decision.code}]")
-    say("message", f"sockspy: denied by rule {decision.rule}: {decision.reason}")
+    say("message", decision.message)
     return 0 if decision.allowed else 1

@@ -87,6 +87,6 @@ def _as_dict(result: Replayed) -> dict[str, object]:
         "endpoint": record.get("endpoint"),
         "target": record.get("target"),
         "then": {"decision": result.then, "rule": record.get("rule")},
-        "now": {"decision": now.label, "rule": now.rule, "reason": now.reason, "code": now.code},
+        "now": {"decision": now.outcome, "rule": now.rule, "reason": now.reason, "code": now.code},
         "approximate": result.approximate,
     }

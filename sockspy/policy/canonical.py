@@ -73,7 +73,6 @@ def refuse(code: str, reason: str, profile: str | None = None, status: int = 400
         status=status,
         code=code,
         profile=profile,
-        verdict="deny",
     )
 
 

@@ -195,7 +195,7 @@ class PolicyGate:
         if refusal is not None:
             return canonical.refuse(*refusal, profile=profile)
         decision = yield from self._walk(request, profile)
-        if decision.allowed and decision.verdict == "allow":
+        if decision.outcome == "allow":
             later = self._later_step_denied(request, profile)
             if later is not None:
                 return later
@@ -230,7 +230,7 @@ class PolicyGate:
             return replace(outcome, profile=profile, findings=decision.findings)
         return replace(
             decision, reason=outcome.reason, code=outcome.code, rule=outcome.rule,
-            status=outcome.status, verdict="would_deny",
+            status=outcome.status, would_deny=True,
         )  # fmt: skip
 
     def _walk(self, request: Request, profile: str) -> Procedure[Decision]:
@@ -300,7 +300,7 @@ class PolicyGate:
         if step is None:
             return None
         later = self._plain_decision(step, profile)
-        if later is None or later.label == "allow":  # would_deny in warn mode counts
+        if later is None or later.outcome == "allow":  # would_deny in warn mode counts
             return None
         reason = f"{later.reason} (at {request.endpoint}: {step.endpoint} would be denied)"
         rule, code = later.rule or DEFAULT_RULE, later.code or "rule_deny"
@@ -357,7 +357,7 @@ class PolicyGate:
         found: tuple[Finding, ...] | None,
     ) -> Decision:
         if rule.action == "allow":
-            return Decision(True, rule.name, profile=profile, verdict="allow", findings=found)
+            return Decision(True, rule.name, profile=profile, findings=found)
         details = "; ".join(f.message for f in matched)
         if rule.message:
             reason = f"{rule.message} ({details})" if details else rule.message
@@ -380,8 +380,8 @@ class PolicyGate:
         self, rule: str, reason: str, code: str, profile: str, found: tuple[Finding, ...] | None
     ) -> Decision:
         if self.enforcing:
-            return Decision(False, rule, reason, 403, code, profile, "deny", found)
-        return Decision(True, rule, reason, 403, code, profile, "would_deny", found)
+            return Decision(False, rule, reason, 403, code, profile, findings=found)
+        return Decision(True, rule, reason, 403, code, profile, True, found)
 
 
 def _describe(request: Request) -> str:

@@ -340,4 +340,4 @@ def _not_found(ref: Reference, why: str) -> Decision:
 
 
 def _deny(status: int, code: str, reason: str, answer: str | None = None) -> Decision:
-    return Decision(False, RULE, reason, status, code, verdict="deny", answer=answer)
+    return Decision(False, RULE, reason, status, code, answer=answer)

@@ -191,8 +191,8 @@ def explained(gate: Gate, client: Client, data: bytes, book: Book) -> tuple[Any,
         return outcome(result.refusal)
     decision = result.decision
     status = None if decision.allowed else decision.status
-    reason = None if decision.label == "allow" else decision.reason
-    return (result.request.endpoint, decision.label, decision.rule, decision.code,
+    reason = None if decision.outcome == "allow" else decision.reason
+    return (result.request.endpoint, decision.outcome, decision.rule, decision.code,
             decision.profile, reason, status)  # fmt: skip
 
 

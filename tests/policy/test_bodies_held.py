@@ -15,7 +15,8 @@ from sockspy.core.deciding.client import Client, PeerCred
 from sockspy.core.deciding.gate import GateInForce
 from sockspy.core.deciding.judgement import decide_offline
 from sockspy.core.docker.bodies import BODY_SCHEMAS
-from sockspy.core.proxy.conversation import Conversation, State
+from sockspy.core.proxy.conversation import Conversation
+from sockspy.core.proxy.states import RequestState
 from sockspy.policy.engine import PolicyGate
 from sockspy.policy.hostaccess import body_endpoints
 
@@ -39,7 +40,7 @@ def test_a_privileged_create_body_is_held_for_the_gate_and_a_build_tar_is_stream
     body = json.dumps({"Image": "busybox", "HostConfig": {"Privileged": True}}).encode()
     create = head("POST", "/containers/create", len(body))
     conv.client_data(create + body[:10])
-    assert conv.state is State.BUFFER_BODY and sent(conv.to_upstream) == b""  # held, whole
+    assert conv.state is RequestState.BUFFER_BODY and sent(conv.to_upstream) == b""  # held, whole
     conv.client_data(body[10:])
     request = conv.pending_decision
     assert request is not None and request.body == body  # the gate reads all of it
@@ -54,7 +55,7 @@ def test_a_privileged_create_body_is_held_for_the_gate_and_a_build_tar_is_stream
     request = build.pending_decision
     assert request is not None and request.body is None  # decided on its query alone
     build.decided(decide_offline(gate, request, CLIENT))
-    assert build.state is State.FORWARD_BODY
+    assert build.state is RequestState.FORWARD_BODY
     build.client_data(tar[512:])
     assert sent(build.to_upstream).endswith(tar)  # streamed as it came
 

@@ -113,9 +113,9 @@ def test_first_matching_rule_wins() -> None:
         403,
     )
     assert denied.reason == "container.create is denied"
-    assert denied.verdict == "deny" and denied.profile == "default"
+    assert denied.outcome == "deny" and denied.profile == "default"
     allowed = decide(g, "GET", "/v1.41/containers/json")
-    assert (allowed.allowed, allowed.rule, allowed.verdict) == (True, "containers", "allow")
+    assert (allowed.allowed, allowed.rule, allowed.outcome) == (True, "containers", "allow")
 
 
 def test_no_matching_rule_is_a_default_denial() -> None:
@@ -285,22 +285,22 @@ def test_warn_and_audit_modes_forward_denials_as_would_deny(mode: str) -> None:
         f'mode = "{mode}"\n[[rules]]\nname = "no-exec"\naction = "deny"\nendpoints = ["exec.*"]\n'
     )
     denied = decide(g, "POST", "/containers/web/exec", b"{}")
-    assert (denied.allowed, denied.verdict, denied.rule, denied.code) == (
+    assert (denied.allowed, denied.outcome, denied.rule, denied.code) == (
         True,
         "would_deny",
         "no-exec",
         "rule_deny",
     )
-    assert denied.label == "would_deny"
+    assert denied.outcome == "would_deny"
     default = decide(g, "GET", "/info")
-    assert (default.allowed, default.verdict, default.rule) == (True, "would_deny", "default")
+    assert (default.allowed, default.outcome, default.rule) == (True, "would_deny", "default")
 
 
 @pytest.mark.parametrize("mode", ["enforce", "warn", "audit"])
 def test_canonical_refusals_are_enforced_in_every_mode(mode: str) -> None:
     g = gate(f'mode = "{mode}"\n[[rules]]\nname = "all"\naction = "allow"\n')
     too_old = decide(g, "GET", "/v1.12/info")
-    assert (too_old.allowed, too_old.status, too_old.code, too_old.verdict) == (
+    assert (too_old.allowed, too_old.status, too_old.code, too_old.outcome) == (
         False,
         400,
         "api_version_too_old",
@@ -626,7 +626,7 @@ def test_an_exec_create_whose_start_is_denied_is_denied_with_the_starts_rule() -
     )
     assert decide(by_findings, "POST", "/v1.41/containers/web/exec", b"{}").allowed
     warn = gate('mode = "warn"\n' + EXEC_NOT_STARTED)
-    assert decide(warn, "POST", "/v1.41/containers/web/exec", b"{}").verdict == "would_deny"
+    assert decide(warn, "POST", "/v1.41/containers/web/exec", b"{}").outcome == "would_deny"
 
 
 def test_a_create_is_not_judged_by_an_attach_it_may_never_make() -> None:

@@ -35,9 +35,9 @@ class Mutation:
 class Decision:
     """What the gate says about one request.
 
-    `allowed` is what happens to the bytes. `verdict` is what the audit record says:
-    "allow", "deny", or "would_deny" (a rule denied it, but the policy runs in `warn` or
-    `audit` mode, so it was forwarded). `code` is a stable reason code for machines,
+    `allowed` is what happens to the bytes. `outcome` is what the audit record says:
+    "allow", "deny", or "would_deny" (`would_deny`: a rule denied it, but the policy runs
+    in `warn` or `audit` mode, so it was forwarded). `code` is a stable reason code for machines,
     `reason` the sentence for people. `findings` are the host-access findings the
     decision was reached with; None when no rule on the way read them. `audit_level` is
     how much of the exchange the record keeps ("none", "metadata", "request");
@@ -56,7 +56,7 @@ class Decision:
     status: int = 403
     code: str | None = None
     profile: str | None = None
-    verdict: str | None = None
+    would_deny: bool = False
     findings: tuple[Finding, ...] | None = None
     audit_level: str = "request"
     transcript: str | None = None
@@ -66,10 +66,16 @@ class Decision:
     redact: tuple[str, ...] = ()  # removed from an inspect/list answer: "env", "mounts"
 
     @property
-    def label(self) -> str:
-        if self.verdict is not None:
-            return self.verdict
+    def outcome(self) -> str:
+        """What the audit record says: "allow", "deny" or "would_deny"."""
+        if self.would_deny:
+            return "would_deny"
         return "allow" if self.allowed else "deny"
+
+    @property
+    def message(self) -> str:
+        """What a denial tells the client."""
+        return self.answer or f"sockspy: denied by rule {self.rule}: {self.reason}"
 
 
 ALLOW = Decision(allowed=True)

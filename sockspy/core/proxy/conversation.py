@@ -44,6 +44,7 @@ from sockspy.core.deciding.lookups import Lookup
 from sockspy.core.docker import hijack, objects, sessions, summary
 from sockspy.core.docker.request import Request
 from sockspy.core.proxy import daemon_side, responses
+from sockspy.core.proxy.client_side import RequestReader
 from sockspy.core.proxy.daemon_side import ResponseReader
 from sockspy.core.proxy.exchange import Exchange, Session
 from sockspy.core.proxy.lineage import Lineage
@@ -53,10 +54,7 @@ from sockspy.core.proxy.responses import Withheld
 from sockspy.core.proxy.states import REQUEST_MOVES, Phase, RequestState, ResponseState, move
 from sockspy.core.records import Record
 from sockspy.core.wire.errors import error_response
-from sockspy.core.wire.framing import BodyReader, FixedLength, FramingError, NoBody, reader_for
-from sockspy.core.wire.head import MAX_HEAD_BYTES, ProtocolError, RequestHead, find_head_end
-
-State = RequestState  # the state the I/O layer reads (`Conversation.state`)
+from sockspy.core.wire.head import MAX_HEAD_BYTES, ProtocolError, RequestHead
 
 
 class Conversation:
@@ -96,21 +94,18 @@ class Conversation:
         self.gate_in_force = gate_in_force
         self.gate: Gate = gate_in_force.current
         self.clock = clock
-        self.max_head_bytes = max_head_bytes
         self.to_upstream: Outbox = deque()
         self.to_client: Outbox = deque()
-        self.state = State.HEAD  # moved only by `_to` (checked against the table)
+        self.state = RequestState.HEAD  # moved only by `_to` (checked against the table)
         self.finished = False  # nothing more will be exchanged: close both sides
         self.close_reason = "open"
         self.started = clock()
-        self.head_started: float | None = None  # when sockspy began waiting for a partial head
         self.client_bytes = 0
         self.daemon_bytes = 0
 
-        self._buf = b""  # client bytes not yet consumed
+        self._client = RequestReader(max_head_bytes, clock)  # the client's side
         self._requests = 0
         self._current: Exchange | None = None  # the request being read
-        self._body_reader: BodyReader | None = None
         self._queue: deque[Exchange] = deque()  # exchanges owing the client a response
 
         self._daemon = ResponseReader()  # the daemon's side: bytes in, response events out
@@ -127,10 +122,17 @@ class Conversation:
     # -- properties the I/O layer polls ---------------------------------------------
 
     @property
+    def head_started(self) -> float | None:
+        """Since when a partial request head has waited (None: none is waiting)."""
+        return self._client.head_started
+
+    @property
     def pending_decision(self) -> Request | None:
         """The request awaiting the gate's decision (`decided`), if any."""
         current = self._current
-        return current.request if current is not None and self.state is State.DECIDING else None
+        return (
+            current.request if current is not None and self.state is RequestState.DECIDING else None
+        )
 
     @property
     def session(self) -> Session | None:
@@ -140,19 +142,19 @@ class Conversation:
 
     @property
     def tunnel(self) -> bool:
-        return self.state is State.TUNNEL
+        return self.state is RequestState.TUNNEL
 
     @property
     def client_paused(self) -> bool:
         """Do not read the client now (a decision or an upgrade response is awaited)."""
-        return self.state in (State.DECIDING, State.AWAIT_UPGRADE)
+        return self.state in (RequestState.DECIDING, RequestState.AWAIT_UPGRADE)
 
     @property
     def idle(self) -> bool:
         """Between exchanges on a keep-alive connection: safe to close."""
         return (
-            self.state is State.HEAD
-            and not self._buf
+            self.state is RequestState.HEAD
+            and not self._client.buffer
             and not self._queue
             and self._current is None
             and not self.finished
@@ -166,40 +168,40 @@ class Conversation:
 
     def client_data(self, data: bytes) -> None:
         self.client_bytes += len(data)
-        if self.state is State.TUNNEL:
+        if self.state is RequestState.TUNNEL:
             self.to_upstream.append(data)
             return
-        if self.state is State.NO_MORE_REQUESTS or self.finished:
+        if self.state is RequestState.NO_MORE_REQUESTS or self.finished:
             return
-        self._buf = self._buf + data if self._buf else data
+        self._client.feed(data)
         self._advance_client()
 
     def client_eof(self) -> None:
         """The client shut down its write side (or went away)."""
-        if self.finished or self.state is State.TUNNEL:
+        if self.finished or self.state is RequestState.TUNNEL:
             return
-        if self._current is not None and self.state is not State.FORWARD_BODY:
+        if self._current is not None and self.state is not RequestState.FORWARD_BODY:
             # A request that was never forwarded: nothing to wait for.
             self._drop_current("client closed before the request was complete")
         if self.awaiting_response:
             # Pass the half-close on and keep relaying responses until the daemon closes.
-            self._to(State.NO_MORE_REQUESTS)
+            self._to(RequestState.NO_MORE_REQUESTS)
             self.to_upstream.append(EOF)
             return
         self._finish("client closed")
 
     def head_timed_out(self, seconds: float) -> None:
         """A partial request head was not completed in time (slowloris): 408 and close."""
-        if self.finished or self.state is not State.HEAD or not self._buf:
+        if self.finished or self.state is not RequestState.HEAD or not self._client.buffer:
             return
-        self.head_started = None
+        self._client.head_started = None
         error = ProtocolError(408, f"request head not complete after {seconds:g} s", "head_timeout")
         self._reject(self._new_exchange(), error)
 
     def decided(self, decision: Decision, asked: tuple[tuple[Lookup, Any], ...] = ()) -> None:
         """The gate's decision on the pending request, and what it asked the daemon."""
         exchange = self._current
-        assert exchange is not None and self.state is State.DECIDING
+        assert exchange is not None and self.state is RequestState.DECIDING
         try:
             exchange.decided(decision, asked)
         except ProtocolError as error:  # the mutation could not be made
@@ -208,23 +210,24 @@ class Conversation:
         if decision.allowed:
             self._forward(exchange)
         else:
-            message = (
-                decision.answer or f"sockspy: denied by rule {decision.rule}: {decision.reason}"
-            )
-            self._answer_locally(exchange, decision.status, message)
+            self._answer_locally(exchange, decision.status, decision.message)
             if exchange.request_done:
                 self._end_request()
             else:
-                self._to(State.DISCARD_BODY)
+                self._to(RequestState.DISCARD_BODY)
         self._advance_client()
 
     def _advance_client(self) -> None:
-        while self._buf and not self.finished:
+        while self._client.buffer and not self.finished:
             state = self.state
-            if state is State.HEAD:
+            if state is RequestState.HEAD:
                 if not self._read_head():
                     return
-            elif state in (State.BUFFER_BODY, State.FORWARD_BODY, State.DISCARD_BODY):
+            elif state in (
+                RequestState.BUFFER_BODY,
+                RequestState.FORWARD_BODY,
+                RequestState.DISCARD_BODY,
+            ):
                 self._read_body()
                 if self.state is state:
                     return
@@ -232,18 +235,14 @@ class Conversation:
                 return
 
     def _read_head(self) -> bool:
-        """Parse one head from the buffer; False when more bytes are needed."""
+        """Take one head from the buffer; False when more bytes are needed."""
         try:
-            end = find_head_end(self._buf, self.max_head_bytes)
+            head_bytes = self._client.next_head()
         except ProtocolError as exc:
             self._reject(self._new_exchange(), exc)
             return False
-        if end is None:
-            if self.head_started is None:
-                self.head_started = self.clock()
+        if head_bytes is None:
             return False
-        self.head_started = None
-        head_bytes, self._buf = self._buf[:end], self._buf[end:]
         exchange = self._new_exchange()
         try:
             request = exchange.read_head(head_bytes)
@@ -254,55 +253,43 @@ class Conversation:
         assert head is not None
         self._current = exchange
         self.gate = gate = self.gate_in_force.current  # one gate judges this whole request
-        wants_body = gate.wants_body(request, self.client) or hijack.needs_body(request)
-        limit = gate.max_body_bytes
-        if wants_body and isinstance(head.framing, FixedLength) and head.framing.length > limit:
-            self._reject(exchange, ProtocolError(413, f"request body over {limit} bytes"))
+        held = gate.wants_body(request, self.client) or hijack.needs_body(request)
+        # A create's body is read for its summary as it passes (never held for it).
+        keep = summary.BODY_CAP if summary.needs_body(request.endpoint) else None
+        try:
+            ended = self._client.start_body(
+                head.framing, gate.max_body_bytes if held else None, keep
+            )
+        except ProtocolError as exc:
+            self._reject(exchange, exc)
             return False
-        if wants_body and not isinstance(head.framing, NoBody):
-            self._body_reader = reader_for(head.framing, collect=True)
-            self._to(State.BUFFER_BODY)
-        else:
-            # A create's body is read for its summary as it passes (never held for it).
-            keep = summary.needs_body(request.endpoint) and not wants_body
-            self._body_reader = reader_for(head.framing, collect=keep)
-            if self._body_reader.done:
-                exchange.advance("request_read")
-            self._ask(request.with_body(b"") if wants_body else request)
+        if not ended and held:
+            self._to(RequestState.BUFFER_BODY)
+            return True
+        if ended:
+            exchange.advance("request_read")
+        self._ask(request.with_body(b"") if held else request)
         return True
 
     def _read_body(self) -> None:
-        reader = self._body_reader
         exchange = self._current
-        assert reader is not None and exchange is not None
+        assert exchange is not None
         try:
-            end = reader.feed(self._buf)
-        except FramingError as exc:
-            self._reject(
-                exchange, ProtocolError(400, f"bad request body: {exc}", "ambiguous_framing")
-            )
+            piece = self._client.next_piece()
+        except ProtocolError as exc:
+            self._reject(exchange, exc)
             return
-        chunk, self._buf = self._buf[:end], self._buf[end:]
-        exchange.request_body_bytes = reader.size
-        if self.state is State.FORWARD_BODY:
-            if chunk:
-                self.to_upstream.append(chunk)
-            if reader.collected is not None and len(reader.collected) > summary.BODY_CAP:
-                reader.collected = None
-                exchange.body_over_cap = True
-        elif self.state is State.BUFFER_BODY:
-            exchange.held_body.append(chunk)
-            if reader.size > self.gate.max_body_bytes:
-                limit = self.gate.max_body_bytes
-                self._reject(exchange, ProtocolError(413, f"request body over {limit} bytes"))
-                return
-        if not reader.done:
+        exchange.request_body_bytes = piece.size
+        if self.state is RequestState.FORWARD_BODY and piece.raw:
+            self.to_upstream.append(piece.raw)
+        elif self.state is RequestState.BUFFER_BODY:
+            exchange.held_body.append(piece.raw)
+        if not piece.done:
             return
         exchange.advance("request_read")
-        if self.state is State.BUFFER_BODY:
+        if self.state is RequestState.BUFFER_BODY:
             assert exchange.request is not None
-            collected = getattr(reader, "collected", None)
-            self._ask(exchange.request.with_body(bytes(collected or b"")))
+            self._ask(exchange.request.with_body(bytes(self._client.kept or b"")))
         else:
             self._end_request()
 
@@ -315,7 +302,7 @@ class Conversation:
         if reason is not None:
             self._reject(exchange, ProtocolError(400, reason, "hijack_without_upgrade"))
             return
-        self._to(State.DECIDING)
+        self._to(RequestState.DECIDING)
 
     def _forward(self, exchange: Exchange) -> None:
         self.to_upstream.extend(exchange.take_forwarded())
@@ -323,30 +310,30 @@ class Conversation:
         if exchange.request_done:
             self._end_request()
         else:
-            self._to(State.FORWARD_BODY)
+            self._to(RequestState.FORWARD_BODY)
 
     def _end_request(self) -> None:
         """The current request is fully read (forwarded or discarded)."""
         exchange = self._current
         assert exchange is not None and exchange.head is not None
-        reader = self._body_reader
-        if reader is not None and reader.collected is not None and exchange.request is not None:
-            exchange.request = exchange.request.with_body(bytes(reader.collected))
+        kept = self._client.kept
+        if kept is not None and exchange.request is not None:
+            exchange.request = exchange.request.with_body(bytes(kept))
+        exchange.body_over_cap = self._client.over_cap
         self._current = None
-        self._body_reader = None
         exchange.held_body = []
         if not exchange.request_done:  # a denial answered at once may be recorded already
             exchange.advance("request_read")
         forwarded = exchange.local is None
         if forwarded and exchange.head.upgrade and not exchange.response_done:
-            self._to(State.AWAIT_UPGRADE)
+            self._to(RequestState.AWAIT_UPGRADE)
             self._upgrade_exchange = exchange
         elif not exchange.head.keep_alive:
-            self._to(State.NO_MORE_REQUESTS)  # the daemon closes after this one; so do we
+            self._to(RequestState.NO_MORE_REQUESTS)  # the daemon closes after this one; so do we
             if not self._queue:  # answered here and already sent: nothing left to wait for
                 self._finish("request asked to close")
         else:
-            self._to(State.HEAD)
+            self._to(RequestState.HEAD)
         self._maybe_record(exchange)
 
     def _new_exchange(self) -> Exchange:
@@ -366,8 +353,8 @@ class Conversation:
         self._answer_locally(exchange, error.status, f"sockspy: {error.message}", close=True)
         self._current = None
         exchange.held_body = []
-        self._to(State.NO_MORE_REQUESTS)
-        self._buf = b""
+        self._to(RequestState.NO_MORE_REQUESTS)
+        self._client.take_rest()
 
     def _drop_current(self, reason: str) -> None:
         exchange = self._current
@@ -400,7 +387,7 @@ class Conversation:
 
     def upstream_data(self, data: bytes) -> None:
         self.daemon_bytes += len(data)
-        if self.state is State.TUNNEL:
+        if self.state is RequestState.TUNNEL:
             self.to_client.append(data)
             return
         if self.finished:
@@ -418,7 +405,7 @@ class Conversation:
 
     def upstream_eof(self) -> None:
         """The daemon closed its side: finish what it framed by close, then close the client."""
-        if self.finished or self.state is State.TUNNEL:
+        if self.finished or self.state is RequestState.TUNNEL:
             return
         ended = self._daemon.end_of_stream()
         if ended is not None:
@@ -438,8 +425,8 @@ class Conversation:
             exchange.reason = "daemon unreachable"
             exchange.answer_locally(502, message, close=True)
             exchange.advance("request_read")
-        if self.state is not State.TUNNEL:
-            self._to(State.NO_MORE_REQUESTS)
+        if self.state is not RequestState.TUNNEL:
+            self._to(RequestState.NO_MORE_REQUESTS)
         self._current = None
         self._release_local_responses()
         if not forwarded:
@@ -510,12 +497,12 @@ class Conversation:
         self._maybe_record(exchange)
         if exchange is self._upgrade_exchange:
             self._upgrade_exchange = None
-            if self.state is State.AWAIT_UPGRADE:
-                self._to(State.HEAD)  # no 101: dockerd ignored the Upgrade; parse on
+            if self.state is RequestState.AWAIT_UPGRADE:
+                self._to(RequestState.HEAD)  # no 101: dockerd ignored the Upgrade; parse on
         self._release_local_responses()
         if not self.finished:
             self._advance_client()
-        if self.state is State.NO_MORE_REQUESTS and not self._queue and not self.finished:
+        if self.state is RequestState.NO_MORE_REQUESTS and not self._queue and not self.finished:
             self._finish("request asked to close")
 
     def _start_tunnel(self, exchange: Exchange, early_down: bytes) -> None:
@@ -523,17 +510,17 @@ class Conversation:
         exchange.status = 101  # upgraded
         exchange.advance("ended")  # its request and response end here; the session goes on
         self._maybe_record(exchange)
-        self._to(State.TUNNEL)
+        self._to(RequestState.TUNNEL)
         self._tunnel_exchange = exchange
         self._open_session(exchange, "hijack")
         assert exchange.session is not None
-        exchange.session.early_up, exchange.session.early_down = self._buf, early_down
+        early_up = self._client.take_rest()
+        exchange.session.early_up, exchange.session.early_down = early_up, early_down
         if early_down:
             self.to_client.append(APART)
             self.to_client.append(early_down)
-        if self._buf:  # client bytes that came before the 101: the daemon gets them now
-            self.to_upstream.append(self._buf)
-            self._buf = b""
+        if early_up:  # client bytes that came before the 101: the daemon gets them now
+            self.to_upstream.append(early_up)
 
     @property
     def pending_record_id(self) -> str | None:
@@ -547,10 +534,10 @@ class Conversation:
     def tunnel_target(self) -> tuple[str, str] | None:
         """(endpoint, exec id or container) of the session this connection became."""
         exchange = self._tunnel_exchange
-        if exchange is None or exchange.request is None:
+        target = exchange.session_target if exchange is not None else None
+        if exchange is None or exchange.request is None or target is None:
             return None
-        target = sessions.session_object(exchange.request)
-        return (exchange.request.endpoint, target) if target is not None else None
+        return exchange.request.endpoint, target
 
     def tunnel_closed(
         self,
@@ -561,15 +548,10 @@ class Conversation:
         """The I/O layer pumped the tunnel to its end; record the session, with what the
         daemon said of it afterwards (`sessions.outcome`)."""
         exchange = self._tunnel_exchange
-        assert exchange is not None and exchange.session is not None
-        session = exchange.session
+        assert exchange is not None
         self.client_bytes += client_to_daemon
         self.daemon_bytes += daemon_to_client
-        up, down = (
-            len(session.early_up) + client_to_daemon,
-            len(session.early_down) + daemon_to_client,
-        )
-        self.recorder.session_end(exchange, up, down, outcome or {})
+        self.recorder.session_end(exchange, client_to_daemon, daemon_to_client, outcome or {})
         self._finish("session ended")
 
     def _daemon_error(self, message: str) -> None:
@@ -608,12 +590,8 @@ class Conversation:
             self._record(exchange)
 
     def _record(self, exchange: Exchange) -> None:
-        """Its one record; whatever of it had not ended ends here (a streamed response's
-        session with it)."""
+        """Its one record; whatever of it had not ended ends here."""
         if exchange.phase is not Phase.COMPLETE:
             exchange.advance("ended")
         exchange.advance("recorded")
-        if exchange.session is not None and exchange.status != 101:  # a stream ends here
-            up, down = exchange.request_body_bytes, exchange.response_body_bytes
-            self.recorder.session_end(exchange, up, down, {})
         self.recorder.exchange(exchange)

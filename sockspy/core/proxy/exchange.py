@@ -58,7 +58,7 @@ class Exchange:
     """One request and its response, as they progress; the audit record is built from it.
 
     Set as the request is read: `head`, `request`, `head_bytes` and `held_body` (what is
-    forwarded once the gate allows it). Set by the decision: `decision`, `verdict`,
+    forwarded once the gate allows it). Set by the decision: `decision`, `outcome`,
     `reason`, `asked`, `mutated`. Set as the response is read: `response` (its plan),
     `status`, the byte counts, `response_body` (a create's, to read what it made),
     `redacted`, `session`. `local` is the answer sockspy made itself, if any.
@@ -73,7 +73,7 @@ class Exchange:
     head_bytes: bytes = b""  # the request head as it will be forwarded
     held_body: list[bytes] = field(default_factory=list)  # body held while a rule reads it
     decision: Decision | None = None
-    verdict: str | None = None  # "allow", "deny", "would_deny" or "reject"
+    outcome: str | None = None  # "allow", "deny", "would_deny" or "reject"
     reason: str | None = None
     code: str | None = None  # stable reason code of a refusal made by the core
     mutated: str | None = None  # what ownership added to the forwarded bytes
@@ -111,7 +111,7 @@ class Exchange:
         mutation is applied here; one that cannot be made raises ProtocolError, and the
         decision it leaves is a refusal with its code."""
         self.decision, self.asked = decision, asked
-        self.verdict = decision.label
+        self.outcome = decision.outcome
         self.reason = decision.reason  # for "would_deny" too: why it would have been
         if decision.allowed and decision.mutation:
             try:
@@ -125,7 +125,7 @@ class Exchange:
 
     def refused(self, error: ProtocolError) -> None:
         """sockspy refused it itself (`error`): its record says reject, and why."""
-        self.verdict, self.reason, self.code = "reject", error.message, error.code
+        self.outcome, self.reason, self.code = "reject", error.message, error.code
 
     def answer_locally(self, status: int, message: str, close: bool = False) -> None:
         """sockspy answers it with a Docker-style error; the connection closes after it

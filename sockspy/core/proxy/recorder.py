@@ -45,7 +45,11 @@ class Recorder:
 
     def exchange(self, exchange: Exchange) -> None:
         """Its one record, then the lineage's one write; dropped at audit level "none"
-        (after the lineage read it: what a create made is remembered at every level)."""
+        (after the lineage read it: what a create made is remembered at every level).
+        A streamed response's session ends with its exchange."""
+        if exchange.session is not None and exchange.status != 101:
+            up, down = exchange.request_body_bytes, exchange.response_body_bytes
+            self.session_end(exchange, up, down, {})
         now = self.clock()
         record = self._step(
             "exchange_record",
@@ -82,11 +86,13 @@ class Recorder:
     def session_end(
         self, exchange: Exchange, up: int, down: int, outcome: Mapping[str, Any]
     ) -> None:
-        """The end record of its session: bytes each way, and what the daemon said."""
+        """The end record of its session: bytes each way (with those held at a switch to
+        a tunnel), and what the daemon said of it."""
         session = exchange.session
         if session is None or session.start is None:
             return  # its start record could not be built: its internal_error says so
         start, duration = session.start, self.clock() - session.started
+        up, down = up + len(session.early_up), down + len(session.early_down)
         end = self._step(
             "session_end",
             exchange,

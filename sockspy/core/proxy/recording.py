@@ -113,7 +113,7 @@ def exchange_record(
         "target": mask_target(exchange.target),
         "api_version": request.api_version if request else None,
         "endpoint": request.endpoint if request else "unknown",
-        "decision": exchange.verdict,
+        "decision": exchange.outcome,
         "rule": decision.rule if decision else None,
         "profile": decision.profile if decision else None,
         "code": decision.code if decision else exchange.code,

@@ -146,7 +146,7 @@ def test_an_undecodable_create_body_is_summarised_as_an_error() -> None:
 def test_metadata_level_keeps_the_exchange_without_the_summary_and_none_drops_it() -> None:
     lineage = Lineage()
     conv = conversation(ALICE, lineage)
-    metadata = Decision(True, "r", verdict="allow", audit_level="metadata")
+    metadata = Decision(True, "r", audit_level="metadata")
     record = exchange(
         conv,
         post("/containers/create?name=a", PRIVILEGED_CREATE),
@@ -155,7 +155,7 @@ def test_metadata_level_keeps_the_exchange_without_the_summary_and_none_drops_it
     )
     assert record["endpoint"] == "container.create" and "summary" not in record
     assert record["made"]["id"] == CID  # type: ignore[index]
-    quiet = Decision(True, "ping", verdict="allow", audit_level="none")
+    quiet = Decision(True, "ping", audit_level="none")
     assert exchange(conv, get("/_ping"), response(200, b"OK"), quiet) == {}
     closing = conv.connection_closed()
     assert closing["event"] == "connection" and closing["requests"] == 2

@@ -8,9 +8,9 @@ from sockspy.core.deciding.client import Client, PeerCred
 from sockspy.core.deciding.decision import ALLOW, Decision
 from sockspy.core.deciding.gate import AllowAll, DenyEndpoints, GateInForce
 from sockspy.core.docker.sessions import outcome
-from sockspy.core.proxy.conversation import Conversation, State
+from sockspy.core.proxy.conversation import Conversation
 from sockspy.core.proxy.outbox import APART, EOF
-from sockspy.core.proxy.states import ResponseState
+from sockspy.core.proxy.states import RequestState, ResponseState
 
 CLIENT = Client(front="unix:///run/sockspy.sock", peer=PeerCred(pid=42, uid=1000, gid=1000))
 
@@ -78,7 +78,7 @@ def test_a_would_deny_is_forwarded_and_its_record_says_why() -> None:
     conv.client_data(PING)
     would = Decision(
         allowed=True, rule="no-ping", reason="pings are noisy", code="rule_denied",
-        verdict="would_deny",
+        would_deny=True,
     )  # fmt: skip
     conv.decided(would)
     assert drain(conv.to_upstream) == PING
@@ -158,10 +158,10 @@ def test_bytes_sent_before_the_101_are_held_then_released() -> None:
     assert conv.client_paused
     conv.client_data(b" more")  # what the I/O layer read anyway stays held too
     assert not conv.to_upstream
-    assert (conv.state, conv.response_state) == (State.AWAIT_UPGRADE, ResponseState.HEAD)
+    assert (conv.state, conv.response_state) == (RequestState.AWAIT_UPGRADE, ResponseState.HEAD)
     conv.upstream_data(UPGRADED + b"\x01\x00\x00\x00\x00\x00\x00\x03out")
     assert conv.tunnel
-    assert (conv.state, conv.response_state) == (State.TUNNEL, ResponseState.TUNNEL)
+    assert (conv.state, conv.response_state) == (RequestState.TUNNEL, ResponseState.TUNNEL)
     assert drain(conv.to_client) == UPGRADED + b"\x01\x00\x00\x00\x00\x00\x00\x03out"
     assert drain(conv.to_upstream) == b"early stdin more"
     record = exchanges(conv)[0]
@@ -180,7 +180,7 @@ def test_upgrade_that_the_daemon_ignores_resumes_parsing() -> None:
     drain(conv.to_upstream)
     assert conv.pending_decision is None  # the ping is held behind the upgrade request
     conv.upstream_data(b"HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\n{")
-    assert (conv.state, conv.response_state) == (State.AWAIT_UPGRADE, ResponseState.BODY)
+    assert (conv.state, conv.response_state) == (RequestState.AWAIT_UPGRADE, ResponseState.BODY)
     conv.upstream_data(b"}")
     assert not conv.tunnel
     assert conv.response_state is ResponseState.HEAD
@@ -341,7 +341,7 @@ def test_connection_record_counts_requests_and_bytes() -> None:
     assert record["client_bytes"] == len(PING)
     assert record["daemon_bytes"] == len(PONG)
     assert record["close_reason"] == "client closed"
-    assert conv.state is not State.TUNNEL
+    assert conv.state is not RequestState.TUNNEL
 
 
 def test_denied_request_that_asked_to_close_is_answered_then_closed() -> None:

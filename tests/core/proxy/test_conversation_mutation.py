@@ -43,7 +43,7 @@ def split(raw: bytes) -> tuple[bytes, bytes]:
 def test_a_labelled_create_reaches_the_daemon_with_the_label_and_a_fixed_length() -> None:
     conv = conversation()
     conv.client_data(HEAD % len(BODY) + BODY)
-    conv.decided(Decision(True, "r", verdict="allow", mutation=LABEL))
+    conv.decided(Decision(True, "r", mutation=LABEL))
     head, body = split(drain(conv.to_upstream))
     assert head == HEAD % len(body)
     assert parse_request_head(head).framing.length == len(body)  # type: ignore[union-attr]
@@ -63,7 +63,7 @@ def test_a_chunked_create_is_reframed_as_one_chunk() -> None:
     conv.client_data(
         head + b"5\r\n" + BODY[:5] + b"\r\n%x\r\n" % (len(BODY) - 5) + BODY[5:] + b"\r\n0\r\n\r\n"
     )
-    conv.decided(Decision(True, "r", verdict="allow", mutation=LABEL))
+    conv.decided(Decision(True, "r", mutation=LABEL))
     sent_head, raw = split(drain(conv.to_upstream))
     assert sent_head == head
     size, _, rest = raw.partition(b"\r\n")
@@ -78,7 +78,7 @@ def test_a_filtered_list_changes_only_its_query() -> None:
     conv.client_data(sent)
     value = json.dumps({"label": {"io.sockspy.owner=team-a": True}})
     mutation = Mutation(query=("filters", value), added="filter label=io.sockspy.owner=team-a")
-    conv.decided(Decision(True, "r", verdict="allow", mutation=mutation))
+    conv.decided(Decision(True, "r", mutation=mutation))
     forwarded = drain(conv.to_upstream)
     line, rest = forwarded.split(b"\r\n", 1)
     assert rest == sent.split(b"\r\n", 1)[1]
@@ -90,7 +90,7 @@ def test_a_body_that_cannot_be_labelled_is_refused_and_nothing_is_forwarded() ->
     conv = conversation()
     bad = b'{"Image":"bb"} trailing'
     conv.client_data(HEAD % len(bad) + bad)
-    conv.decided(Decision(True, "r", verdict="allow", mutation=LABEL))
+    conv.decided(Decision(True, "r", mutation=LABEL))
     assert drain(conv.to_upstream) == b""
     assert b"400" in drain(conv.to_client).split(b"\r\n", 1)[0]
     [record] = exchanges(conv)
@@ -99,7 +99,7 @@ def test_a_body_that_cannot_be_labelled_is_refused_and_nothing_is_forwarded() ->
 
 INSPECT_REQUEST = b"GET /v1.41/containers/web/json HTTP/1.1\r\nHost: h\r\n\r\n"
 INSPECT_BODY = b'{"Id":"abc","Config":{"Env":["TOKEN=s3cret"]},"Name":"/web"}\n'
-REDACT = Decision(True, "r", verdict="allow", redact=("env",))
+REDACT = Decision(True, "r", redact=("env",))
 
 
 def test_a_redacted_answer_is_held_whole_rewritten_and_reframed() -> None:

@@ -9,7 +9,8 @@ from sockspy.core.deciding.client import Client, PeerCred
 from sockspy.core.deciding.decision import ALLOW
 from sockspy.core.deciding.gate import AllowAll, DenyEndpoints, GateInForce
 from sockspy.core.deciding.judgement import NO_FACTS, decide_offline
-from sockspy.core.proxy.conversation import Conversation, State
+from sockspy.core.proxy.conversation import Conversation
+from sockspy.core.proxy.states import RequestState
 from sockspy.core.serving.limits import (
     ConnectionLimits,
     RateLimitedGate,
@@ -153,7 +154,7 @@ def test_a_head_timeout_answers_408_as_json_and_closes() -> None:
     assert b"Connection: close" in response
     body = json.loads(response.split(b"\r\n\r\n", 1)[1])
     assert body == {"message": "sockspy: request head not complete after 30 s"}
-    assert conv.finished and conv.state is State.NO_MORE_REQUESTS
+    assert conv.finished and conv.state is RequestState.NO_MORE_REQUESTS
     record = next(r for r in conv.records if r["event"] == "exchange")
     assert (record["status"], record["code"], record["decision"]) == (408, "head_timeout", "reject")
 
