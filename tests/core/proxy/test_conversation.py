@@ -7,6 +7,7 @@ import json
 from sockspy.core.deciding.client import Client, PeerCred
 from sockspy.core.deciding.decision import ALLOW, Decision
 from sockspy.core.deciding.gate import AllowAll, DenyEndpoints, GateInForce
+from sockspy.core.docker import summary
 from sockspy.core.docker.sessions import outcome
 from sockspy.core.proxy.conversation import Conversation
 from sockspy.core.proxy.outbox import APART, EOF
@@ -437,3 +438,26 @@ def test_a_hijacked_session_ends_with_what_the_daemon_says_of_it() -> None:
         ["sh", "-c", "exit 3"], 3, False,
     )  # fmt: skip
     assert end["container_id"] == answer["ContainerID"]
+
+
+def test_a_denied_creates_discarded_body_is_kept_only_up_to_the_summary_cap() -> None:
+    """A create denied by its route is answered at once and its body discarded as it
+    comes; sockspy keeps no more of it than a summary would read, however long it is."""
+    conv = new(DenyEndpoints(["container.create"]))
+    size = summary.BODY_CAP * 4
+    head = (
+        b"POST /v1.41/containers/create HTTP/1.1\r\nHost: api.moby.localhost\r\n"
+        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % size
+    )
+    conv.client_data(head)
+    decide_all(conv, Decision(allowed=False, rule="deny-endpoint", reason="no creates"))
+    assert b" 403 " in drain(conv.to_client).split(b"\r\n", 1)[0]
+    for _ in range(4):
+        conv.client_data(b" " * summary.BODY_CAP)
+        kept = conv._client.kept
+        assert kept is None or len(kept) <= summary.BODY_CAP
+    conv.client_data(PING)
+    assert decide_all(conv) == ["system.ping"]  # the body ended where its length said
+    assert drain(conv.to_upstream) == PING
+    (record,) = exchanges(conv)
+    assert record["request_body_bytes"] == size
