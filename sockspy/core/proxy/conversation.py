@@ -51,7 +51,14 @@ from sockspy.core.proxy.lineage import Lineage
 from sockspy.core.proxy.outbox import APART, EOF, Outbox
 from sockspy.core.proxy.recorder import Recorder
 from sockspy.core.proxy.responses import Withheld
-from sockspy.core.proxy.states import REQUEST_MOVES, Phase, RequestState, ResponseState, move
+from sockspy.core.proxy.states import (
+    READING_BODY,
+    REQUEST_MOVES,
+    Phase,
+    RequestState,
+    ResponseState,
+    move,
+)
 from sockspy.core.records import Record
 from sockspy.core.wire.errors import error_response
 from sockspy.core.wire.head import MAX_HEAD_BYTES, ProtocolError, RequestHead
@@ -223,11 +230,7 @@ class Conversation:
             if state is RequestState.HEAD:
                 if not self._read_head():
                     return
-            elif state in (
-                RequestState.BUFFER_BODY,
-                RequestState.FORWARD_BODY,
-                RequestState.DISCARD_BODY,
-            ):
+            elif state in READING_BODY:
                 self._read_body()
                 if self.state is state:
                     return
@@ -410,10 +413,7 @@ class Conversation:
         ended = self._daemon.end_of_stream()
         if ended is not None:
             self._on_response(ended)
-        for exchange in self._queue:
-            if exchange.local is None and not exchange.response_done:
-                exchange.reason = exchange.reason or "daemon closed the connection"
-                self._record(exchange)
+        self._record_owed("daemon closed the connection")
         self._finish("daemon closed")
 
     def upstream_unreachable(self, address: str, reason: str) -> None:
@@ -555,10 +555,7 @@ class Conversation:
         self._finish("session ended")
 
     def _daemon_error(self, message: str) -> None:
-        for exchange in self._queue:
-            if exchange.local is None:
-                exchange.reason = message
-                self._record(exchange)
+        self._record_owed(message)
         self._queue.clear()
         self._finish(f"daemon protocol error: {message}")
 
@@ -577,13 +574,17 @@ class Conversation:
         """The one record every connection ends with."""
         if reason is not None and not self.finished:
             self.close_reason = reason
-        for exchange in list(self._queue):
-            if exchange.phase is not Phase.RECORDED:
-                exchange.reason = exchange.reason or self.close_reason
-                self._record(exchange)
+        self._record_owed(self.close_reason)
         return self.recorder.connection(
             self._requests, self.client_bytes, self.daemon_bytes, self.started, self.close_reason
         )
+
+    def _record_owed(self, reason: str) -> None:
+        """Record every exchange still owed a response: none will come (`reason`)."""
+        for exchange in self._queue:
+            if exchange.phase is not Phase.RECORDED:
+                exchange.reason = exchange.reason or reason
+                self._record(exchange)
 
     def _maybe_record(self, exchange: Exchange) -> None:
         if exchange.phase is Phase.COMPLETE:

@@ -52,6 +52,12 @@ class RequestState(enum.Enum):
     NO_MORE_REQUESTS = "no_more_requests"
 
 
+# The request states in which the client's bytes are a request body.
+READING_BODY = frozenset(
+    {RequestState.BUFFER_BODY, RequestState.FORWARD_BODY, RequestState.DISCARD_BODY}
+)
+
+
 class ResponseState(enum.Enum):
     HEAD = "head"
     BODY = "body"

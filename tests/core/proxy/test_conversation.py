@@ -461,3 +461,17 @@ def test_a_denied_creates_discarded_body_is_kept_only_up_to_the_summary_cap() ->
     assert drain(conv.to_upstream) == PING
     (record,) = exchanges(conv)
     assert record["request_body_bytes"] == size
+
+
+def test_a_denial_queued_behind_a_broken_response_is_still_recorded() -> None:
+    """The daemon's answer to a forwarded request breaks HTTP; the denial queued behind
+    it is never sent, but it was decided, so it has its record like the broken one."""
+    conv = new()
+    conv.client_data(PING + PING)
+    conv.decided(ALLOW)
+    conv.decided(Decision(allowed=False, rule="no-ping", reason="not twice"))
+    conv.upstream_data(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nOK")
+    assert conv.finished
+    records = exchanges(conv) + [r for r in [conv.connection_closed()] if r]
+    outcomes = [(r.get("request_no"), r.get("decision")) for r in records]
+    assert outcomes[:2] == [(1, "allow"), (2, "deny")]
