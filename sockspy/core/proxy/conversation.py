@@ -10,8 +10,9 @@ byte it was given, except the responses sockspy makes itself (denials and errors
 what a tenant's decision adds (`Decision.mutation`: an owner label or filter), and a
 redacted inspect or list answer (`Decision.redact`), held whole, rewritten, re-framed.
 
-Requests (client -> daemon) are read one at a time, and responses (daemon -> client) in
-the same order; each side has its state (`sockspy.core.proxy.states`, with the table of
+Requests (client -> daemon) are read one at a time (`sockspy.core.proxy.client_side`),
+and responses (daemon -> client) in the same order (`sockspy.core.proxy.daemon_side`);
+each side has its state (`sockspy.core.proxy.states`, with the table of
 its moves), and each exchange its phase (the third table there); what belongs to one
 request (its held bytes, decision, response plan, session) lives on its `Exchange`.
 
@@ -69,8 +70,9 @@ class Conversation:
     `client_eof`/`upstream_eof`; send what it puts in `to_upstream`/`to_client`; answer
     `pending_decision` with `decided`; write out `records`.
 
-    It keeps what is the connection's: the two buffers and framing readers, the order of
-    responses (`_queue`), half-close, and the switch to a tunnel. What is one request's
+    It keeps what is the connection's: its two sides' readers (`client_side`,
+    `daemon_side`: bytes in, heads and body pieces out), what is forwarded, held or
+    discarded, the order of responses (`_queue`), half-close, and the switch to a tunnel. What is one request's
     own lives on its `Exchange`. A record is a side product: nothing on the record path
     (`sockspy.core.proxy.recorder`) can cost the client a byte or the connection.
 
