@@ -12,7 +12,10 @@ Besides the path (``/containers/{name}/...``, ``/exec/{id}/...``, ``/volumes/{na
   ``IpcMode`` of the form ``container:<name>``, a user network in ``NetworkMode``, named
   volumes in ``Binds`` and in volume ``Mounts``; and ``NetworkingConfig``: each network
   it joins, and the containers its endpoints link to; the ``Image``;
-* network connect and disconnect bodies: their ``Container``.
+* network connect and disconnect bodies: their ``Container``;
+* an endpoint's ``NetworkID`` (in a create's ``NetworkingConfig`` and a connect's
+  ``EndpointConfig``): dockerd joins the network it names, not the one the key or the
+  path names, whenever that one is user-defined.
 
 Raises `BodyDecodeError` for a body dockerd would read otherwise than sockspy.
 """
@@ -66,6 +69,18 @@ def references(request: Request) -> list[Reference]:
         body = decode_into(request.body, schemas.NETWORK_CONNECT)
         if body.get("Container"):
             found.append(Reference("container", str(body["Container"]), "Container"))
+        found += _endpoint_references(body.get("EndpointConfig") or {}, "EndpointConfig")
+    return [ref for ref in found if ref.name]
+
+
+def _endpoint_references(settings: Mapping[str, Any], where: str) -> list[Reference]:
+    """The containers an endpoint links to, and the network its `NetworkID` names."""
+    found = [
+        Reference("container", _link_name(str(link or "")), f"{where}.Links[{i}]")
+        for i, link in enumerate(settings.get("Links") or [])
+    ]
+    if settings.get("NetworkID"):
+        found.append(Reference("network", str(settings["NetworkID"]), f"{where}.NetworkID"))
     return found
 
 
@@ -112,8 +127,7 @@ def create_references(body: Mapping[str, Any], endpoint: str) -> list[Reference]
         where = f"NetworkingConfig.EndpointsConfig[{network!r}]"
         if network not in BUILTIN_NETWORK_MODES:
             found.append(Reference("network", network, where))
-        for i, link in enumerate((settings or {}).get("Links") or []):
-            found.append(Reference("container", _link_name(str(link or "")), f"{where}.Links[{i}]"))
+        found += _endpoint_references(settings or {}, where)
     return [ref for ref in found if ref.name]
 
 

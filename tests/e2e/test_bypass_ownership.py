@@ -243,3 +243,39 @@ def test_lists_prunes_and_events_leave_the_other_tenant_out_whatever_the_query_s
         assert status == 200, (target, body)
     assert direct("inspect", scene.stopped, check=False).returncode == 0
     assert direct("volume", "inspect", scene.volume, check=False).returncode == 0
+
+
+def test_an_endpoints_network_id_cannot_join_the_other_tenants_network(
+    proxy: ProxyProcess, scene: Scene, direct: Docker
+) -> None:
+    """dockerd joins the network an endpoint's `NetworkID` names, not the (user-defined)
+    one its key or the connect path names: B, keying its own network, must not reach A's."""
+    net_a, net_b = f"{scene.marker}-net-a", f"{scene.marker}-net-b"
+    direct("network", "create", "--label", f"{LABEL}={scene.owner_a}", net_a)
+    direct("network", "create", "--label", f"{LABEL}={scene.owner_b}", net_b)
+    joiner = f"{scene.marker}-joiner"
+    try:
+        a_id = json.loads(direct("network", "inspect", net_a).stdout)[0]["Id"]
+        for field in ("NetworkID", "networkid"):  # Go folds the case of field names
+            body = {
+                "Image": scene.image,
+                "HostConfig": {"NetworkMode": net_b},
+                "NetworkingConfig": {"EndpointsConfig": {net_b: {field: a_id}}},
+            }
+            status, answer = call(proxy, "POST", f"/v1.41/containers/create?name={joiner}", body)
+            assert status == 404, (field, status, answer)
+            assert direct("inspect", joiner, check=False).returncode != 0
+        status, _ = call(
+            proxy, "POST", f"/v1.41/containers/create?name={joiner}",
+            {"Image": scene.image, "HostConfig": {"NetworkMode": net_b}},
+        )  # fmt: skip
+        assert status == 201  # B's own network, named plainly: allowed
+        connect = {"Container": joiner, "EndpointConfig": {"NetworkID": a_id[:12]}}
+        status, answer = call(proxy, "POST", f"/v1.41/networks/{net_b}/connect", connect)
+        assert status == 404, answer
+        direct("start", joiner)
+        members = json.loads(direct("network", "inspect", net_a).stdout)[0]["Containers"]
+        assert not members, members  # A's network has no container of B
+    finally:
+        direct("rm", "-f", joiner, check=False)
+        direct("network", "rm", net_a, net_b, check=False)

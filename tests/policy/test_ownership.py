@@ -69,6 +69,8 @@ FACTS = Facts(
         "bridge": {"Name": "bridge", "Id": "b" * 64, "Labels": {}},
         "net-a": {"Name": "net-a", "Id": "1" * 64, "Labels": {KEY: "uid-1001"}},
         "net-b": {"Name": "net-b", "Id": "2" * 64, "Labels": {KEY: "uid-2000"}},
+        "1" * 64: {"Name": "net-a", "Id": "1" * 64, "Labels": {KEY: "uid-1001"}},
+        "2" * 64: {"Name": "net-b", "Id": "2" * 64, "Labels": {KEY: "uid-2000"}},
     },
     images={
         "bb": {"Config": {"Labels": None}},
@@ -334,3 +336,24 @@ def test_an_owner_template_with_an_unknown_placeholder_is_a_policy_error() -> No
     bad = '[[profiles]]\nname = "x"\nuids = [1]\nowner = "u-{pid}"\n'
     with pytest.raises(PolicyError, match="unknown placeholder"):
         parse_policy(bad, "t.toml")
+
+
+def test_an_endpoints_network_id_is_checked_as_the_network_dockerd_joins() -> None:
+    """dockerd joins the network an endpoint's NetworkID names, not the one its key (or a
+    connect's path) names, when that one is user-defined: it is a reference too."""
+    theirs = "2" * 64
+    under_my_key = {
+        "Image": "bb",
+        "HostConfig": {"NetworkMode": "net-a"},
+        "NetworkingConfig": {"EndpointsConfig": {"net-a": {"NetworkID": theirs}}},
+    }
+    refused_as(decide("POST", "/containers/create", under_my_key), 404, "not_owner")
+    folded = {
+        "Image": "bb",
+        "networkingconfig": {"endpointsconfig": {"net-a": {"networkid": theirs}}},
+    }
+    refused_as(decide("POST", "/containers/create", folded), 404, "not_owner")
+    connect = {"Container": "mine", "EndpointConfig": {"NetworkID": theirs}}
+    refused_as(decide("POST", "/networks/net-a/connect", connect), 404, "not_owner")
+    mine = {"Container": "mine", "EndpointConfig": {"NetworkID": "1" * 64}}
+    assert decide("POST", "/networks/net-a/connect", mine).allowed

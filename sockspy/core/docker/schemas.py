@@ -137,8 +137,12 @@ CONFIG = Struct(
         "Labels": STRING_MAP,
     }
 )
-# api/types/network: EndpointSettings, the part ownership reads (the containers it links).
-ENDPOINT_SETTINGS = Struct({"Links": Array(String()), "Aliases": Array(String())})
+# api/types/network: EndpointSettings, the part ownership reads: the containers it links,
+# and `NetworkID`, which dockerd joins instead of the network the key names when that key
+# is a user-defined network (daemon/container_operations.go: getNetworkID).
+ENDPOINT_SETTINGS = Struct(
+    {"Links": Array(String()), "Aliases": Array(String()), "NetworkID": String()}
+)
 NETWORKING_CONFIG = Struct({"EndpointsConfig": Map(Pointer(ENDPOINT_SETTINGS))})
 CONTAINER_CREATE = Struct(
     {

@@ -72,9 +72,10 @@ class Conversation:
 
     It keeps what is the connection's: its two sides' readers (`client_side`,
     `daemon_side`: bytes in, heads and body pieces out), what is forwarded, held or
-    discarded, the order of responses (`_queue`), half-close, and the switch to a tunnel. What is one request's
-    own lives on its `Exchange`. A record is a side product: nothing on the record path
-    (`sockspy.core.proxy.recorder`) can cost the client a byte or the connection.
+    discarded, the order of responses (`_queue`), half-close, and the switch to a
+    tunnel. What is one request's own lives on its `Exchange`. A record is a side
+    product: nothing on the record path (`sockspy.core.proxy.recorder`) can cost the
+    client a byte or the connection.
 
     Args:
         gate_in_force: the policy in force; each request head pins its current gate.
