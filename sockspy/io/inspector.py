@@ -29,6 +29,7 @@ import trio
 
 from sockspy.core.deciding.lookups import (
     ContainersWithIdPrefix,
+    ImagesOfRepository,
     InspectContainer,
     InspectExec,
     InspectImage,
@@ -37,6 +38,7 @@ from sockspy.core.deciding.lookups import (
     Lookup,
     LookupFailed,
 )
+from sockspy.core.docker import imageref
 from sockspy.core.docker.daemon import DaemonFacts, read_daemon_facts
 from sockspy.io.sockstream import ByteStream, StreamClosed
 from sockspy.io.upstream import Upstream, UpstreamError, connect
@@ -95,6 +97,8 @@ class DaemonLookups:
                 return await self._ask(target, f"inspecting exec {lookup.id!r}")
             if isinstance(lookup, ContainersWithIdPrefix):
                 return await self.containers_with_id_prefix(lookup.prefix)
+            if isinstance(lookup, ImagesOfRepository):
+                return await self.images_of_repository(lookup.repository)
             if isinstance(lookup, InspectNow):
                 target = _NOW_TARGETS[lookup.kind].format(quote(lookup.name, safe=""))
                 return await self._ask(target, f"inspecting {lookup.kind} {lookup.name!r}")
@@ -115,6 +119,25 @@ class DaemonLookups:
             return await self._ask(target, f"inspecting {what}")
         except UpstreamError as exc:
             raise LookupFailed(f"cannot reach the daemon to inspect: {exc}") from None
+
+    async def images_of_repository(self, repository: str) -> list[dict[str, Any]]:
+        """Id, tags and labels of every image with a tag in `repository`, now.
+
+        The daemon's reference filter matches a repository by its familiar name
+        (``reference.FamiliarMatch``); the answer is narrowed to the images with a tag in
+        exactly that repository again, whatever a daemon version's filter does."""
+        filters = json.dumps({"reference": {repository: True}})
+        target = f"/images/json?filters={quote(filters, safe='')}"
+        listed = await self.get_json(target, f"listing the images of {repository!r}")
+        if not isinstance(listed, list):
+            raise InspectError("the image list is not a list")
+        return [
+            {"Id": item.get("Id"), "RepoTags": tags, "Labels": item.get("Labels") or {}}
+            for item in listed
+            if isinstance(item, dict)
+            for tags in [[t for t in item.get("RepoTags") or [] if isinstance(t, str)]]
+            if any(imageref.tag_repository(t) == repository for t in tags)
+        ]
 
     async def containers_with_id_prefix(self, prefix: str) -> list[dict[str, Any]]:
         """Id and labels of every container whose id begins with `prefix` (hex), now.

@@ -50,10 +50,11 @@ from sockspy.core.deciding.decision import Decision, Mutation
 from sockspy.core.deciding.lookups import (
     NOT_LOOKED_UP,
     ContainersWithIdPrefix,
+    ImagesOfRepository,
     InspectNow,
     Procedure,
 )
-from sockspy.core.docker import labelling, schemas
+from sockspy.core.docker import imageref, labelling, schemas
 from sockspy.core.docker.gojson import BodyDecodeError, decode_into
 from sockspy.core.docker.request import Request
 from sockspy.policy.hostaccess import query_value
@@ -228,6 +229,11 @@ def _mutation(request: Request, tenant: Tenant) -> Procedure[Decision | Mutation
 
 def _check(ref: Reference, tenant: Tenant) -> Procedure[Decision | None]:
     """None when `tenant` may use the object `ref` names; else the refusal."""
+    repository = imageref.repository(ref.name) if ref.every_tag else None
+    if repository is not None:
+        refusal = yield from _repository_usable(ref, repository, tenant)
+        if refusal is not None:
+            return refusal
     answer = yield InspectNow(ref.kind, ref.name)
     if answer is NOT_LOOKED_UP:
         return _deny(
@@ -262,6 +268,24 @@ def _check(ref: Reference, tenant: Tenant) -> Procedure[Decision | None]:
         return (yield from _prefix_unclaimed(ref, tenant))
     if ref.kind == "network" and _HEX.fullmatch(ref.name) and resolved_by_name:
         return _ambiguous(ref, "a tenant names a network whose name is all hex digits by its id")
+    return None
+
+
+def _repository_usable(
+    ref: Reference, repository: str, tenant: Tenant
+) -> Procedure[Decision | None]:
+    """A refusal when a tag of `repository` (which a save or push of `ref` takes whole)
+    names an image that is another tenant's."""
+    images = yield ImagesOfRepository(repository)
+    if images is NOT_LOOKED_UP or not isinstance(images, list):
+        return _deny(403, "not_looked_up", f"the images of {repository!r} were not looked up")
+    for item in images:
+        labels = item.get("Labels") or {}
+        if isinstance(labels, Mapping) and tenant.label in labels and not _mine(labels, tenant):
+            why = (
+                f"it takes every tag of {repository!r}, and one is owned by {labels[tenant.label]}"
+            )
+            return _not_found(ref, why)
     return None
 
 

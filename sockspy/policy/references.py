@@ -7,6 +7,8 @@ Besides the path (``/containers/{name}/...``, ``/exec/{id}/...``, ``/volumes/{na
 
 * the query: ``POST /commit?container=``, ``GET /images/get?names=`` (each one), a
   build's ``networkmode=container:<name>`` and ``cachefrom`` images;
+* what a save or push takes: a name without a tag there is every tag of that repository
+  (`every_tag`), and a push's ``tag`` query completes the name in its path;
 * a create (or an old start) body, in both of its HostConfigs: ``VolumesFrom``
   (``name[:ro|rw]``), ``Links`` (``name:alias``), ``NetworkMode``, ``PidMode`` and
   ``IpcMode`` of the form ``container:<name>``, a user network in ``NetworkMode``, named
@@ -44,11 +46,14 @@ class Reference:
     kind: Kind
     name: str
     where: str  # for messages and the audit: "path", "HostConfig.VolumesFrom"
+    every_tag: bool = False  # an image name that, without a tag, takes its whole repository
 
 
 def references(request: Request) -> list[Reference]:
     """Every object `request` names, path first, then query, then body."""
     found = list(_path(request))
+    if request.endpoint in ("image.get", "image.push"):
+        found = [_whole(ref, request) for ref in found]
     if request.endpoint == "image.build":
         found += _build_references(request)
     if request.endpoint == "image.commit":
@@ -57,7 +62,7 @@ def references(request: Request) -> list[Reference]:
             found.append(Reference("container", container, "query container"))
     elif request.endpoint == "image.save":
         found += [
-            Reference("image", value, "query names")
+            Reference("image", value, "query names", every_tag=True)
             for key, value in request.query
             if key == "names" and value
         ]
@@ -82,6 +87,16 @@ def _endpoint_references(settings: Mapping[str, Any], where: str) -> list[Refere
     if settings.get("NetworkID"):
         found.append(Reference("network", str(settings["NetworkID"]), f"{where}.NetworkID"))
     return found
+
+
+def _whole(ref: Reference, request: Request) -> Reference:
+    """The image a save or push of the path's name takes (a push's ``tag`` completes it:
+    ``sha256:...`` as a digest, anything else as a tag)."""
+    tag = request.query_get("tag") if request.endpoint == "image.push" else None
+    if tag:
+        name = f"{ref.name}@{tag}" if tag.startswith("sha256:") else f"{ref.name}:{tag}"
+        return Reference("image", name, "path and query tag")
+    return Reference("image", ref.name, ref.where, every_tag=True)
 
 
 def _build_references(request: Request) -> list[Reference]:

@@ -279,3 +279,32 @@ def test_an_endpoints_network_id_cannot_join_the_other_tenants_network(
     finally:
         direct("rm", "-f", joiner, check=False)
         direct("network", "rm", net_a, net_b, check=False)
+
+
+def test_a_bare_repository_name_cannot_save_or_push_the_other_tenants_tags(
+    proxy: ProxyProcess, scene: Scene, direct: Docker
+) -> None:
+    """dockerd saves every tag of a repository named without a tag (and pushes them all),
+    while an inspect of that name reads only `name:latest`, which need not exist."""
+    repo = f"{scene.marker}-repo"
+    maker = f"{scene.marker}-maker"
+    direct("create", "--name", maker, scene.image, "true")
+    try:
+        for owner, tag in ((scene.owner_a, "a"), (scene.owner_b, "b")):
+            direct("commit", "-c", f"LABEL {LABEL}={owner}", maker, f"{repo}:{tag}")
+        for target in (
+            f"/v1.41/images/get?names={repo}",
+            f"/v1.41/images/get?names=docker.io/library/{repo}",
+            f"/v1.41/images/{repo}/get",
+        ):
+            status, body = call(proxy, "GET", target)
+            assert status == 404 and f"{repo}:a".encode() not in body, (target, status)
+        for target in (f"/v1.41/images/{repo}/push", f"/v1.41/images/{repo}/push?tag=a"):
+            status, body = call(proxy, "POST", target)
+            assert status == 404 and b"No such image" in body, (target, body)
+        status, body = call(proxy, "GET", f"/v1.41/images/get?names={repo}:b")
+        assert status == 200 and f"{repo}:b".encode() in body  # B's own tag: allowed
+        assert f"{repo}:a".encode() not in body
+    finally:
+        direct("rm", "-f", maker, check=False)
+        direct("rmi", f"{repo}:a", f"{repo}:b", check=False)

@@ -357,3 +357,53 @@ def test_an_endpoints_network_id_is_checked_as_the_network_dockerd_joins() -> No
     refused_as(decide("POST", "/networks/net-a/connect", connect), 404, "not_owner")
     mine = {"Container": "mine", "EndpointConfig": {"NetworkID": "1" * 64}}
     assert decide("POST", "/networks/net-a/connect", mine).allowed
+
+
+def test_a_save_or_push_of_a_bare_repository_name_takes_every_tag_and_each_is_checked() -> None:
+    """dockerd saves (and pushes) every tag of a repository named without a tag, while an
+    inspect of that name reads only `name:latest`: each tag's image must be usable."""
+    mixed = [
+        {"Id": "sha256:" + "a" * 64, "RepoTags": ["proj:a"], "Labels": {KEY: "uid-1001"}},
+        {"Id": "sha256:" + "b" * 64, "RepoTags": ["proj:b"], "Labels": {KEY: "uid-2000"}},
+    ]
+    shared = [{"Id": "sha256:" + "c" * 64, "RepoTags": ["bb:1", "bb:2"], "Labels": {}}]
+    facts = Facts(
+        **{
+            **vars_of(FACTS),
+            "repositories": {"proj": mixed, "bb": shared, "team/app": mixed},
+            "images": {
+                **FACTS.images,
+                "proj": None,
+                "proj:a": {"Config": {"Labels": mixed[0]["Labels"]}},
+                "proj:b": {"Config": {"Labels": mixed[1]["Labels"]}},
+            },
+        }
+    )
+    for method, target in (
+        ("GET", "/images/get?names=proj"),
+        ("GET", "/images/get?names=bb&names=proj"),
+        ("GET", "/images/proj/get"),
+        ("POST", "/images/proj/push"),
+        ("GET", "/images/get?names=docker.io/team/app"),  # the familiar form is compared
+    ):
+        refused_as(decide(method, target, facts=facts), 404, "not_owner")
+    refused_as(decide("POST", "/images/proj/push?tag=b", facts=facts), 404, "not_owner")
+    assert decide("POST", "/images/proj/push?tag=a", facts=facts).allowed
+    assert decide("GET", "/images/get?names=proj:a", facts=facts).allowed
+    assert decide("GET", "/images/get?names=bb", facts=facts).allowed
+    unknown = decide("GET", "/images/get?names=elsewhere")  # not looked up: fail closed
+    refused_as(unknown, 403, "not_looked_up")
+
+
+def test_familiar_repository_names_are_read_as_dockerd_normalises_them() -> None:
+    from sockspy.core.docker import imageref
+
+    assert imageref.repository("docker.io/library/app") == "app"
+    assert imageref.repository("index.docker.io/team/app") == "team/app"
+    assert imageref.repository("library/app") == "app"
+    assert imageref.repository("localhost:5000/app") == "localhost:5000/app"
+    assert imageref.repository("registry.example/library/app") == "registry.example/library/app"
+    for one_image in ("app:1", "app@sha256:" + "a" * 64, "a" * 64, "sha256:" + "a" * 64):
+        assert imageref.repository(one_image) is None
+    assert imageref.tag_repository("localhost:5000/app:1") == "localhost:5000/app"
+    assert imageref.tag_repository("app:latest") == "app"

@@ -46,7 +46,7 @@ def request_from(record: Mapping[str, Any]) -> Request:
 
 def facts_from(record: Mapping[str, Any]) -> Facts:
     """The daemon's recorded answers, as an offline answer book."""
-    kinds = (*_KINDS, "network", "id_prefix")
+    kinds = (*_KINDS, "network", "id_prefix", "repository")
     books: dict[str, dict[str, Any]] = {kind: {} for kind in kinds}
     daemon = None
     for item in (record.get("decision_input") or {}).get("asked") or []:
@@ -62,6 +62,7 @@ def facts_from(record: Mapping[str, Any]) -> Facts:
         containers=books["container"], daemon=daemon, volumes=books["volume"],
         images=books["image"], execs=books["exec"], networks=books["network"],
         id_prefixes=books["id_prefix"],
+        repositories=books["repository"],
     )  # fmt: skip
 
 

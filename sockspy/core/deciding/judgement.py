@@ -26,6 +26,7 @@ from sockspy.core.deciding.gate import Gate
 from sockspy.core.deciding.lookups import (
     NOT_LOOKED_UP,
     ContainersWithIdPrefix,
+    ImagesOfRepository,
     InspectContainer,
     InspectExec,
     InspectImage,
@@ -106,6 +107,7 @@ class Facts:
     execs: Objects = field(default_factory=dict)
     networks: Objects = field(default_factory=dict)
     id_prefixes: Mapping[str, list[Mapping[str, Any]]] = field(default_factory=dict)
+    repositories: Mapping[str, list[Mapping[str, Any]]] = field(default_factory=dict)
 
     def answer(self, lookup: Lookup) -> Any:
         if isinstance(lookup, InspectContainer):
@@ -118,6 +120,8 @@ class Facts:
             return self.execs.get(lookup.id, NOT_LOOKED_UP)
         if isinstance(lookup, ContainersWithIdPrefix):
             return self.id_prefixes.get(lookup.prefix, NOT_LOOKED_UP)
+        if isinstance(lookup, ImagesOfRepository):
+            return self.repositories.get(lookup.repository, NOT_LOOKED_UP)
         if isinstance(lookup, InspectNow):
             book = {
                 "container": self.containers, "volume": self.volumes, "image": self.images,

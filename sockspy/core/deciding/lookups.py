@@ -21,6 +21,9 @@ Answers:
 * `ContainersWithIdPrefix` -> the daemon's list of the containers whose id begins with
   `prefix` (``GET /containers/json?all=1`` filtered by id), each with its ``Id`` and
   ``Labels``; what a name made of hex digits would resolve to once no container has it;
+* `ImagesOfRepository` -> the daemon's list of the images with a tag in `repository`
+  (familiar form: ``app``, ``team/app``, ``localhost:5000/app``), each with its ``Id``,
+  ``RepoTags`` and ``Labels``; what a save or push of a name without a tag takes;
 * `ReadDaemonFacts` -> `DaemonFacts`, or None when unknown (the checks that read them
   then take their strict form).
 
@@ -71,6 +74,11 @@ class ContainersWithIdPrefix:
 
 
 @dataclass(frozen=True, slots=True)
+class ImagesOfRepository:
+    repository: str  # familiar form (`sockspy.core.docker.imageref`)
+
+
+@dataclass(frozen=True, slots=True)
 class ReadDaemonFacts:
     pass
 
@@ -82,6 +90,7 @@ Lookup = (
     | InspectExec
     | InspectNow
     | ContainersWithIdPrefix
+    | ImagesOfRepository
     | ReadDaemonFacts
 )
 

@@ -16,6 +16,7 @@ from typing import Any
 from sockspy.core.deciding.client import Client
 from sockspy.core.deciding.lookups import (
     ContainersWithIdPrefix,
+    ImagesOfRepository,
     InspectContainer,
     InspectExec,
     InspectImage,
@@ -75,6 +76,9 @@ def _asked(lookup: Lookup, answer: Any) -> dict[str, Any]:
         return {"lookup": "daemon", "answer": asdict(answer) if answer is not None else None}
     if isinstance(lookup, ContainersWithIdPrefix):
         return {"lookup": "id_prefix", "name": lookup.prefix, "answer": masked_decoded(answer)}
+    if isinstance(lookup, ImagesOfRepository):
+        name = lookup.repository
+        return {"lookup": "repository", "name": name, "answer": masked_decoded(answer)}
     if isinstance(lookup, InspectNow):
         kind, name = lookup.kind, lookup.name
     else:
