@@ -7,8 +7,9 @@ allowed it, `judge` either refuses it or says how its bytes change (`Mutation`):
 
 * **Creates are labelled.** A container, volume or network create gets the owner label
   in its body (`labelling.body_with_label`), a build gets it in its ``labels`` query
-  (the image it makes carries it). A body that sets the owner label itself anywhere (a
-  Mount's ``VolumeOptions.Labels`` labels the volume it creates) is refused.
+  (the image it makes carries it), a commit in one last ``changes`` value. A body that
+  sets the owner label itself anywhere (a Mount's ``VolumeOptions.Labels`` labels the
+  volume it creates) is refused.
 * **Lists are filtered by the daemon.** A list, prune or events request gets
   ``label=<owner label>=<owner>`` added to its ``filters`` query; the daemon filters,
   the response is never rewritten. Label filters AND, so a client's own filters narrow
@@ -84,6 +85,7 @@ PLACEHOLDERS = (
 )  # fmt: skip
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _HEX = re.compile(r"[0-9a-f]{1,63}")
+_LABEL_VALUE = re.compile(r"[A-Za-z0-9._:@/+-]+")  # a LABEL value that needs no quoting
 _NOT_FOUND = {
     "container": "No such container: {}",
     "exec": "No such exec instance: {}",
@@ -207,6 +209,8 @@ def _mutation(request: Request, tenant: Tenant) -> Procedure[Decision | Mutation
         refusal = yield from _tags_free([f"{repo}:{tag}"] if repo else [], tenant)
         if refusal is not None:
             return refusal
+    if endpoint == "image.commit":
+        return _commit_labelled(request, tenant)
     if endpoint == "image.delete":
         image_name = dict(request.params).get("name", "")
         image = yield InspectNow("image", image_name)  # answered from the first ask
@@ -225,6 +229,25 @@ def _mutation(request: Request, tenant: Tenant) -> Procedure[Decision | Mutation
     if endpoint in LABELLED_BODIES:
         return Mutation(body_label=(tenant.label, tenant.owner), added=f"label {tenant.pair}")
     return Mutation()
+
+
+def _commit_labelled(request: Request, tenant: Tenant) -> Decision | Mutation:
+    """A commit's image carries the committer's label, however the client set labels.
+
+    dockerd applies a commit's ``changes`` (every value, joined by newlines, read as a
+    Dockerfile) after the body's config and the container's: its body ``Labels`` and a
+    ``LABEL`` change, with ``ENV`` variables and escapes, could set any owner, or none
+    (a shared image every tenant would run). One more ``changes`` value, last, sets the
+    label: the last LABEL wins."""
+    changes = request.query_values("changes")
+    if any(value.rstrip().endswith(("\\", "`")) for value in changes):
+        reason = "a commit change ends in an escape: it would continue into sockspy's label"
+        return _deny(400, "owner_label", reason)
+    if not _LABEL_VALUE.fullmatch(tenant.owner):
+        reason = f"the owner {tenant.owner!r} cannot be written as a LABEL change"
+        return _deny(403, "owner_label", reason)
+    change = f"LABEL {tenant.label}={tenant.owner}"
+    return Mutation(query_added=("changes", change), added=f"label {tenant.pair}")
 
 
 def _check(ref: Reference, tenant: Tenant) -> Procedure[Decision | None]:

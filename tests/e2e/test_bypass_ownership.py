@@ -308,3 +308,40 @@ def test_a_bare_repository_name_cannot_save_or_push_the_other_tenants_tags(
     finally:
         direct("rm", "-f", maker, check=False)
         direct("rmi", f"{repo}:a", f"{repo}:b", check=False)
+
+
+def test_a_commit_carries_the_committers_label_however_the_client_sets_labels(
+    proxy: ProxyProcess, scene: Scene, direct: Docker
+) -> None:
+    """B commits its own container: a LABEL change (also through ENV expansion) or the
+    body's Labels must not make the image A's (or nobody's, shared with every tenant)."""
+    mine = f"{scene.marker}-committed"
+    status, body = call(
+        proxy, "POST", f"/v1.41/containers/create?name={mine}",
+        {"Image": scene.image, "Cmd": ["true"]},
+    )  # fmt: skip
+    assert status == 201, body
+    owner_change = quote(f"LABEL {LABEL}={scene.owner_a}")
+    attempts = {
+        "change": (f"changes={owner_change}", None),
+        "env": (
+            f"changes={quote(f'ENV K={LABEL}')}&changes={quote(f'LABEL $K={scene.owner_a}')}",
+            None,
+        ),
+        "encoded-key": (f"chang%65s={owner_change}", None),
+        "body": ("", {"Labels": {LABEL: scene.owner_a}}),
+        "plain": ("", None),
+    }
+    made = []
+    try:
+        for tag, (query, config) in attempts.items():
+            target = f"/v1.41/commit?container={mine}&repo={scene.marker}-img&tag={tag}&{query}"
+            status, answer = call(proxy, "POST", target, config)
+            assert status == 201, (tag, status, answer)
+            made.append(f"{scene.marker}-img:{tag}")
+            labels = json.loads(direct("image", "inspect", made[-1]).stdout)[0]["Config"]["Labels"]
+            assert labels.get(LABEL) == scene.owner_b, (tag, labels)
+    finally:
+        direct("rm", "-f", mine, check=False)
+        if made:
+            direct("rmi", *made, check=False)

@@ -407,3 +407,27 @@ def test_familiar_repository_names_are_read_as_dockerd_normalises_them() -> None
         assert imageref.repository(one_image) is None
     assert imageref.tag_repository("localhost:5000/app:1") == "localhost:5000/app"
     assert imageref.tag_repository("app:latest") == "app"
+
+
+def test_a_commit_gets_the_tenants_label_as_its_last_change() -> None:
+    """dockerd applies every `changes` value after the body and the container's config,
+    with ENV expansion: one more LABEL, last, decides the owner whatever came before."""
+    decision = decide(
+        "POST", "/commit?container=mine&repo=app&tag=1&changes=ENV%20K%3Dio.sockspy.owner", {}
+    )
+    assert decision.allowed and decision.mutation is not None
+    assert decision.mutation.query_added == ("changes", f"LABEL {KEY}=uid-1001")
+    continued = decide("POST", "/commit?container=mine&repo=app&tag=1&changes=LABEL%20a%3Db%20%5C")
+    refused_as(continued, 400, "owner_label")
+
+
+def test_a_value_added_to_a_repeatable_query_parameter_comes_after_the_others() -> None:
+    from sockspy.core.wire.rewrite import with_query_added
+
+    head = b"POST /v1.41/commit?changes=A&container=c&changes=B HTTP/1.1\r\nHost: x\r\n\r\n"
+    out = with_query_added(head, "changes", "LABEL k=v w")
+    assert out.split(b"\r\n", 1)[0] == (
+        b"POST /v1.41/commit?changes=A&container=c&changes=B&changes=LABEL%20k%3Dv%20w HTTP/1.1"
+    )
+    bare = with_query_added(b"POST /commit HTTP/1.1\r\n\r\n", "changes", "x")
+    assert bare.startswith(b"POST /commit?changes=x HTTP/1.1")

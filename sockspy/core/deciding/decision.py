@@ -18,17 +18,19 @@ class Mutation:
     """How an allowed request's bytes change before they are forwarded: the one
     documented exception to transparency (ownership, `sockspy.policy.ownership`).
 
-    `query`: (parameter, new value) for the request target; `body_label`: (key, value)
-    added to a create body's Labels. `added` says what, for the audit record. An empty
-    Mutation changes nothing.
+    `query`: (parameter, new value) for the request target; `query_added`: (parameter,
+    value) appended after the values a repeatable parameter already has (a commit's last
+    ``changes``); `body_label`: (key, value) added to a create body's Labels. `added`
+    says what, for the audit record. An empty Mutation changes nothing.
     """
 
     query: tuple[str, str] | None = None
     body_label: tuple[str, str] | None = None
     added: str | None = None
+    query_added: tuple[str, str] | None = None
 
     def __bool__(self) -> bool:
-        return self.query is not None or self.body_label is not None
+        return any(x is not None for x in (self.query, self.body_label, self.query_added))
 
 
 @dataclass(frozen=True, slots=True)

@@ -149,6 +149,8 @@ class Exchange:
         held = self.held_body
         if mutation.query is not None:
             head = rewrite.with_query_value(head, *mutation.query)
+        if mutation.query_added is not None:
+            head = rewrite.with_query_added(head, *mutation.query_added)
         if mutation.body_label is not None:
             request = self.request
             if request is None or request.body is None or not self.request_done:

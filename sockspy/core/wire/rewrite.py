@@ -54,6 +54,17 @@ def with_query_value(head: bytes, name: str, value: str) -> bytes:
     return f"{method} {new_target} {version}".encode("ascii") + sep + rest
 
 
+def with_query_added(head: bytes, name: str, value: str) -> bytes:
+    """`head` with one more value of the repeatable query parameter `name`, after every
+    value it has (Go's ``url.Values`` keeps them in order)."""
+    line, sep, rest = head.partition(b"\r\n")
+    method, target, version = _request_line(line)
+    path, _, query = target.partition("?")
+    encoded = f"{quote(name, safe=_QUERY_SAFE)}={quote(value, safe=_QUERY_SAFE)}"
+    new_target = f"{path}?{query}&{encoded}" if query else f"{path}?{encoded}"
+    return f"{method} {new_target} {version}".encode("ascii") + sep + rest
+
+
 def with_body(head: bytes, framing: BodyFraming, body: bytes) -> tuple[bytes, bytes]:
     """(head, raw body) that carry `body` in place of the request's own.
 
