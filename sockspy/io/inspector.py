@@ -99,6 +99,8 @@ class DaemonLookups:
                 return await self.containers_with_id_prefix(lookup.prefix)
             if isinstance(lookup, ImagesOfRepository):
                 return await self.images_of_repository(lookup.repository)
+            if isinstance(lookup, InspectNow) and lookup.kind == "container":
+                return await self._container(lookup.name, cached=False)
             if isinstance(lookup, InspectNow):
                 target = _NOW_TARGETS[lookup.kind].format(quote(lookup.name, safe=""))
                 return await self._ask(target, f"inspecting {lookup.kind} {lookup.name!r}")
@@ -158,9 +160,28 @@ class DaemonLookups:
 
     async def inspect(self, name: str) -> dict[str, Any] | None:
         """The container's inspect JSON, or None if the daemon has no such container."""
-        return await self._cached(
-            f"/containers/{quote(name, safe='/')}/json", f"container {name!r}"
-        )
+        return await self._container(name, cached=True)
+
+    async def _container(self, name: str, cached: bool) -> dict[str, Any] | None:
+        """A container as dockerd resolves `name` in a body or query.
+
+        dockerd stores names as "/name" and reads "/web" as "web", but never as an id or
+        an id prefix; in a path, "//web" would only be redirected (301). So "/web" is
+        asked for as "web", and an answer that is not the container named so (an id
+        matched instead) is no container. A link path ("/app/db") resolves as "app/db"."""
+        bare = name[1:] if name.startswith("/") else name
+        if not bare:
+            return None
+        what, target = f"container {name!r}", f"/containers/{quote(bare, safe='/')}/json"
+        if cached:
+            answer = await self._cached(target, what)
+        else:
+            answer = await self._ask(target, f"inspecting {what}")
+        if bare == name or "/" in bare or answer is None or answer.get("Name") == name:
+            return answer
+        if len(bare) == 64:  # a full id matched first; a container may bear it as a name
+            raise LookupFailed(f"{what} names both an id and perhaps a name")
+        return None  # matched by id or id prefix: "/<hex>" is only ever a name
 
     async def inspect_fresh(self, name: str) -> dict[str, Any] | None:
         """The container's inspect JSON as it is now (never from the cache), or None."""

@@ -345,3 +345,31 @@ def test_a_commit_carries_the_committers_label_however_the_client_sets_labels(
         direct("rm", "-f", mine, check=False)
         if made:
             direct("rmi", *made, check=False)
+
+
+def test_a_container_named_with_a_leading_slash_is_read_as_dockerd_reads_it(
+    proxy: ProxyProcess, scene: Scene, direct: Docker
+) -> None:
+    """dockerd reads "/web" as the name "web" (never as an id): a tenant's own name with a
+    slash works as it does directly, and the other tenant's stays a 404."""
+    mine = f"{scene.marker}-slash"
+    try:
+        status, body = call(
+            proxy, "POST", f"/v1.41/containers/create?name=/{mine}",
+            {"Image": scene.image, "Cmd": ["true"]},
+        )  # fmt: skip
+        assert status == 201, body
+        uses = {"Image": scene.image, "HostConfig": {"VolumesFrom": [f"/{mine}"]}}
+        status, body = call(proxy, "POST", f"/v1.41/containers/create?name={mine}-2", uses)
+        assert status == 201, body
+        status, body = call(
+            proxy, "POST", "/v1.41/networks/bridge/connect", {"Container": f"/{mine}"}
+        )
+        assert status == 200, body
+        for name in (f"/{scene.victim}", f"/{scene.victim_id[:12]}"):
+            theirs = {"Image": scene.image, "HostConfig": {"VolumesFrom": [name]}}
+            status, body = call(proxy, "POST", f"/v1.41/containers/create?name={mine}-3", theirs)
+            assert status == 404, (name, status, body)
+        assert direct("inspect", f"{mine}-3", check=False).returncode != 0
+    finally:
+        direct("rm", "-f", mine, f"{mine}-2", f"{mine}-3", check=False)
