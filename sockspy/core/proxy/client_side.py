@@ -19,7 +19,7 @@ from sockspy.core.wire.framing import BodyFraming, BodyReader, FixedLength, Fram
 from sockspy.core.wire.head import ProtocolError, find_head_end
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Piece:
     raw: bytes  # as framed on the wire (possibly empty)
     size: int  # payload bytes of the body so far

@@ -443,25 +443,26 @@ class Conversation:
 
     def _on_response(self, event: daemon_side.Event) -> None:
         exchange = self._queue[0]
-        match event:
-            case daemon_side.Piece(raw=raw, kept=kept, size=size):
-                exchange.response_body_bytes = size
-                try:
-                    self.to_client.extend(exchange.response.chunk(raw, kept))
-                except Withheld as exc:
-                    self._withhold(exchange, str(exc))
-            case daemon_side.Ended(kept=kept, size=size):
-                exchange.response_body_bytes = size
-                self._complete_response(exchange, kept)
-            case daemon_side.Head() | daemon_side.Switched():
-                # How this response leaves is chosen here, once (`responses`).
-                plan = responses.plan(exchange.decision, exchange.request, event.head.status)
-                exchange.response = plan
-                self.to_client.extend(plan.head(event.raw))
-                if isinstance(event, daemon_side.Switched):
-                    self._start_tunnel(exchange, event.rest)
-                elif not event.head.informational:  # 100 Continue: the final head follows
-                    self._response_started(exchange, event)
+        if isinstance(event, daemon_side.Piece):
+            exchange.response_body_bytes = event.size
+            try:
+                self.to_client.extend(exchange.response.chunk(event.raw, event.kept))
+            except Withheld as exc:
+                self._withhold(exchange, str(exc))
+                return
+            if event.ended is not None:
+                self._complete_response(exchange, event.ended.kept)
+        elif isinstance(event, daemon_side.Ended):
+            exchange.response_body_bytes = event.size
+            self._complete_response(exchange, event.kept)
+        else:  # a head: how this response leaves is chosen here, once (`responses`)
+            plan = responses.plan(exchange.decision, exchange.request, event.head.status)
+            exchange.response = plan
+            self.to_client.extend(plan.head(event.raw))
+            if isinstance(event, daemon_side.Switched):
+                self._start_tunnel(exchange, event.rest)
+            elif not event.head.informational:  # 100 Continue: the final head follows
+                self._response_started(exchange, event)
 
     def _response_started(self, exchange: Exchange, event: daemon_side.Head) -> None:
         exchange.status = status = event.head.status

@@ -11,8 +11,9 @@ Events, in the order one response gives them:
 - `Head`: a response head, final or informational (`1xx`: another head follows);
 - `Switched`: a `101` head; everything after it belongs to the tunnel (`rest`), and the
   reader is done;
-- `Piece`: some of the body, as framed on the wire;
-- `Ended`: the body has ended (`kept`: what was kept of it, de-chunked).
+- `Piece`: some of the body, as framed on the wire (`ended`: the last piece);
+- `Ended`: a body has ended with no piece to carry it (an empty body, or one framed by
+  the daemon's close), with `kept`: what was kept of it, de-chunked.
 
 Bytes that break HTTP framing raise `ProtocolError` (the conversation answers with a
 daemon error and closes).
@@ -33,31 +34,32 @@ from sockspy.core.wire.head import (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Head:
     raw: bytes
     head: ResponseHead
     bodyless: bool = False  # a final head whose body is empty: `Ended` follows at once
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Switched:
     raw: bytes
     head: ResponseHead
     rest: bytes  # daemon bytes that came in the same read as the 101: the tunnel's
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
+class Ended:
+    kept: bytes | None  # what was kept of the body (None: nothing was asked to be kept)
+    size: int
+
+
+@dataclass(slots=True)
 class Piece:
     raw: bytes
     kept: int  # bytes kept of the body so far
     size: int  # payload bytes of the body so far
-
-
-@dataclass(frozen=True, slots=True)
-class Ended:
-    kept: bytes | None  # what was kept of the body (None: nothing was asked to be kept)
-    size: int
+    ended: Ended | None = None  # this piece ends the body
 
 
 Event = Head | Switched | Piece | Ended
@@ -133,7 +135,10 @@ class ResponseReader:
         kept = body.collected
         if kept is not None and self._keep_last is not None and len(kept) > self._keep_last:
             del kept[: len(kept) - self._keep_last]
-        return Piece(raw, len(kept or b""), body.size)
+        piece = Piece(raw, len(kept or b""), body.size)
+        if body.done:
+            piece.ended = self._ended()
+        return piece
 
     def end_of_stream(self) -> Ended | None:
         """The daemon closed: the end of a body framed by close, if one was being read."""
