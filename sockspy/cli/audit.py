@@ -174,11 +174,15 @@ def run_report(args: argparse.Namespace) -> int:
 
 def read_records(files: list[str]) -> list[dict[str, object]]:
     """The JSON records of audit logs, their rotated files put in order. Raises ValueError
-    for a line that is not JSON (`audit verify` says where)."""
+    for a line that is not JSON (`audit verify` says where), and when no line is an audit
+    record at all: an empty report of the wrong file must not pass for "nothing happened"."""
     records = []
     for _, _, line in log_lines(in_sequence_order(files)):
         if line.strip().startswith(b"{"):
             record = json.loads(line)
             if isinstance(record, dict):
                 records.append(record)
+    if not any(isinstance(record.get("event"), str) for record in records):
+        named = ", ".join(files)
+        raise ValueError(f"{named}: no audit records in it (is it sockspy's audit log?)")
     return records

@@ -70,3 +70,21 @@ def test_keygen_writes_a_key_serve_can_sign_with(tmp_path: Path, capsys: object)
     assert main(["audit", "keygen", str(key)]) == 0
     assert oct(key.stat().st_mode & 0o777) == "0o600"
     assert main(["audit", "keygen", str(key)]) == 2  # never overwritten
+
+
+def test_report_learn_and_replay_refuse_a_file_that_holds_no_audit_records(
+    tmp_path: Path, capsys: object
+) -> None:
+    """An empty report of the wrong file would read as "nothing happened": each command
+    says the file is not an audit log and exits 2, and reads a real one as before."""
+    not_a_log = tmp_path / "package.json"
+    not_a_log.write_text('{"name": "app", "version": "1.0.0"}\n')
+    empty = tmp_path / "empty.log"
+    empty.write_text("")
+    for path in (not_a_log, empty):
+        for argv in (["audit", "report", str(path)], ["learn", str(path)]):
+            assert main(argv) == 2, argv
+    log = tmp_path / "audit.log"
+    write_log(log, 3)
+    assert main(["audit", "report", "--format", "json", str(log)]) == 0
+    assert "no audit records" in capsys.readouterr().err  # type: ignore[attr-defined]
