@@ -24,7 +24,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "file or a preset), offline, with the daemon's recorded answers, and list each "
         "request whose fate changes (newly denied, newly allowed) with the rule "
         "responsible. Records written at audit level metadata replay from their request "
-        "line alone and are marked approximate.",
+        "line alone and are marked approximate. Exit status: 0 when no request is newly "
+        "denied, 1 when one is (a policy change can be gated on it in CI), 2 on an error.",
     )
     parser.add_argument("policy", metavar="POLICY")
     parser.add_argument("files", nargs="+", metavar="FILE")
@@ -62,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
             f"{len(changed) - denied} newly allowed, {len(results) - len(changed)} unchanged"
             + (f" ({rough} approximate: recorded without decision_input)" if rough else "")
         )
-    return 0
+    return 1 if any(r.change == "newly denied" for r in changed) else 0
 
 
 def _line(result: Replayed) -> str:

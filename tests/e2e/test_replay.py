@@ -20,11 +20,14 @@ pytestmark = pytest.mark.e2e
 StartProxy = Callable[..., ProxyProcess]
 
 
-def replay(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+def replay(*args: str, exit_code: int = 1) -> subprocess.CompletedProcess[str]:
+    """`sockspy replay`; it exits 1 when a request is newly denied (a CI gate), else 0."""
+    done = subprocess.run(
         [sys.executable, "-m", "sockspy", "replay", *args], capture_output=True, text=True,
-        timeout=120, check=True,
+        timeout=120,
     )  # fmt: skip
+    assert done.returncode == exit_code, (args, done.returncode, done.stderr)
+    return done
 
 
 def test_a_recorded_day_replayed_under_stricter_presets_lists_exactly_what_they_deny(
@@ -66,7 +69,7 @@ def test_a_recorded_day_replayed_under_stricter_presets_lists_exactly_what_they_
     assert not endpoints & {"container.list", "system.ping", "container.inspect"}
 
     # The same day under the policy it was recorded with changes nothing.
-    same = replay(str(policy), log).stdout.splitlines()
+    same = replay(str(policy), log, exit_code=0).stdout.splitlines()
     counts = re.fullmatch(
         r"(\d+) requests replayed under .*: 0 newly denied, 0 newly allowed, (\d+) unchanged",
         same[-1],
