@@ -37,6 +37,7 @@ import structlog
 import trio
 
 from sockspy.core.audit.chain import Chain
+from sockspy.core.audit.view import printable_record
 
 LogFormat = Literal["json", "console"]
 Durability = Literal["best_effort", "block", "strict"]
@@ -116,6 +117,7 @@ class AuditLog:
         self.failing: str | None = None  # why the sink refuses writes, while it does
         self._unwritten: str | None = None  # a sealed batch the sink refused, to write again
         self._writing_since: float | None = None  # a write under way (a stalled sink hangs here)
+        self.fmt = fmt
         self.chain = chain if fmt == "json" else None
         self.checkpoint_every = checkpoint_every
         self.checkpoint_seconds = checkpoint_seconds
@@ -262,7 +264,8 @@ class AuditLog:
         if level == _SHAPED:
             if self.chain is not None:
                 return self.chain.seal(record)
-            text: str = self._renderer(None, str(record.get("level", "info")), dict(record))
+            fields = dict(record) if self.fmt == "json" else printable_record(record)
+            text: str = self._renderer(None, str(record.get("level", "info")), fields)
             return text
         fields = dict(record)
         fields["_emitted"] = emitted
@@ -270,5 +273,7 @@ class AuditLog:
         shaped = _shape(None, level, fields)
         if self.chain is not None:
             return self.chain.seal(shaped)
+        if self.fmt != "json":
+            shaped = printable_record(shaped)
         rendered: str = self._renderer(None, level, shaped)
         return rendered

@@ -98,3 +98,21 @@ def test_a_record_that_cannot_be_rendered_leaves_an_internal_error_naming_it() -
     assert lost["record_id"] == "r-3-2" and lost["conn_id"] == 3 and lost["level"] == "error"
     assert "Integer exceeds 64-bit range" in str(lost["error"])
     assert log.dropped == 0
+
+
+def test_the_console_log_shows_a_clients_control_sequences_escaped_and_the_file_keeps_them() -> (
+    None
+):
+    hostile = "\x1b[2J\x1b[Hdocker\u202e"
+    console = io.StringIO()
+    log = AuditLog("console", console)
+    log.emit({"event": "exchange", "target": f"/v1.41/containers/json?x={hostile}"})
+    log.close()
+    shown = console.getvalue()
+    assert "\x1b" not in shown and "\u202e" not in shown, shown
+    assert "x1b[2J" in shown and "u202e" in shown  # written out (repr may double the \\)
+    sink = io.StringIO()
+    log = AuditLog("json", sink)
+    log.emit({"event": "exchange", "target": hostile})
+    log.close()
+    assert lines(sink)[0]["target"] == hostile  # the log itself keeps the exact text

@@ -4,7 +4,8 @@ The HTML page has no external resource (no script, font or stylesheet to fetch):
 timeline drawn as inline SVG (exchanges per minute, denials in red) and a section per
 client with its endpoints, denials, sessions and created objects. Every value from the
 log is escaped: a log is untrusted input (a container name is whatever its creator
-chose).
+chose). Markdown, read in a terminal as often as rendered, gets what a client wrote
+through `view.printable`: no control sequence of it reaches the screen.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import json
 from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
+
+from sockspy.core.audit.view import printable
 
 
 def to_json(report: Mapping[str, Any]) -> str:
@@ -27,7 +30,7 @@ def _md(value: Any) -> str:
         if isinstance(value, list)
         else str(value)
     )
-    return text.replace("|", "\\|").replace("\n", " ")
+    return printable(text.replace("|", "\\|").replace("\n", " "))
 
 
 def to_markdown(report: Mapping[str, Any]) -> str:

@@ -4,12 +4,15 @@
 (the person behind sudo, else the user; the program; the container; the certificate; the
 address), then the verdict, the request and what it gave.
 
-Sans-IO: a record in, a line (or None: not shown) out.
+Sans-IO: a record in, a line (or None: not shown) out. What a client wrote (its command
+line, its program's name, a target, a container name) is shown through `printable`: a
+terminal control sequence in it must not redraw an operator's screen.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +29,23 @@ _COLORS = {
 _VERDICT = {"allow": "ALLOW", "deny": "DENY", "would_deny": "WOULD", "reject": "REJECT"}
 _DENIALS = frozenset({"deny", "would_deny", "reject"})
 SHOWN = frozenset({"exchange", "session_start", "session_end", "connection_refused"})
+
+
+def printable(value: object) -> str:
+    """`value` as text a terminal shows as written: control characters (ESC, CR, BEL,
+    the C1 set) and invisible format characters (bidi overrides, zero-width joiners) are
+    written as escapes (``\x1b``, ``\u202e``)."""
+    text = str(value)
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch == " " else _escaped(ch) for ch in text)
+
+
+def _escaped(ch: str) -> str:
+    code = ord(ch)
+    if code < 0x100 and unicodedata.category(ch) == "Cc":
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 def who(record: Mapping[str, Any]) -> str:
@@ -84,7 +104,26 @@ def _named_object(record: Mapping[str, Any]) -> str:
 
 
 def line(record: Mapping[str, Any], color: bool = False) -> str:
-    """One line for a record `Filter` shows."""
+    """One line for a record `Filter` shows, with what the client wrote made printable."""
+    return _line(printable_record(record), color)
+
+
+def printable_record(record: Mapping[str, Any]) -> dict[str, Any]:
+    """`record` with every string in it made `printable` (for a console, never the file)."""
+    return {key: _shown(value) for key, value in record.items()}
+
+
+def _shown(value: Any) -> Any:
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, Mapping):
+        return {key: _shown(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_shown(item) for item in value]
+    return value
+
+
+def _line(record: Mapping[str, Any], color: bool) -> str:
     stamp = str(record.get("timestamp") or "")[11:23]  # HH:MM:SS.mmm
     event = record.get("event")
     if event == "exchange":

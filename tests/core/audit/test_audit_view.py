@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sockspy.core.audit.view import RESET, Filter, line, who
+from sockspy.core.audit.view import RESET, Filter, line, printable_record, who
 
 EXCHANGE = {
     "timestamp": "2026-12-03T17:30:01.123456Z", "event": "exchange", "record_id": "r-1-2",
@@ -53,3 +53,33 @@ def test_filters_select_denials_clients_endpoints_and_containers() -> None:
     assert not Filter(endpoint="container.c*").shows(allowed)
     assert Filter(container="db").shows(EXCHANGE) and not Filter(container="db").shows(allowed)
     assert not Filter().shows({"event": "policy"})
+
+
+HOSTILE = "\x1b]0;owned\x07\x1b[2K\rALLOW \u202eok"  # retitle, erase the line, redraw it
+
+
+def test_what_a_client_wrote_reaches_the_operators_screen_escaped() -> None:
+    """A program name, a target or a command line is the client's text: a terminal
+    control sequence in it is shown as written, never obeyed."""
+    record = {
+        **EXCHANGE,
+        "peer_exe": f"/tmp/{HOSTILE}",
+        "target": f"/v1.41/containers/create?name={HOSTILE}",
+        "summary": {"run": f"docker run {HOSTILE}"},
+    }
+    for color in (False, True):
+        text = line(record, color=color)
+        assert "\x07" not in text and "\r" not in text and "\u202e" not in text
+        plain = text.replace(RESET, "").replace("\x1b[1;31m", "").replace("\x1b[2m", "")
+        assert "\x1b" not in plain, text
+        assert "\\x1b]0;owned\\x07\\x1b[2K\\x0dALLOW \\u202eok" in text
+    assert line(EXCHANGE) == line(printable_record(EXCHANGE))  # plain text is unchanged
+
+
+def test_the_markdown_report_escapes_what_a_client_wrote() -> None:
+    from sockspy.core.audit.report import build
+    from sockspy.core.audit.report_render import to_markdown
+
+    record = {**EXCHANGE, "peer_exe": f"/tmp/{HOSTILE}", "peer_container_name": HOSTILE}
+    text = to_markdown(build([record]).as_dict())
+    assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
