@@ -133,13 +133,16 @@ class DaemonLookups:
         listed = await self.get_json(target, f"listing the images of {repository!r}")
         if not isinstance(listed, list):
             raise InspectError("the image list is not a list")
-        return [
-            {"Id": item.get("Id"), "RepoTags": tags, "Labels": item.get("Labels") or {}}
-            for item in listed
-            if isinstance(item, dict)
-            for tags in [[t for t in item.get("RepoTags") or [] if isinstance(t, str)]]
-            if any(imageref.tag_repository(t) == repository for t in tags)
-        ]
+        found = []
+        for item in listed:
+            if not isinstance(item, dict):
+                continue
+            tags = [tag for tag in item.get("RepoTags") or [] if isinstance(tag, str)]
+            if any(imageref.tag_repository(tag) == repository for tag in tags):
+                found.append(
+                    {"Id": item.get("Id"), "RepoTags": tags, "Labels": item.get("Labels") or {}}
+                )
+        return found
 
     async def containers_with_id_prefix(self, prefix: str) -> list[dict[str, Any]]:
         """Id and labels of every container whose id begins with `prefix` (hex), now.

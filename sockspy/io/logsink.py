@@ -28,7 +28,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
@@ -117,7 +117,11 @@ class AuditLog:
         self.failing: str | None = None  # why the sink refuses writes, while it does
         self._unwritten: str | None = None  # a sealed batch the sink refused, to write again
         self._writing_since: float | None = None  # a write under way (a stalled sink hangs here)
-        self.fmt = fmt
+        # What the renderer is given: the record as it is for the file, and for a console
+        # with what a client wrote made printable (no control sequence reaches a screen).
+        self._shown: Callable[[Mapping[str, Any]], dict[str, Any]] = (
+            dict if fmt == "json" else printable_record
+        )
         self.chain = chain if fmt == "json" else None
         self.checkpoint_every = checkpoint_every
         self.checkpoint_seconds = checkpoint_seconds
@@ -264,8 +268,7 @@ class AuditLog:
         if level == _SHAPED:
             if self.chain is not None:
                 return self.chain.seal(record)
-            fields = dict(record) if self.fmt == "json" else printable_record(record)
-            text: str = self._renderer(None, str(record.get("level", "info")), fields)
+            text: str = self._renderer(None, str(record.get("level", "info")), self._shown(record))
             return text
         fields = dict(record)
         fields["_emitted"] = emitted
@@ -273,7 +276,5 @@ class AuditLog:
         shaped = _shape(None, level, fields)
         if self.chain is not None:
             return self.chain.seal(shaped)
-        if self.fmt != "json":
-            shaped = printable_record(shaped)
-        rendered: str = self._renderer(None, level, shaped)
+        rendered: str = self._renderer(None, level, self._shown(shaped))
         return rendered

@@ -381,7 +381,7 @@ class PolicyGate:
     ) -> Decision:
         if self.enforcing:
             return Decision(False, rule, reason, 403, code, profile, findings=found)
-        return Decision(True, rule, reason, 403, code, profile, True, found)
+        return Decision(True, rule, reason, 403, code, profile, would_deny=True, findings=found)
 
 
 def _describe(request: Request) -> str:

@@ -38,7 +38,7 @@ def printable(value: object) -> str:
     text = str(value)
     if text.isprintable():
         return text
-    return "".join(ch if ch.isprintable() or ch == " " else _escaped(ch) for ch in text)
+    return "".join(ch if ch.isprintable() else _escaped(ch) for ch in text)
 
 
 def _escaped(ch: str) -> str:

@@ -38,31 +38,40 @@ def with_query_value(head: bytes, name: str, value: str) -> bytes:
     The parameter must appear at most once (a repeat is refused: Go reads the first,
     and which one a rule saw must not be in doubt).
     """
-    line, sep, rest = head.partition(b"\r\n")
-    method, target, version = _request_line(line)
-    path, question, query = target.partition("?")
-    pairs = query.split("&") if question else []
+    pairs = _query_pairs(head)
     at = [i for i, pair in enumerate(pairs) if pair and parse_query(pair)[0][0] == name]
     if len(at) > 1:
         raise RewriteError(f"query parameter {name!r} is repeated")
-    encoded = f"{quote(name, safe=_QUERY_SAFE)}={quote(value, safe=_QUERY_SAFE)}"
     if at:
-        pairs[at[0]] = encoded
+        pairs[at[0]] = _pair(name, value)
     else:
-        pairs.append(encoded)
-    new_target = f"{path}?{'&'.join(pairs)}"
-    return f"{method} {new_target} {version}".encode("ascii") + sep + rest
+        pairs.append(_pair(name, value))
+    return _with_query(head, pairs)
 
 
 def with_query_added(head: bytes, name: str, value: str) -> bytes:
     """`head` with one more value of the repeatable query parameter `name`, after every
     value it has (Go's ``url.Values`` keeps them in order)."""
+    return _with_query(head, [*_query_pairs(head), _pair(name, value)])
+
+
+def _query_pairs(head: bytes) -> list[str]:
+    """The raw ``name=value`` pairs of the head's request target, as written."""
+    _, target, _ = _request_line(head.partition(b"\r\n")[0])
+    _, question, query = target.partition("?")
+    return query.split("&") if question else []
+
+
+def _pair(name: str, value: str) -> str:
+    return f"{quote(name, safe=_QUERY_SAFE)}={quote(value, safe=_QUERY_SAFE)}"
+
+
+def _with_query(head: bytes, pairs: list[str]) -> bytes:
+    """`head` with its target's query made of `pairs` (the rest of the head untouched)."""
     line, sep, rest = head.partition(b"\r\n")
     method, target, version = _request_line(line)
-    path, _, query = target.partition("?")
-    encoded = f"{quote(name, safe=_QUERY_SAFE)}={quote(value, safe=_QUERY_SAFE)}"
-    new_target = f"{path}?{query}&{encoded}" if query else f"{path}?{encoded}"
-    return f"{method} {new_target} {version}".encode("ascii") + sep + rest
+    path = target.partition("?")[0]
+    return f"{method} {path}?{'&'.join(pairs)} {version}".encode("ascii") + sep + rest
 
 
 def with_body(head: bytes, framing: BodyFraming, body: bytes) -> tuple[bytes, bytes]:
