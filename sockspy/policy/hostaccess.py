@@ -79,6 +79,7 @@ from sockspy.policy.hostconfig import (
     normalize_capability,
     reads_daemon_facts,
     sysctl_findings,
+    volume_driver_allowed,
 )
 
 
@@ -90,6 +91,10 @@ class HostAccessOptions:
     allowed_capabilities: tuple[str, ...] = ()  # normalized names, e.g. "NET_ADMIN"
     allowed_devices: tuple[str, ...] = ()  # host device paths
     allowed_runtimes: tuple[str, ...] = ()  # besides the daemon's default runtime
+    # What sockspy judges; anything else fails closed unless listed.
+    allowed_mount_types: tuple[str, ...] = ("bind", "volume", "tmpfs")
+    allowed_volume_drivers: tuple[str, ...] = ("local",)  # "" is the local driver too
+    allowed_annotations: tuple[str, ...] = ()  # HostConfig.Annotations keys
     min_oom_score_adj: int = 0  # OomScoreAdj below it is a finding (-1000: allow all)
 
 
@@ -194,7 +199,7 @@ def _container_config(request: Request, options: HostAccessOptions) -> Procedure
             found += yield from _volumes_from_findings(prefix, name, options)
         for field, name in named_volumes(host_config):
             volume = yield InspectVolume(name)
-            found += _named_volume_findings(f"{prefix}{field}", name, volume)
+            found += _named_volume_findings(f"{prefix}{field}", name, volume, options)
     return found
 
 
@@ -234,13 +239,13 @@ def _working_dir_findings(label: str, workdir: str) -> list[Finding]:
     return [Finding("working_dir", f"{label} is {workdir!r}, under {under[0]}")]
 
 
-def _named_volume_findings(label: str, name: str, volume: Any) -> list[Finding]:
+def _named_volume_findings(
+    label: str, name: str, volume: Any, options: HostAccessOptions
+) -> list[Finding]:
     if volume is NOT_LOOKED_UP:
         return [Finding("volume_unknown", f"{label}: volume {name!r} was not looked up")]
-    message = _volume_host_access(volume)  # None: no such volume yet, made plain
-    if message is None:
-        return []
-    return [Finding("local_volume_options", f"{label} mounts existing volume {name!r}: {message}")]
+    found = _volume_host_access(volume, options)  # none: no such volume yet, made plain
+    return [Finding(code, f"{label} mounts existing volume {name!r}: {m}") for code, m in found]
 
 
 def _container_update(request: Request, options: HostAccessOptions) -> list[Finding]:
@@ -300,10 +305,9 @@ def _is_root(user: str) -> bool:
 
 def _volume_create(request: Request, options: HostAccessOptions) -> list[Finding]:
     body = request.decoded_body()
-    message = local_volume_options(body.get("Driver", ""), body.get("DriverOpts"))
-    if message is None:
-        return []
-    return [Finding("local_volume_options", f"volume {body.get('Name', '')!r}: {message}")]
+    label = f"volume {body.get('Name', '')!r}"
+    found = _volume_host_access(body, options, options_key="DriverOpts")
+    return [Finding(code, f"{label}: {message}") for code, message in found]
 
 
 def _service(request: Request, options: HostAccessOptions) -> list[Finding]:
@@ -484,32 +488,42 @@ def _stored_findings(
             continue
         if not is_allowed(source, options.allowed_bind_paths):
             found.append(Finding("bind_mount", f"{label}Mounts[{i}] mounts host path {source!r}"))
-    for i, name in _stored_local_volumes(inspect):
+    drivers = frozenset(options.allowed_volume_drivers)
+    for i, name, driver in _stored_volumes(inspect):
+        if not volume_driver_allowed(driver, drivers):
+            text = f"{label}Mounts[{i}] mounts volume {name!r} of driver {driver!r}"
+            found.append(Finding("volume_driver", text))
+            continue
         volume = yield InspectVolume(name)
         if volume is NOT_LOOKED_UP:
             found.append(Finding("volume_unknown", f"{label}volume {name!r} was not looked up"))
             continue
-        message = _volume_host_access(volume)
-        if message is not None:
+        for _, message in _volume_host_access(volume, options):
             text = f"{label}Mounts[{i}] mounts volume {name!r}: {message}"
             found.append(Finding("bind_mount", text))
     return found
 
 
-def _volume_host_access(volume: Mapping[str, Any] | None) -> str | None:
-    """How an existing volume (its `GET /volumes/{name}` answer) reaches the host, or None."""
+def _volume_host_access(
+    volume: Mapping[str, Any] | None, options: HostAccessOptions, options_key: str = "Options"
+) -> list[tuple[str, str]]:
+    """(code, message) for how a volume reaches the host: an existing one's
+    `GET /volumes/{name}` answer (None: no such volume), or a create body's."""
     if volume is None:
-        return None
-    return local_volume_options(str(volume.get("Driver", "")), volume.get("Options"))
+        return []
+    driver = str(volume.get("Driver", ""))
+    if not volume_driver_allowed(driver, frozenset(options.allowed_volume_drivers)):
+        return [("volume_driver", f"volume driver {driver!r}")]
+    message = local_volume_options(driver, volume.get(options_key))
+    return [] if message is None else [("local_volume_options", message)]
 
 
-def _stored_local_volumes(inspect: Mapping[str, Any]) -> Iterator[tuple[int, str]]:
-    """(index in Mounts, name) of an existing container's local-driver volumes."""
+def _stored_volumes(inspect: Mapping[str, Any]) -> Iterator[tuple[int, str, str]]:
+    """(index in Mounts, name, driver) of an existing container's volumes."""
     for i, mount in enumerate(inspect.get("Mounts") or []):
         mount = mount or {}
-        local = str(mount.get("Driver", "")).lower() in ("", "local")
-        if mount.get("Type") == "volume" and mount.get("Name") and local:
-            yield i, str(mount["Name"])
+        if mount.get("Type") == "volume" and mount.get("Name"):
+            yield i, str(mount["Name"]), str(mount.get("Driver", ""))
 
 
 # -- Helpers -------------------------------------------------------------------------------
@@ -530,6 +544,9 @@ def _where(
         ),
         allowed_devices=frozenset(go_clean(path) for path in options.allowed_devices),
         allowed_runtimes=frozenset(options.allowed_runtimes),
+        allowed_mount_types=frozenset(options.allowed_mount_types),
+        allowed_volume_drivers=frozenset(options.allowed_volume_drivers),
+        allowed_annotations=frozenset(options.allowed_annotations),
         min_oom_score_adj=options.min_oom_score_adj,
         stored=stored,
         daemon=daemon,

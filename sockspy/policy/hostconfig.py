@@ -28,6 +28,9 @@ class Where:
     allowed_capabilities: frozenset[str] = frozenset()  # normalized: "NET_ADMIN"
     allowed_devices: frozenset[str] = frozenset()  # cleaned host paths
     allowed_runtimes: frozenset[str] = frozenset()
+    allowed_mount_types: frozenset[str] = frozenset({"bind", "volume", "tmpfs"})
+    allowed_volume_drivers: frozenset[str] = frozenset({"local"})
+    allowed_annotations: frozenset[str] = frozenset()
     min_oom_score_adj: int = 0
     stored: bool = False  # a container's stored HostConfig (inspect), not a request's
     daemon: DaemonFacts | None = None  # what the daemon said of itself; None: unknown
@@ -313,8 +316,9 @@ def _device_requests(hc: HostConfig, where: Where) -> Iterator[str]:
 
 # -- Mounts --------------------------------------------------------------------------------
 
-# Mount types that never take a host path; any other type is read as a bind (dockerd
-# refuses unknown types, so that only reports more). A mount with BindOptions is a bind.
+# Mount types that never take a host path; any other type is read as a bind as well as
+# judged by `_mount_type` (dockerd refuses unknown types, so that only reports more). A
+# mount with BindOptions is a bind.
 _NO_HOST_PATH = frozenset({"volume", "tmpfs", "npipe", "image", "cluster"})
 
 
@@ -378,6 +382,45 @@ def _local_volume_options(hc: HostConfig, where: Where) -> Iterator[str]:
             yield f"{where.prefix}Mounts[{i}] has {message}"
 
 
+def volume_driver_allowed(driver: str, allowed: frozenset[str]) -> bool:
+    """Whether a volume driver is one the policy knows: "" is the local driver. A plugin
+    driver mounts whatever its plugin decides, on the host, as root."""
+    return (driver or "local") in allowed
+
+
+def _mount_type(hc: HostConfig, where: Where) -> Iterator[str]:
+    # dockerd 20.10 knows bind, volume and tmpfs; newer ones add image (API 1.48) and
+    # cluster (swarm CSI). A type sockspy does not judge fails closed.
+    for i, mount in enumerate(hc.get("Mounts") or []):
+        kind = str((mount or {}).get("Type", ""))
+        if kind not in where.allowed_mount_types:
+            yield f"{where.prefix}Mounts[{i}] has type {kind!r}"
+
+
+def _volume_driver(hc: HostConfig, where: Where) -> Iterator[str]:
+    # VolumeDriver makes every new named or anonymous volume of the container (Binds,
+    # Config.Volumes) with that driver; a volume Mount names its own in DriverConfig.
+    driver = str(hc.get("VolumeDriver") or "")
+    if not volume_driver_allowed(driver, where.allowed_volume_drivers):
+        yield f"{where.prefix}VolumeDriver is {driver!r}"
+    for i, mount in enumerate(hc.get("Mounts") or []):
+        mount = mount or {}
+        config = (mount.get("VolumeOptions") or {}).get("DriverConfig") or {}
+        name = str(config.get("Name", ""))
+        if mount.get("Type") == "volume" and not volume_driver_allowed(
+            name, where.allowed_volume_drivers
+        ):
+            yield f"{where.prefix}Mounts[{i}] uses volume driver {name!r}"
+
+
+def _annotations(hc: HostConfig, where: Where) -> Iterator[str]:
+    # dockerd (API 1.43) copies them into the OCI runtime spec, where the runtime acts on
+    # some: runc applies org.systemd.property.* as the container's systemd unit properties.
+    for key in sorted(hc.get("Annotations") or {}):
+        if key not in where.allowed_annotations:
+            yield f"{where.prefix}Annotations has {key!r}"
+
+
 def sysctl_findings(sysctls: Mapping[str, str] | None, where: Where) -> Iterator[tuple[str, str]]:
     """Findings of a Sysctls map alone (a swarm ContainerSpec's: the task has its own
     namespaces, but no sysctl outside them becomes harmless on a node)."""
@@ -387,7 +430,12 @@ def sysctl_findings(sysctls: Mapping[str, str] | None, where: Where) -> Iterator
 
 def mount_findings(mounts: list[Any] | None, where: Where) -> Iterator[tuple[str, str]]:
     """Findings of a Mounts list alone (a swarm ContainerSpec's)."""
-    checks = (("bind_mount", _bind_mount), ("local_volume_options", _local_volume_options))
+    checks = (
+        ("mount_type", _mount_type),
+        ("bind_mount", _bind_mount),
+        ("volume_driver", _volume_driver),
+        ("local_volume_options", _local_volume_options),
+    )
     for code, check in checks:
         for message in check({"Mounts": mounts}, where):
             yield code, message
@@ -426,9 +474,12 @@ HOST_CONFIG_CHECKS: tuple[tuple[str, Check], ...] = (
     ("runtime", _runtime),
     ("oom_score_adj", _oom_score_adj),
     ("sysctls", _sysctls),
+    ("mount_type", _mount_type),
     ("bind_mount", _bind_mount),
+    ("volume_driver", _volume_driver),
     ("local_volume_options", _local_volume_options),
     ("log_driver", _log_driver),
+    ("annotations", _annotations),
 )
 
 HOST_CONFIG_CODES: Mapping[str, str] = MappingProxyType(
@@ -454,9 +505,16 @@ HOST_CONFIG_CODES: Mapping[str, str] = MappingProxyType(
         "processes first",
         "sysctls": "Sysctls outside the container's own IPC, network or UTS namespace",
         "bind_mount": "a host path outside allowed_bind_paths is mounted (Binds, bind Mounts)",
+        "mount_type": "a Mounts type not in allowed_mount_types (sockspy judges bind, volume "
+        "and tmpfs)",
+        "volume_driver": "a volume driver (a plugin, mounting on the host) not in "
+        "allowed_volume_drivers: VolumeDriver, a Mount's DriverConfig, a volume create or "
+        "an existing volume mounted by name",
         "local_volume_options": "a local-driver volume with options (o=bind, device=, type=), "
         "made now or mounted by name",
         "log_driver": "a log driver (it runs on the host) not in allowed_log_drivers",
+        "annotations": "HostConfig.Annotations keys not in allowed_annotations (the runtime "
+        "acts on some: org.systemd.property.*)",
     }
 )
 

@@ -353,6 +353,18 @@ def _host_access() -> list[Attempt]:
         "log-driver-syslog": '"LogConfig":{"Type":"syslog","Config":{}}',
         "log-driver-gelf": '"LogConfig":{"Type":"gelf","Config":'
         '{"gelf-address":"udp://127.0.0.1:12201"}}',
+        # What sockspy does not know fails closed: mount types newer daemons add (an image
+        # mount reads any image, API 1.48), plugin volume drivers, runtime annotations
+        # (dockerd >= 23 copies them into the OCI spec; 20.10 creates the container).
+        "mounts-type-image": '"Mounts":[{"Type":"image","Source":"@IMAGE@","Target":"/i"}]',
+        "mounts-type-cluster": '"Mounts":[{"Type":"cluster","Source":"csi","Target":"/c"}]',
+        "mounts-plugin-driver": '"Mounts":[{"Type":"volume","Source":"@MARKER@",'
+        '"Target":"/v","VolumeOptions":{"DriverConfig":{"Name":"local-persist",'
+        '"Options":{"mountpoint":"/etc"}}}}]',
+        "volume-driver-binds": '"Binds":["@MARKER@:/v"],"VolumeDriver":"local-persist"',
+        "annotations-systemd": '"Annotations":{"org.systemd.property.ExecStopPost":'
+        '"/bin/sh -c id"}',
+        "annotations-folded": '"annotations":{"org.systemd.property.Delegate":"yes"}',
     }
     found = [
         _a(f"create-{way}", "host-access", post(CREATE, create(hc))) for way, hc in ways.items()
@@ -607,6 +619,9 @@ ATTEMPTS: tuple[Attempt, ...] = (
     _a("volume-driver-opts-merge", "volume-options",
        post(f"{V}/volumes/create", b'{"Name":"@MARKER@","DriverOpts":{"o":"bind"},'
                                   b'"DriverOpts":{"type":"none","device":"/"}}')),
+    _a("volume-plugin-driver", "volume-options",
+       post(f"{V}/volumes/create", b'{"Name":"@MARKER@","Driver":"local-persist",'
+                                  b'"DriverOpts":{"mountpoint":"/etc"}}')),
     _a("volume-folded-keys", "volume-options",
        post(f"{V}/volumes/create", b'{"name":"@MARKER@","driveropts":'
                                   b'{"type":"none","o":"bind","device":"/"}}')),

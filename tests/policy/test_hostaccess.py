@@ -96,6 +96,9 @@ ONE_PER_CODE: dict[str, tuple[Request, Containers]] = {
     "bind_mount": (create({"Binds": ["/etc:/host-etc:ro"]}), {}),
     "local_volume_options": (create({"Mounts": [BIND_VOLUME]}), {}),
     "log_driver": (create({"LogConfig": {"Type": "syslog"}}), {}),
+    "mount_type": (create({"Mounts": [{"Type": "npipe", "Source": "p", "Target": "/p"}]}), {}),
+    "volume_driver": (create({"VolumeDriver": "local-persist"}), {}),
+    "annotations": (create({"Annotations": {"org.systemd.property.ExecStopPost": "x"}}), {}),
     "volumes_from": (create({"VolumesFrom": ["src:ro"]}), {"src": stored(Binds=["/:/h"])}),
     "container_unknown": (request("POST", "/v1.41/containers/web/exec", EXEC), {}),
     "target_privileged": (
@@ -313,7 +316,7 @@ def test_bind_path_helpers_follow_go() -> None:
         (
             {"Type": "volume", "Target": "/v",
              "VolumeOptions": {"DriverConfig": {"Name": "rexray", "Options": {"o": "bind"}}}},
-            False,
+            True,  # a plugin driver: volume_driver
         ),
     ],
 )  # fmt: skip
@@ -474,7 +477,9 @@ def test_volume_create_with_local_mount_options() -> None:
     plain = {"Name": "v", "DriverOpts": {"device": "/dev/sda1", "type": "ext4"}}
     assert codes(request("POST", "/v1.41/volumes/create", plain)) == {"local_volume_options"}
     other = {"Name": "v", "Driver": "rexray", "DriverOpts": {"size": "1"}}
-    assert codes(request("POST", "/v1.41/volumes/create", other)) == set()
+    assert codes(request("POST", "/v1.41/volumes/create", other)) == {"volume_driver"}
+    sized = {"Name": "v", "Driver": "local", "DriverOpts": {"size": "1"}}
+    assert codes(request("POST", "/v1.41/volumes/create", sized)) == set()
 
 
 def test_update_reports_device_fields() -> None:
@@ -551,11 +556,13 @@ def test_an_existing_volume_with_bind_options_is_host_access(host_config: dict[s
     assert "device=/etc" in finding.message and "o=bind" in finding.message
 
 
-def test_plain_new_and_plugin_volumes_are_not_host_access() -> None:
+def test_plain_and_new_volumes_are_not_host_access_and_plugin_ones_fail_closed() -> None:
     req = create({"Binds": ["a:/a", "b:/b", "c:/c"]})
-    plugin = {**BIND_VOLUME_INSPECT, "Driver": "some-plugin"}  # judged at volume.create
+    plugin = {**BIND_VOLUME_INSPECT, "Driver": "some-plugin"}  # made on the daemon directly
     volumes = {"a": PLAIN_VOLUME, "b": None, "c": plugin}
-    assert findings(req, DEFAULTS, {}, volumes=volumes) == []
+    assert [f.code for f in findings(req, DEFAULTS, {}, volumes=volumes)] == ["volume_driver"]
+    allowed = HostAccessOptions(allowed_volume_drivers=("local", "some-plugin"))
+    assert findings(req, allowed, {}, volumes=volumes) == []
 
 
 def test_an_existing_container_with_a_bind_like_volume_has_a_host_mount() -> None:
@@ -683,3 +690,80 @@ def test_a_service_task_is_checked_for_its_working_dir_and_sysctls() -> None:
     assert codes(service(core)) == {"sysctls"}
     own_net = {"ContainerSpec": {"Sysctls": {"net.core.somaxconn": "1"}}}
     assert codes(service(own_net)) == set()
+
+
+PLUGIN_VOLUME = {"Name": "data", "Driver": "local-persist", "Options": {"mountpoint": "/etc"}}
+
+
+@pytest.mark.parametrize(
+    "req",
+    [
+        create({"Mounts": [{"Type": "image", "Source": "other", "Target": "/i"}]}),
+        create({"Mounts": [{"Type": "cluster", "Source": "csi", "Target": "/c"}]}),
+        create({"Mounts": [{"Type": "Bind", "Source": "/srv", "Target": "/s"}]}),
+        create({"Mounts": [{"Source": "v", "Target": "/v"}]}),  # no type
+        service({"ContainerSpec": {"Mounts": [{"Type": "cluster", "Target": "/c"}]}}),
+    ],
+    ids=["image", "cluster", "capitalised", "empty", "service"],
+)
+def test_a_mount_type_sockspy_does_not_judge_fails_closed(req: Request) -> None:
+    assert "mount_type" in codes(req)
+
+
+@pytest.mark.parametrize(
+    "req",
+    [
+        create({"VolumeDriver": "local-persist", "Binds": ["data:/data"]}),
+        create({"Mounts": [{"Type": "volume", "Source": "d", "Target": "/d",
+                            "VolumeOptions": {"DriverConfig": {"Name": "local-persist"}}}]}),
+        create({"Mounts": [{"Type": "volume", "Target": "/d",  # anonymous
+                            "VolumeOptions": {"DriverConfig": {"Name": "LOCAL"}}}]}),
+        request("POST", "/v1.41/volumes/create", {"Name": "d", "Driver": "local-persist"}),
+        request("POST", "/v1.41/containers/create",  # the legacy top-level HostConfig
+                {"Image": "bb", "VolumeDriver": "local-persist"}),
+        service({"ContainerSpec": {"Mounts": [{"Type": "volume", "Source": "d", "Target": "/d",
+                "VolumeOptions": {"DriverConfig": {"Name": "nfs-plugin"}}}]}}),
+    ],
+    ids=["volume-driver", "mount-driver", "case", "volume-create", "legacy", "service"],
+)  # fmt: skip
+def test_a_volume_driver_other_than_local_fails_closed(req: Request) -> None:
+    assert "volume_driver" in codes(req)
+
+
+def test_an_existing_plugin_volume_mounted_by_name_or_held_by_a_target_is_reported() -> None:
+    by_name = create({"Binds": ["data:/data"]})
+    assert codes(by_name, volumes={"data": PLUGIN_VOLUME}) == {"volume_driver"}
+    mount = {"Type": "volume", "Name": "data", "Driver": "local-persist", "Destination": "/d"}
+    held = {"HostConfig": {}, "Mounts": [mount]}
+    exec_in = request("POST", "/v1.41/containers/web/exec", EXEC)
+    assert codes(exec_in, {"web": held}) == {"target_host_access"}
+    local = {"HostConfig": {}, "Mounts": [{"Type": "volume", "Name": "data", "Driver": "local"}]}
+    assert codes(exec_in, {"web": local}, volumes={"data": {"Driver": "local"}}) == set()
+
+
+def test_known_mounts_drivers_and_annotations_need_no_allowance() -> None:
+    known = [
+        {"Type": "bind", "Source": "/srv/ci", "Target": "/ci"},
+        {"Type": "volume", "Source": "v", "Target": "/v",
+         "VolumeOptions": {"DriverConfig": {"Name": "local", "Options": {"size": "1G"}}}},
+        {"Type": "tmpfs", "Target": "/t"},
+    ]  # fmt: skip
+    options = HostAccessOptions(allowed_bind_paths=("/srv/ci",))
+    assert codes(create({"Mounts": known, "VolumeDriver": "local"}), options=options) == set()
+    assert codes(create({"Annotations": {}})) == set()
+
+
+def test_the_allow_lists_lift_each_fail_closed_finding() -> None:
+    options = HostAccessOptions(
+        allowed_mount_types=("bind", "volume", "tmpfs", "image"),
+        allowed_volume_drivers=("local", "local-persist"),
+        allowed_annotations=("io.example.team",),
+    )
+    image = create({"Mounts": [{"Type": "image", "Source": "bb", "Target": "/i"}]})
+    assert codes(image, options=options) == set()
+    assert codes(create({"VolumeDriver": "local-persist"}), options=options) == set()
+    team = create({"annotations": {"io.example.team": "a"}})  # Go folds the key's case
+    assert codes(team, options=options) == set()
+    assert codes(team) == {"annotations"}
+    systemd = create({"Annotations": {"io.example.team": "a", "org.systemd.property.X": "y"}})
+    assert codes(systemd, options=options) == {"annotations"}

@@ -100,6 +100,7 @@ HOST_CONFIG = Struct(
         "Runtime": String(),
         "OomScoreAdj": Int(),
         "Sysctls": STRING_MAP,
+        "Annotations": STRING_MAP,  # API 1.43: copied into the OCI spec
     },
     # Resources is embedded by value (declared between Isolation and Mounts: the order
     # only decides between fields whose names fold alike, and no two here do).
