@@ -62,11 +62,11 @@ from sockspy.core.deciding.lookups import (
     ReadDaemonFacts,
 )
 from sockspy.core.docker import schemas
+from sockspy.core.docker.bindpaths import go_clean, is_allowed
 from sockspy.core.docker.bodies import BODY_ENDPOINTS
 from sockspy.core.docker.daemon import DaemonFacts
 from sockspy.core.docker.gojson import BodyDecodeError
 from sockspy.core.docker.request import Request
-from sockspy.policy.bindpaths import go_clean, is_allowed
 from sockspy.policy.hostconfig import (
     HOST_CONFIG_CODES,
     Where,

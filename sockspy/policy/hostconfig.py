@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from sockspy.core.docker.bindpaths import bind_source, bind_volume_name, go_clean, is_allowed
 from sockspy.core.docker.daemon import DaemonFacts
-from sockspy.policy.bindpaths import bind_source, bind_volume_name, go_clean, is_allowed
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ them lets the same clients work in enforce mode and denies what none of them did
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -105,6 +106,9 @@ def test_a_learnt_policy_lets_the_same_clients_work_and_denies_what_they_never_d
     checked = sockspy("check", str(policy))
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert 'tls_names = ["traefik"]' in learnt.stdout
+    # The CLI has no certificate: it is profiled by its uid, not left to every stranger.
+    assert f"uids = [{os.getuid()}]" in learnt.stdout
+    assert '\nname = "default-seen"' not in learnt.stdout
     # Replaying what it was learnt from denies nothing.
     replayed = sockspy("replay", str(policy), str(proxy.audit_path))
     assert replayed.returncode == 0 and ": 0 newly denied" in replayed.stdout, replayed.stdout

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from support.deciding import containers_referenced, findings, volumes_referenced
 
+from sockspy.core.docker.bindpaths import bind_source, go_clean, is_allowed
 from sockspy.core.docker.daemon import DaemonFacts
 from sockspy.core.docker.gojson import BodyDecodeError
 from sockspy.core.docker.request import Request, classify_request
 from sockspy.core.docker.schemas import CONTAINER_CREATE, effective_host_config
 from sockspy.core.wire.head import parse_request_head
-from sockspy.policy.bindpaths import bind_source, go_clean, is_allowed
 from sockspy.policy.hostaccess import FINDING_CODES, Finding, HostAccessOptions
 
 BODIES = Path(__file__).parent / "bodies"

@@ -1,14 +1,22 @@
 """A least-privilege policy learnt from observed traffic (`sockspy learn`).
 
 Clients are grouped into profiles by one fact of their identity (`--profile-by`): uid,
-executable, container name, certificate CN or address. Each profile is allowed the
-endpoints its clients were seen to use, and nothing else (endpoint names already
-generalise container ids and names, image names and API versions). Host access is never
-allowed because it was seen: every profile gets an explicit deny of any host-access
-finding, and each finding a client was seen to need is written above it as a commented
-allow rule, for a person to review (as AppArmor's complain mode keeps its denials).
-Observed bind mounts go to ``allowed_bind_paths``, except paths that give the host away
-(``/``, ``/etc``, the Docker socket...), which are left commented too.
+executable, container name, certificate CN or address. A client the chosen fact does not
+identify (a tcp client under ``uid``, a unix one under ``cert``) is profiled by the first
+fact that does, in `PROFILE_BY` order: a learnt rule never reaches clients nobody saw.
+Each profile is allowed the endpoints its clients were seen to use, and nothing else
+(endpoint names already generalise container ids and names, image names and API
+versions).
+
+Access is never widened because it was seen:
+- every profile gets an explicit deny of any host-access finding, and each finding a
+  client was seen to need is written above it as a commented allow rule, for a person to
+  review (as AppArmor's complain mode keeps its denials);
+- observed bind sources, cleaned as dockerd cleans them, are written as a commented
+  ``allowed_bind_paths``: by the rules every host path is host access until a person
+  lists it;
+- clients identified by no fact at all (the ``default`` profile) get their rules
+  commented out.
 
 Sans-IO: records in, TOML text out; `sockspy check` reads what it writes.
 """
@@ -23,21 +31,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from sockspy.core.docker.bindpaths import bind_source, go_clean
+
 ProfileBy = Literal["uid", "exe", "container", "cert", "cidr"]
 PROFILE_BY: tuple[ProfileBy, ...] = ("uid", "exe", "container", "cert", "cidr")
 DEFAULT = "default"
-# Bind sources never put in allowed_bind_paths by learning (a person must decide).
-_HOST_PATHS = (
-    "/etc",
-    "/proc",
-    "/sys",
-    "/dev",
-    "/boot",
-    "/root",
-    "/run",
-    "/var/run",
-    "/var/lib/docker",
-)
 _NAME = re.compile(r"[^A-Za-z0-9_.:-]+")
 
 
@@ -50,7 +48,16 @@ class _Profile:
 
 
 def _key(record: Mapping[str, Any], by: ProfileBy) -> tuple[str, str, Any] | None:
-    """(profile name, policy key, value) of a record's client, or None (the default)."""
+    """(profile name, policy key, value) of a record's client: by the fact `by`, else by
+    the first fact that identifies it; None when none does (the default profile)."""
+    for fact in (by, *PROFILE_BY):
+        key = _key_by(record, fact)
+        if key is not None:
+            return key
+    return None
+
+
+def _key_by(record: Mapping[str, Any], by: ProfileBy) -> tuple[str, str, Any] | None:
     if by == "uid" and record.get("peer_uid") is not None:
         uid = int(record["peer_uid"])
         user = record.get("peer_user")
@@ -80,7 +87,7 @@ def _glob_escape(name: str) -> str:
 
 def learn(records: Iterable[Mapping[str, Any]], by: ProfileBy = "uid") -> str:
     profiles: dict[str, _Profile] = {}
-    binds: Counter[str] = Counter()
+    binds: Counter[str] = Counter()  # host paths, cleaned
     for record in records:
         if record.get("event") != "exchange" or record.get("decision") in (None, "reject"):
             continue
@@ -101,27 +108,14 @@ def learn(records: Iterable[Mapping[str, Any]], by: ProfileBy = "uid") -> str:
         summary = record.get("summary")
         if isinstance(summary, Mapping):
             for bind in summary.get("binds") or []:
-                source = str(bind).split(":", 1)[0]
-                if source.startswith("/"):
-                    binds[source] += 1
+                source = bind_source(str(bind))
+                if source is not None:
+                    binds[go_clean(source)] += 1
             for mount in summary.get("mounts") or []:
                 match = re.search(r"type=bind,src=([^,]+)", str(mount))
                 if match:
-                    binds[match.group(1)] += 1
+                    binds[go_clean(match.group(1))] += 1
     return _render(list(profiles.values()), binds, by)
-
-
-def _safe_bind(path: str) -> bool:
-    clean = path.rstrip("/") or "/"
-    if clean == "/":
-        return False
-    return (
-        not any(
-            clean == p or clean.startswith(p + "/") or p.startswith(clean + "/")
-            for p in _HOST_PATHS
-        )
-        and "docker.sock" not in clean
-    )
 
 
 def _q(value: Any) -> str:
@@ -141,11 +135,13 @@ def _render(profiles: list[_Profile], binds: Counter[str], by: ProfileBy) -> str
         "",
         "[host_access]",
     ]
-    safe = sorted(path for path in binds if _safe_bind(path))
-    risky = sorted(path for path in binds if not _safe_bind(path))
-    out.append(f"allowed_bind_paths = {_list(safe)}")
-    if risky:
-        out.append(f"# seen bound, and left out (they give the host away): {_list(risky)}")
+    out.append("allowed_bind_paths = []")
+    if binds:
+        out += [
+            "# Seen bound (cleaned as dockerd cleans them). Each is host access until listed:",
+            "# list only trees no client can write into (dockerd follows symlinks there).",
+            f"# allowed_bind_paths = {_list(sorted(binds))}",
+        ]
     ordered = [p for p in profiles if p.criterion is not None] + [
         p for p in profiles if p.criterion is None
     ]
@@ -156,6 +152,9 @@ def _render(profiles: list[_Profile], binds: Counter[str], by: ProfileBy) -> str
         out += ["", "[[profiles]]", f"name = {_q(profile.name)}", f"{key} = {_list([value])}"]
     for profile in ordered:
         out += ["", f"# -- {profile.name}: {sum(profile.endpoints.values())} requests seen"]
+        if profile.criterion is None:
+            out += _unidentified(profile)
+            continue
         for (endpoint, code), count in sorted(profile.findings.items()):
             out += [
                 f"# Seen {count}x: {endpoint} with host access '{code}'. To allow it, review",
@@ -181,3 +180,18 @@ def _render(profiles: list[_Profile], binds: Counter[str], by: ProfileBy) -> str
             f"endpoints = {_list(sorted(profile.endpoints))}",
         ]
     return "\n".join(out) + "\n"
+
+
+def _unidentified(profile: _Profile) -> list[str]:
+    """The default profile's rule, commented out: it would reach every client no
+    profile matches, seen or not."""
+    return [
+        "# from clients no fact identified; allowing them would allow every such client.",
+        "# To allow it anyway, review and uncomment:",
+        "# [[rules]]",
+        f"# name = {_q(profile.name + '-seen')}",
+        '# action = "allow"',
+        f"# profiles = {_list([profile.name])}",
+        '# unless_findings = ["host_access"]',
+        f"# endpoints = {_list(sorted(profile.endpoints))}",
+    ]
