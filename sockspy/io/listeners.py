@@ -3,6 +3,10 @@
 trio has no unix-server helper, so unix fronts are made by hand: the socket is bound
 under a umask so that it never exists, even for an instant, with a wider mode than asked
 for; then it is chmod-ed and chown-ed explicitly.
+
+A unix front's path is removed on close only while it is still this process's socket
+file: a new instance started while this one drains (a restart overlapping a shutdown)
+has taken the path over, and its socket must survive this one's exit.
 """
 
 from __future__ import annotations
@@ -37,7 +41,8 @@ class Front:
     name: str
     listener: trio.SocketListener
     kind: str  # "unix" or "tcp"
-    unix_path: str | None = None
+    unix_path: str | None = None  # None once removed
+    unix_file: tuple[int, int, int] | None = None  # the socket file bound: `_identity`
 
 
 async def open_fronts(
@@ -59,12 +64,29 @@ async def open_fronts(
 
 
 async def close_fronts(fronts: list[Front]) -> None:
+    """Close every front; a unix front's path first, so that no client finds it closed."""
     for front in fronts:
+        _remove_own_path(front)
         with suppress(Exception):
             await front.listener.aclose()
-        if front.unix_path is not None:
-            with suppress(FileNotFoundError):
-                os.unlink(front.unix_path)
+
+
+def _remove_own_path(front: Front) -> None:
+    """Unlink a unix front's path if it is still the file this front bound, once."""
+    path, front.unix_path = front.unix_path, None
+    if path is None:
+        return
+    with suppress(FileNotFoundError):
+        if _identity(os.lstat(path)) == front.unix_file:
+            os.unlink(path)
+
+
+def _identity(st: os.stat_result) -> tuple[int, int, int]:
+    """A file's identity: device and inode, and its change time, since a file system
+    reuses a freed inode number at once (seen on ext4: the replaced socket's). Anything
+    that changes the file after the bind (a chmod by hand) makes it look foreign: then it
+    stays, and the next start replaces it as stale."""
+    return (st.st_dev, st.st_ino, st.st_ctime_ns)
 
 
 async def _open_unix(address: UnixAddress, mode: int, group: str | None) -> Front:
@@ -84,7 +106,8 @@ async def _open_unix(address: UnixAddress, mode: int, group: str | None) -> Fron
     if gid is not None:
         os.chown(path, -1, gid)
     sock.listen(BACKLOG)
-    return Front(str(address), trio.SocketListener(sock), "unix", unix_path=path)
+    listener = trio.SocketListener(sock)
+    return Front(str(address), listener, "unix", path, _identity(os.lstat(path)))
 
 
 async def _remove_stale_socket(path: str) -> None:

@@ -4,8 +4,11 @@ admin address."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Callable
@@ -135,3 +138,50 @@ def test_healthz_on_the_admin_address_reports_the_daemon_and_the_policy(
         proxy, lambda r: r.get("event") == "exchange" and r.get("target") == "/healthz"
     )
     assert exchange["decision"] == "deny"
+
+
+def test_a_restart_that_overlaps_the_old_instances_drain_keeps_the_new_socket(
+    start_sockspy: StartProxy, docker_daemon: Any, tmp_path: Path
+) -> None:
+    old = start_sockspy()
+    path = str(old.unix_path)
+    # A stream keeps the old instance draining after SIGTERM, while the new one starts.
+    events = subprocess.Popen(
+        ["docker", "-H", old.unix_host, "events"], stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    new: subprocess.Popen[bytes] | None = None
+    try:
+        wait_for(old, lambda r: r.get("endpoint") == "system.events")
+        old.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while _answers(path) and time.monotonic() < deadline:
+            time.sleep(0.05)  # the old one stops accepting, and drains the stream
+        new = subprocess.Popen(
+            [sys.executable, "-m", "sockspy", "serve", "-H", f"unix://{path}",
+             "--upstream", docker_daemon.host, "-c", "audit-only", "--log-format", "json",
+             "--log-file", str(tmp_path / "new.jsonl")],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        while not _answers(path) and time.monotonic() < deadline + 10:
+            time.sleep(0.05)
+        assert old.proc.poll() is None, "the stream should keep the old instance draining"
+        events.terminate()  # the drain ends: the old instance exits
+        assert old.proc.wait(timeout=30) == 0
+        assert os.path.exists(path), "the old instance removed the new one's socket"
+        assert docker(f"unix://{path}", "version", "--format", "{{.Server.Version}}").stdout
+    finally:
+        events.kill()
+        if new is not None:
+            new.terminate()
+            assert new.wait(timeout=30) == 0
+
+
+def _answers(path: str) -> bool:
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(1.0)
+            sock.connect(path)
+    except OSError:
+        return False
+    return True

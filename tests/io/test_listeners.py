@@ -85,6 +85,28 @@ def test_live_socket_is_not_stolen(rundir: Path) -> None:
         live.close()
 
 
+def test_a_path_taken_over_by_a_new_instance_survives_the_old_ones_close(rundir: Path) -> None:
+    path = rundir / "front.sock"
+    answers = []
+
+    async def main() -> None:
+        old = await open_fronts([UnixAddress(str(path))])
+        await trio.sleep(0.05)  # file times tick by the jiffy: the restart comes later
+        await old[0].listener.aclose()  # the old instance stops accepting, then drains
+        new = await open_fronts([UnixAddress(str(path))])  # a restart: stale, replaced
+        await close_fronts(old)  # the old one's drain ends
+        await close_fronts(old)  # (shutdown closes twice: after accepting, after draining)
+        client = trio.socket.socket(socket.AF_UNIX)
+        await client.connect(str(path))  # the new instance still answers on the path
+        answers.append(path.exists())
+        client.close()
+        await close_fronts(new)
+        answers.append(path.exists())
+
+    trio.run(main)
+    assert answers == [True, False]
+
+
 def test_regular_file_in_the_way_is_not_replaced(rundir: Path) -> None:
     path = rundir / "front.sock"
     path.write_text("precious")
