@@ -32,6 +32,7 @@ from sockspy.core.serving.address import (
 )
 from sockspy.core.serving.exposure import exposed_fronts, refusal
 from sockspy.io.exposure import planned_tcp_fronts
+from sockspy.io.fdlimit import raise_open_files_limit
 from sockspy.io.lineage_log import rebuild
 from sockspy.io.listeners import ListenError
 from sockspy.io.logfile import LogFile, chain_position
@@ -165,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
         reload_tls=(lambda: load_server_tls(tls_files)) if tls_files is not None else None,
         policy_fields=first.fields,
         report_seconds=REPORT_SECONDS if worker else None,
-        **operating_settings(args),
+        **operating_settings(args, raise_open_files_limit()),
     )
     server = Server(config)
 

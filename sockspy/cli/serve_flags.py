@@ -25,6 +25,7 @@ from sockspy.core.serving.address import (
     parse_listen_address,
 )
 from sockspy.core.serving.exposure import INSECURE_FLAG
+from sockspy.core.serving.limits import default_connection_limits, default_refusals
 from sockspy.core.wire.head import MAX_HEAD_BYTES
 from sockspy.io.logsink import BLOCK_SECONDS, DURABILITIES, QUEUE_SIZE
 from sockspy.io.tls import TlsConfigError, TlsFiles, client_context
@@ -34,6 +35,7 @@ from sockspy.policy.presets import PRESETS
 DEFAULT_LISTEN = "tcp://127.0.0.1:2375"
 DEFAULT_UPSTREAM = "unix:///var/run/docker.sock"
 DEFAULT_HEAD_TIMEOUT = 30.0
+DEFAULT_IDLE_TIMEOUT = 600.0
 DEFAULT_TRANSCRIPT_DIR = "/var/lib/sockspy/transcripts"
 
 
@@ -213,13 +215,15 @@ def _add_operating_arguments(serve: argparse.ArgumentParser) -> None:
         "--max-connections",
         type=_positive_int,
         metavar="N",
-        help="open client connections at most, in total; more get 503 (default: no limit)",
+        help="open client connections at most, in total; more get 503 (default: from the "
+        "open-file limit, a third of it less a reserve)",
     )
     group.add_argument(
         "--max-connections-per-client",
         type=_positive_int,
         metavar="N",
-        help="open connections at most per client (unix uid, tcp address); more get 429",
+        help="open connections at most per client (certificate, unix uid, tcp address); "
+        "more get 429 (default: a quarter of the default --max-connections)",
     )
     group.add_argument(
         "--head-timeout",
@@ -229,6 +233,15 @@ def _add_operating_arguments(serve: argparse.ArgumentParser) -> None:
         help="a request head begun but not complete after this long gets 408 and is closed; "
         "never applies to idle keep-alive connections, bodies or streams; 0: none "
         f"(default: {DEFAULT_HEAD_TIMEOUT:g})",
+    )
+    group.add_argument(
+        "--idle-timeout",
+        type=_seconds,
+        default=DEFAULT_IDLE_TIMEOUT,
+        metavar="SECONDS",
+        help="a keep-alive connection with no request for this long is closed (clients "
+        "open a new one); never applies while an exchange or a stream is under way; 0: "
+        f"none (default: {DEFAULT_IDLE_TIMEOUT:g})",
     )
     group.add_argument(
         "--max-head-bytes",
@@ -308,12 +321,17 @@ def _admin_address(text: str) -> ListenAddress:
     return address
 
 
-def operating_settings(args: argparse.Namespace) -> dict[str, Any]:
-    """`ServeConfig` keyword arguments from the flags above."""
+def operating_settings(args: argparse.Namespace, open_files: int) -> dict[str, Any]:
+    """`ServeConfig` keyword arguments from the flags above; connection limits not given
+    come from the process's open-file limit."""
+    total, per_client = default_connection_limits(open_files)
+    total = args.max_connections or total
     return {
-        "max_connections": args.max_connections,
-        "max_connections_per_client": args.max_connections_per_client,
+        "max_connections": total,
+        "max_connections_per_client": args.max_connections_per_client or min(per_client, total),
+        "max_refusals": default_refusals(open_files),
         "head_timeout": args.head_timeout or None,
+        "idle_timeout": args.idle_timeout or None,
         "max_head_bytes": args.max_head_bytes,
         "rate_limit": args.rate_limit,
         "rate_burst": args.rate_burst,

@@ -17,6 +17,8 @@ connection with one audit record, and nothing escapes to the server.
 
 from __future__ import annotations
 
+import enum
+import math
 import traceback
 from collections import Counter
 from contextlib import suppress
@@ -45,6 +47,15 @@ from sockspy.io.upstream import Upstream, UpstreamError, connect
 # After sockspy decides to close, read (and drop) what the client still sends for a
 # moment, so the kernel does not answer it with a reset that destroys our last response.
 LINGER_SECONDS = 1.0
+
+
+class _TimedOut(enum.Enum):
+    """What `_receive_client` waited for in vain."""
+
+    HEAD = "the rest of a request head"
+    IDLE = "a request on an idle keep-alive connection"
+
+
 # Small pieces (heads, short bodies) are joined before sending; bulk data never is.
 _COALESCE_BELOW = 16 * 1024
 _COALESCE_LIMIT = 64 * 1024
@@ -66,6 +77,7 @@ class Pump:
         inspector: DaemonLookups | None = None,
         *,
         head_timeout: float | None = None,
+        idle_timeout: float | None = None,
         max_head_bytes: int = MAX_HEAD_BYTES,
         tally: Counter[str] | None = None,  # exchanges by decision, for /metrics
         lineage: Lineage | None = None,  # who made which object: the server's, shared
@@ -82,6 +94,7 @@ class Pump:
         )
         self.client_stream = stream
         self.head_timeout = head_timeout
+        self.idle_timeout = idle_timeout
         self.upstream_address = upstream_address
         self.upstream: ByteStream | None = None
         self.inspector = inspector or DaemonLookups(upstream_address)
@@ -92,6 +105,7 @@ class Pump:
         self._upstream_lock = trio.Lock()
         self._changed = trio.Event()
         self._client_eof = False
+        self._idle_scope: trio.CancelScope | None = None  # the client reader's, while it waits
         self._abort_reason: str | None = None
         self._scope = trio.CancelScope()
         self._nursery: trio.Nursery | None = None
@@ -123,7 +137,9 @@ class Pump:
                 if self.conv.tunnel and not self.conv.finished:  # a session: how it ended
                     moved = self._tunnel.moved
                     outcome = await self.sessions.ended(self.conv.tunnel_target)
-                    self.conv.tunnel_closed(moved[Way.UP], moved[Way.DOWN], outcome)
+                    self.conv.tunnel_closed(
+                        moved[Way.UP], moved[Way.DOWN], outcome, self._abort_reason
+                    )
                 self.sessions.discard_unused()
             self._emit_records()
             self.log.emit(self.conv.connection_closed(self._abort_reason))
@@ -176,12 +192,16 @@ class Pump:
                 await self._wait_for_change()
             else:
                 data = await self._receive_client()
-                if data is None:
+                if data is _TimedOut.IDLE:
+                    self.stop(f"idle timeout: no request for {self.idle_timeout:g} s")
+                    return
+                if data is _TimedOut.HEAD:
                     conv.head_timed_out(self.head_timeout or 0)
                 elif data:
                     conv.client_data(data)
                 else:
                     self._client_eof = True
+                    self._watch_hang_up()
                     conv.client_eof()
                 await self._flush()
 
@@ -198,19 +218,48 @@ class Pump:
                 conv.upstream_eof()
             await self._flush()
 
-    async def _receive_client(self) -> bytes | None:
-        """The client's next bytes; None if a partial request head took too long.
+    async def _receive_client(self) -> bytes | _TimedOut:
+        """The client's next bytes, or which timeout ran out.
 
         The head timeout runs only while a request head is incomplete (from when sockspy
-        began waiting for its rest): never on an idle keep-alive connection with nothing
-        pending, and never on bodies, responses or streams.
+        began waiting for its rest); the idle timeout only between exchanges, with
+        nothing pending either way. Neither runs on bodies, responses or streams.
         """
         started = self.conv.head_started
-        if started is None or self.head_timeout is None:
+        if started is not None and self.head_timeout is not None:
+            with trio.move_on_after(started + self.head_timeout - self.conv.clock()):
+                return await self._receive(self.client_stream)
+            return _TimedOut.HEAD
+        if self.idle_timeout is None:
             return await self._receive(self.client_stream)
-        with trio.move_on_after(started + self.head_timeout - self.conv.clock()):
-            return await self._receive(self.client_stream)
-        return None
+        # The reader waits here during exchanges too (a client may pipeline): the idle
+        # deadline is set when the connection becomes idle, here or by `_flush`.
+        self._idle_scope = trio.CancelScope()
+        try:
+            with self._idle_scope:
+                self._arm_idle_timeout()
+                return await self._receive(self.client_stream)
+        finally:
+            self._idle_scope = None
+        return _TimedOut.IDLE
+
+    def _arm_idle_timeout(self) -> None:
+        """Start the idle timeout if the client reader waits and nothing is under way."""
+        scope = self._idle_scope
+        if scope is not None and self.conv.idle and scope.deadline == math.inf:
+            assert self.idle_timeout is not None
+            scope.deadline = trio.current_time() + self.idle_timeout
+
+    def _watch_hang_up(self) -> None:
+        """The client half-closed: from now on, close the connection if the client goes
+        altogether. An answer or a stream it still waits for is never cut; one nobody
+        waits for would hold two descriptors for ever."""
+        assert self._nursery is not None
+        self._nursery.start_soon(self._close_on_hang_up)
+
+    async def _close_on_hang_up(self) -> None:
+        await self.client_stream.wait_hung_up()
+        self._abort("client gone: hung up after its half-close")
 
     async def _decide(self) -> tuple[Decision, tuple[tuple[Lookup, Any], ...]]:
         """Drive the pending request's judgement, answering its look-ups from the daemon
@@ -263,6 +312,7 @@ class Pump:
         if self.log.durability == "block" and not self.log.writable:
             await self.log.wait_for_room()  # the byte path waits for the log, bounded
         self._wake()
+        self._arm_idle_timeout()
         conv = self.conv
         if conv.finished and not conv.to_client:
             self._scope.cancel()
@@ -336,6 +386,7 @@ class Pump:
             assert self.upstream is not None
             if await self._tunnel.relay(self.client_stream, self.upstream, Way.UP, tap):
                 self._client_eof = True
+                self._watch_hang_up()
         self._tunnel.end(Way.UP)
 
     async def _tunnel_daemon_to_client(self, upstream: ByteStream) -> None:

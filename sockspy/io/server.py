@@ -60,7 +60,7 @@ from sockspy.io.pump import Pump
 from sockspy.io.refuse import refuse
 from sockspy.io.reload import CertReloader, LoadedPolicy, Loader, PolicyReloader
 from sockspy.io.sdnotify import notify
-from sockspy.io.sockstream import ByteStream, SockStream
+from sockspy.io.sockstream import ByteStream, SockStream, probe_keep_alive
 from sockspy.io.tls import ServingTls, TlsHandshakeError, accept_tls
 from sockspy.io.transcripts import TranscriptSink
 from sockspy.io.upstream import Upstream
@@ -83,7 +83,9 @@ class ServeConfig:
     policy_fields: PolicyFields = field(default_factory=lambda: PolicyFields())  # for the log
     max_connections: int | None = None  # open client connections, in total
     max_connections_per_client: int | None = None  # ... per unix uid or tcp address
+    max_refusals: int | None = None  # refusals answered at once; more are closed unanswered
     head_timeout: float | None = 30.0  # only while a request head is incomplete
+    idle_timeout: float | None = 600.0  # only between exchanges on a keep-alive connection
     max_head_bytes: int = MAX_HEAD_BYTES
     rate_limit: float | None = None  # requests a second per client (a token bucket)
     rate_burst: float | None = None  # the bucket's size (default: the rate)
@@ -119,7 +121,9 @@ class Server:
         self._all_closed = trio.Event()
         self.stopping = False
         self.started = time.monotonic()
-        self.limits = ConnectionLimits(config.max_connections, config.max_connections_per_client)
+        self.limits = ConnectionLimits(
+            config.max_connections, config.max_connections_per_client, config.max_refusals
+        )
         self.rate_limiter = (
             RateLimiter(config.rate_limit, config.rate_burst) if config.rate_limit else None
         )
@@ -312,6 +316,8 @@ class Server:
     async def _handle(self, stream: trio.SocketStream, front: Front) -> None:
         conn_id = next(self._ids)
         client_stream: ByteStream
+        if front.kind == "tcp":
+            probe_keep_alive(stream.socket)
         tls = self.tls
         if tls is not None and front.kind == "tcp":
             refusal = self.limits.begin_handshake()
@@ -337,7 +343,13 @@ class Server:
         refusal = self.limits.admit(key)
         if refusal is not None:
             self._refused(conn_id, client, refusal)
-            await refuse(client_stream, refusal)
+            if not self.limits.begin_refusal():  # a flood: no descriptor held to answer it
+                await client_stream.aclose()
+                return
+            try:
+                await refuse(client_stream, refusal)
+            finally:
+                self.limits.end_refusal()
             return
         self.counters["connections_accepted"] += 1
         try:
@@ -365,6 +377,7 @@ class Server:
             self.log,
             self.inspector,
             head_timeout=config.head_timeout,
+            idle_timeout=config.idle_timeout,
             max_head_bytes=config.max_head_bytes,
             tally=self.exchanges,
             lineage=self.lineage,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import select
 import socket
 from typing import Protocol
 
@@ -50,6 +51,50 @@ class StreamClosed(Exception):
         return cls(str(exc) or type(exc).__name__)
 
 
+# How often a half-closed client is checked for having gone (`ByteStream.wait_hung_up`).
+HANGUP_CHECK_SECONDS = 15.0
+
+
+class _Fileno(Protocol):
+    def fileno(self) -> int: ...
+
+
+def hung_up(sock: _Fileno) -> bool:
+    """Whether the peer of `sock` is gone altogether, not just done sending.
+
+    poll(2) with no events asked still reports POLLHUP and POLLERR. A unix peer that
+    closed gives POLLHUP; a tcp peer that closed is seen only when something is sent to
+    it and it answers with a reset: the keep-alive probes of tcp fronts do that.
+    """
+    if sock.fileno() < 0:
+        return True
+    poller = select.poll()
+    poller.register(sock.fileno(), 0)
+    return any(events & (select.POLLHUP | select.POLLERR) for _, events in poller.poll(0))
+
+
+class _Options(Protocol):
+    def setsockopt(self, level: int, option: int, value: int, /) -> None: ...
+
+
+def probe_keep_alive(sock: _Options) -> None:
+    """TCP keep-alive probes on a client socket: after a minute of silence, one every
+    15 s, gone after four unanswered (or a reset). A live peer's kernel answers them, so
+    no stream is cut; a vanished one shows as hung up (`hung_up`)."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 60)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 15)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 4)
+
+
+async def wait_hung_up(sock: _Fileno) -> None:
+    # A poll, not an event: the kernel wakes nobody for a hang-up after an end of stream.
+    while True:
+        await trio.sleep(HANGUP_CHECK_SECONDS)
+        if hung_up(sock):
+            return
+
+
 class ByteStream(Protocol):
     """What the pump needs of a connection, plain or TLS."""
 
@@ -67,6 +112,11 @@ class ByteStream(Protocol):
 
     async def aclose(self) -> None:
         """Close both directions; never raises StreamClosed."""
+        ...
+
+    async def wait_hung_up(self) -> None:
+        """Return once the peer is gone altogether (`hung_up`), checked every
+        `HANGUP_CHECK_SECONDS`: after the peer's half-close, reading only ever says "end"."""
         ...
 
 
@@ -190,6 +240,9 @@ class SockStream:
             trio.lowlevel.notify_closing(self.socket)  # wakes a task waiting on it
             self.socket.close()
         await trio.lowlevel.checkpoint()
+
+    async def wait_hung_up(self) -> None:
+        await wait_hung_up(self.socket)
 
 
 async def _wait_readable(sock: socket.socket) -> None:

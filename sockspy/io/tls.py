@@ -35,7 +35,7 @@ import trio
 from sockspy.core.deciding.client import Client, tls_identity, tls_serial_and_issuer
 from sockspy.core.serving.address import TcpAddress
 from sockspy.io.peer import identify
-from sockspy.io.sockstream import RAW_STREAM_ERRORS, RECEIVE_SIZE, StreamClosed
+from sockspy.io.sockstream import RAW_STREAM_ERRORS, RECEIVE_SIZE, StreamClosed, wait_hung_up
 
 HANDSHAKE_TIMEOUT = 10.0
 # TLS 1.2 suites with forward secrecy and an AEAD cipher only (TLS 1.3's are all of that).
@@ -186,6 +186,9 @@ class TlsStream:
     async def aclose(self) -> None:
         with suppress(*RAW_STREAM_ERRORS):
             await self.tls.aclose()
+
+    async def wait_hung_up(self) -> None:
+        await wait_hung_up(self.tls.transport_stream.socket)
 
     def peer_identity(self, client: Client) -> Client:
         """`client` with the names, serial and issuer of its verified certificate."""

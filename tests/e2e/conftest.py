@@ -37,10 +37,16 @@ def start_sockspy(docker_daemon: DockerDaemon, tmp_path: Path) -> Iterator[Start
         upstream: str | None = None,
         policy: str | None = DEFAULT_POLICY,
         env: Mapping[str, str] | None = None,
+        open_files: int | None = None,
     ) -> ProxyProcess:
         logdir = tmp_path / f"sockspy{len(started)}"
         proxy = start_proxy(
-            upstream or docker_daemon.host, logdir, extra_args, policy=policy, env=env
+            upstream or docker_daemon.host,
+            logdir,
+            extra_args,
+            policy=policy,
+            env=env,
+            open_files=open_files,
         )
         started.append(proxy)
         return proxy

@@ -185,3 +185,38 @@ def _answers(path: str) -> bool:
     except OSError:
         return False
     return True
+
+
+def test_one_client_cannot_take_sockspy_to_its_open_file_limit(
+    start_sockspy: StartProxy, docker_daemon: Any, test_image: str
+) -> None:
+    # 128 descriptors: the defaults allow 29 connections, 7 for one client (ip:127.0.0.1).
+    proxy = start_sockspy(open_files=128)
+    direct = docker_daemon.host
+    target = docker(direct, "run", "-d", test_image, "sleep", "600").stdout.decode().strip()
+    attach = (
+        f"POST /v1.41/containers/{target}/attach?stream=1&stdin=1&stdout=1 HTTP/1.1\r\n"
+        "Host: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
+    ).encode()
+    held = []
+    try:
+        for i in range(300):  # idle, an incomplete head, an abandoned half-closed hijack
+            sock = socket.create_connection(("127.0.0.1", proxy.tcp_port), timeout=5)
+            if i % 3 == 1:
+                sock.sendall(b"GET /_ping HTTP/1.1\r\nHost: x\r\n")
+            elif i % 3 == 2:
+                sock.sendall(attach)
+                sock.shutdown(socket.SHUT_WR)
+            held.append(sock)
+        # Everyone else is still served (the CLI on the unix front counts as uid:0).
+        host = proxy.unix_host
+        assert docker(host, "version", "--format", "{{.Server.Version}}", timeout=30).stdout
+        assert docker(host, "run", "--rm", test_image, "echo", "served", timeout=60).stdout == (
+            b"served\n"
+        )
+        refused = [r for r in proxy.audit_records() if r.get("event") == "connection_refused"]
+        assert refused and {r["code"] for r in refused} == {"too_many_client_connections"}
+    finally:
+        for sock in held:
+            sock.close()
+        docker(direct, "rm", "-f", target)

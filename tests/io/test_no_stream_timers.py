@@ -34,8 +34,17 @@ ALLOWED: dict[tuple[str, str, str], str] = {
     ),
     ("io/tls.py", "accept_tls", "fail_after"): "the TLS handshake, before any request",
     ("io/pump.py", "_receive_client", "move_on_after"): (
-        "--head-timeout: only while a request head is incomplete (slowloris), never on an "
-        "idle keep-alive connection, a body, a response or a stream"
+        "--head-timeout: only while a request head is incomplete (slowloris); "
+        "--idle-timeout: only between exchanges on a keep-alive connection, nothing pending "
+        "either way; never on a body, a response or a stream"
+    ),
+    ("io/pump.py", "_arm_idle_timeout", "deadline"): (
+        "--idle-timeout's deadline, set only when the connection is idle: nothing under way "
+        "and no head begun; any byte from the client ends the wait"
+    ),
+    ("io/sockstream.py", "wait_hung_up", "sleep"): (
+        "after a client's half-close: checks every 15 s whether the client is gone "
+        "altogether (hung up, or reset by a keep-alive probe); a live one is never cut"
     ),
     ("io/refuse.py", "refuse", "move_on_after"): (
         "a connection over a limit: waiting for its first head, then lingering after the "

@@ -24,6 +24,7 @@ from sockspy.core.deciding.client import Client
 from sockspy.core.deciding.gate import AllowAll, GateInForce
 from sockspy.core.proxy.outbox import APART, Outbox
 from sockspy.core.serving.address import UnixAddress
+from sockspy.io import sockstream
 from sockspy.io.logsink import AuditLog
 from sockspy.io.pump import Pump
 from sockspy.io.server import ServeConfig, Server
@@ -63,9 +64,13 @@ async def serve_fake_daemon(path: str, handler: Handler, task_status: Any) -> No
 
 
 def run_with_server(
-    handler: Handler, scenario: Callable[[str], Awaitable[None]], grace: float = 5.0
+    handler: Handler,
+    scenario: Callable[[str], Awaitable[None]],
+    grace: float = 5.0,
+    **settings: Any,
 ) -> list[dict[str, Any]]:
-    """Run `scenario(front_path)` against sockspy in front of `handler`; return the records."""
+    """Run `scenario(front_path)` against sockspy in front of `handler` (`settings`: more
+    `ServeConfig` fields); return the records."""
     rundir = tempfile.mkdtemp(prefix="ssio", dir="/tmp")
     upstream_path = os.path.join(rundir, "daemon.sock")
     front_path = os.path.join(rundir, "front.sock")
@@ -76,6 +81,7 @@ def run_with_server(
         gate=AllowAll(),
         log=log,
         grace_period=grace,
+        **settings,
     )
 
     async def main() -> None:
@@ -330,3 +336,102 @@ def test_small_pieces_are_joined_but_never_across_an_apart_marker() -> None:
     outbox: Outbox = deque([b"HTTP/1.1 101 UPGRADED\r\n\r\n", APART, b"out", b"put"])
     trio.run(pump._send, stream, outbox, "client")
     assert stream.sends == [b"HTTP/1.1 101 UPGRADED\r\n\r\n", b"output"]
+
+
+def test_an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() -> None:
+    async def daemon(stream: trio.SocketStream) -> None:
+        while await read_until(stream, b"\r\n\r\n"):
+            await stream.send_all(PONG)
+
+    async def client(front: str) -> None:
+        stream = await trio.open_unix_socket(front)
+        await stream.send_all(PING)
+        assert (await read_until(stream, b"OK")).endswith(b"OK")
+        with trio.fail_after(3):
+            assert await read_to_eof(stream) == b""  # closed by sockspy, not by the client
+        await stream.aclose()
+
+    records = run_with_server(daemon, client, idle_timeout=0.3)
+    [closed] = [r for r in records if r["event"] == "connection"]
+    assert closed["close_reason"].startswith("idle timeout")
+
+
+def test_the_idle_timeout_never_cuts_a_quiet_stream() -> None:
+    async def daemon(stream: trio.SocketStream) -> None:
+        await read_until(stream, b"\r\n\r\n")
+        await stream.send_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        await trio.sleep(1.0)  # a quiet events stream, longer than the idle timeout
+        await stream.send_all(b"5\r\nevent\r\n0\r\n\r\n")
+        await read_to_eof(stream)
+
+    got: list[bytes] = []
+
+    async def client(front: str) -> None:
+        stream = await trio.open_unix_socket(front)
+        await stream.send_all(b"GET /v1.41/events HTTP/1.1\r\nHost: x\r\n\r\n")
+        got.append(await read_until(stream, b"0\r\n\r\n"))
+        await stream.aclose()
+
+    run_with_server(daemon, client, idle_timeout=0.3)
+    assert got and got[0].endswith(b"5\r\nevent\r\n0\r\n\r\n")
+
+
+ATTACH = (
+    b"POST /v1.41/containers/c1/attach?stream=1&stdin=1 HTTP/1.1\r\nHost: x\r\n"
+    b"Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
+)
+UPGRADED = b"HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
+
+
+def test_a_half_closed_session_whose_client_is_gone_is_closed(monkeypatch: Any) -> None:
+    monkeypatch.setattr(sockstream, "HANGUP_CHECK_SECONDS", 0.1)
+    upstream_closed = trio.Event()
+
+    async def daemon(stream: trio.SocketStream) -> None:
+        await read_until(stream, b"\r\n\r\n")
+        await stream.send_all(UPGRADED)
+        await read_to_eof(stream)  # the client's half-close arrives; no output ever
+        with trio.fail_after(5):  # then sockspy must let go of the daemon
+            while not sockstream.hung_up(stream.socket):
+                await trio.sleep(0.05)
+        upstream_closed.set()
+
+    async def client(front: str) -> None:
+        sock = trio.socket.socket(stdlib_socket.AF_UNIX)
+        await sock.connect(front)
+        await sock.send(ATTACH)
+        assert (await sock.recv(1024)).startswith(b"HTTP/1.1 101")
+        sock.shutdown(stdlib_socket.SHUT_WR)
+        await trio.sleep(0.3)
+        sock.close()  # the client goes away without reading another byte
+        with trio.fail_after(5):
+            await upstream_closed.wait()
+
+    records = run_with_server(daemon, client)
+    [closed] = [r for r in records if r["event"] == "connection"]
+    assert "hung up after its half-close" in closed["close_reason"]
+
+
+def test_a_half_closed_session_whose_client_still_waits_is_never_cut(monkeypatch: Any) -> None:
+    monkeypatch.setattr(sockstream, "HANGUP_CHECK_SECONDS", 0.1)
+
+    async def daemon(stream: trio.SocketStream) -> None:
+        await read_until(stream, b"\r\n\r\n")
+        await stream.send_all(UPGRADED)
+        await read_to_eof(stream)
+        await trio.sleep(1.0)  # many hang-up checks pass
+        await stream.send_all(b"late output")
+        await stream.aclose()
+
+    got: list[bytes] = []
+
+    async def client(front: str) -> None:
+        stream = await trio.open_unix_socket(front)
+        await stream.send_all(ATTACH)
+        assert (await read_until(stream, b"\r\n\r\n")).startswith(b"HTTP/1.1 101")
+        await stream.send_eof()
+        got.append(await read_to_eof(stream))
+        await stream.aclose()
+
+    run_with_server(daemon, client)
+    assert got == [b"late output"]

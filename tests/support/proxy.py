@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -11,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,8 +128,11 @@ def start_proxy(
     *,
     policy: str | None = DEFAULT_POLICY,
     env: Mapping[str, str] | None = None,
+    open_files: int | None = None,
 ) -> ProxyProcess:
     """Start sockspy in front of ``upstream``; return once both fronts accept connections.
+
+    ``open_files`` sets its RLIMIT_NOFILE, soft and hard (a scaled-down machine).
 
     ``policy`` is the ``-c`` given when ``extra_args`` has none (a preset name or a file);
     ``None`` gives no ``-c`` at all, so sockspy chooses its policy as it does for a user:
@@ -157,8 +161,9 @@ def start_proxy(
     ]  # fmt: skip
     with open(logdir / "stderr.log", "wb") as err:
         proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=err, stderr=subprocess.STDOUT, env=proc_env
-        )
+            argv, stdin=subprocess.DEVNULL, stdout=err, stderr=subprocess.STDOUT, env=proc_env,
+            preexec_fn=None if open_files is None else _limit_open_files(open_files),
+        )  # fmt: skip
     proxy = ProxyProcess(proc, rundir, logdir, unix_path, port, argv)
     try:
         _wait_until_ready(proxy)
@@ -169,6 +174,13 @@ def start_proxy(
         shutil.rmtree(rundir, ignore_errors=True)
         raise
     return proxy
+
+
+def _limit_open_files(count: int) -> Callable[[], None]:
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (count, count))
+
+    return limit
 
 
 def _wait_until_ready(proxy: ProxyProcess) -> None:

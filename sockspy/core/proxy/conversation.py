@@ -548,15 +548,16 @@ class Conversation:
         client_to_daemon: int,
         daemon_to_client: int,
         outcome: Mapping[str, Any] | None = None,
+        cut: str | None = None,
     ) -> None:
-        """The I/O layer pumped the tunnel to its end; record the session, with what the
-        daemon said of it afterwards (`sessions.outcome`)."""
+        """The I/O layer pumped the tunnel to its end, or `cut` it (why); record the
+        session, with what the daemon said of it afterwards (`sessions.outcome`)."""
         exchange = self._tunnel_exchange
         assert exchange is not None
         self.client_bytes += client_to_daemon
         self.daemon_bytes += daemon_to_client
         self.recorder.session_end(exchange, client_to_daemon, daemon_to_client, outcome or {})
-        self._finish("session ended")
+        self._finish(cut or "session ended")
 
     def _daemon_error(self, message: str) -> None:
         self._record_owed(message)

@@ -12,6 +12,13 @@ a `Refusal` (503 over the total, 429 over a client's share) and counts the conne
 `release` uncounts it. TLS connections count against the total from accept on
 (`begin_handshake`), before their certificate names the client.
 
+By default (`default_connection_limits`) both maxima come from the process's open-file
+limit, so that no client can take sockspy to it: a connection holds up to three
+descriptors (the client, the daemon, a look-up or a transcript), a reserve stays for the
+log files, listeners and look-ups, and one client key may hold a quarter of the rest.
+With the limits this process usually runs under (sockspy raises its soft limit to the
+hard one, 524288 under systemd), those are numbers no real deployment meets.
+
 `RateLimiter` keeps one token bucket per key (`rate` tokens a second, up to `burst`); the
 gate wrapper `RateLimitedGate` takes a token when a request is decided and denies it with
 429 when there is none. Buckets of idle clients are forgotten (a full bucket is the same
@@ -44,6 +51,28 @@ def client_key(client: Client) -> str:
     return f"front:{client.front}"
 
 
+FDS_PER_CONNECTION = 3
+CLIENT_SHARE = 4  # one client key may hold 1/CLIENT_SHARE of the connections
+
+
+def default_connection_limits(open_files: int) -> tuple[int, int]:
+    """(total, per client) open connections that keep a process whose open-file limit is
+    `open_files` clear of it, with a reserve of 32 plus one sixteenth."""
+    total = max(8, (open_files - _reserve(open_files)) // FDS_PER_CONNECTION)
+    return total, max(2, total // CLIENT_SHARE)
+
+
+def default_refusals(open_files: int) -> int:
+    """Refusals answered at once (each holds its descriptor a few seconds, waiting for
+    the request head): half the reserve. Beyond it a refused connection is closed
+    without an answer, so that a flood of them cannot reach the open-file limit."""
+    return max(4, _reserve(open_files) // 2)
+
+
+def _reserve(open_files: int) -> int:
+    return 32 + open_files // 16
+
+
 @dataclass(frozen=True, slots=True)
 class Refusal:
     """Why a connection is not served: the status, the audit code and the sentence."""
@@ -56,9 +85,13 @@ class Refusal:
 class ConnectionLimits:
     """Open connections, in total and per client key, against optional maxima."""
 
-    def __init__(self, total: int | None = None, per_client: int | None = None) -> None:
+    def __init__(
+        self, total: int | None = None, per_client: int | None = None, refusals: int | None = None
+    ) -> None:
         self.total = total
         self.per_client = per_client
+        self.refusals = refusals  # refusals answered at once; None: any number
+        self.refusing = 0
         self.open = 0
         self.handshaking = 0  # TLS connections whose client is not known yet
         self.by_client: dict[str, int] = {}
@@ -100,6 +133,17 @@ class ConnectionLimits:
         self.open += 1
         self.by_client[key] = mine + 1
         return None
+
+    def begin_refusal(self) -> bool:
+        """Count a refusal about to be answered; False: too many already, close this one
+        without an answer."""
+        if self.refusals is not None and self.refusing >= self.refusals:
+            return False
+        self.refusing += 1
+        return True
+
+    def end_refusal(self) -> None:
+        self.refusing -= 1
 
     def release(self, key: str) -> None:
         self.open -= 1

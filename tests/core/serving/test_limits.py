@@ -12,10 +12,13 @@ from sockspy.core.deciding.judgement import NO_FACTS, decide_offline
 from sockspy.core.proxy.conversation import Conversation
 from sockspy.core.proxy.states import RequestState
 from sockspy.core.serving.limits import (
+    FDS_PER_CONNECTION,
     ConnectionLimits,
     RateLimitedGate,
     RateLimiter,
     client_key,
+    default_connection_limits,
+    default_refusals,
 )
 
 UNIX = Client(front="unix:///s.sock", peer=PeerCred(pid=42, uid=1000, gid=1000))
@@ -187,3 +190,24 @@ def test_tls_handshakes_count_against_the_total_until_the_client_is_known() -> N
     assert limits.admit("tls:alice") is None
     assert limits.open == 1 and limits.handshaking == 1
     assert limits.admit("tls:bob") is not None  # alice and the pending handshake: full
+
+
+def test_default_limits_keep_a_reserve_of_descriptors_and_give_a_client_a_quarter() -> None:
+    for open_files in (64, 128, 1024, 20_000, 524_288, 1_048_576):
+        total, per_client = default_connection_limits(open_files)
+        refusals = default_refusals(open_files)
+        # Every connection at three descriptors stays under it, with a reserve (log files,
+        # look-ups) of which the refusals answered at once take at most half.
+        assert total * FDS_PER_CONNECTION + 2 * refusals <= open_files
+        assert per_client == max(2, total // 4)
+    assert default_connection_limits(524_288) == (163_829, 40_957)  # systemd's hard limit
+    assert default_connection_limits(1024) == (309, 77)
+
+
+def test_refusals_past_their_cap_are_to_be_closed_unanswered() -> None:
+    limits = ConnectionLimits(total=1, refusals=2)
+    assert limits.begin_refusal() and limits.begin_refusal()
+    assert not limits.begin_refusal()
+    limits.end_refusal()
+    assert limits.begin_refusal()
+    assert ConnectionLimits().begin_refusal()  # no cap given: any number
