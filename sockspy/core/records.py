@@ -86,6 +86,8 @@ class ExchangeRecord(ClientFields):
     redacted: NotRequired[list[str]]  # what was removed from the answer: "env", "mounts"
     # At level "request": what else the decision read, for replay (`core.audit.inputs`).
     decision_input: NotRequired[dict[str, Any]]
+    # Its full record could not be built (an internal_error says why): what is left.
+    incomplete: NotRequired[bool]
 
 
 class SessionStartRecord(TypedDict):

@@ -37,6 +37,7 @@ import structlog
 import trio
 
 from sockspy.core.audit.chain import Chain
+from sockspy.core.audit.renderable import renderable
 from sockspy.core.audit.view import printable_record
 
 LogFormat = Literal["json", "console"]
@@ -223,11 +224,12 @@ class AuditLog:
             try:
                 lines.append(self._render(emitted, level, record))
             except Exception as exc:  # an unrenderable record must not kill the writer
-                try:  # its place in the log says what was lost
-                    lines.append(self._render(emitted, "error", _render_failed(record, exc)))
-                except Exception:
+                line = self._render_escaped(emitted, level, record, exc)
+                if line is None:
                     self.dropped += 1
                     print(f"sockspy: audit record not rendered: {exc!r}", file=sys.stderr)
+                else:
+                    lines.append(line)
         chain = self.chain
         if chain is not None and chain.signer is not None and chain.since_checkpoint > 0:
             now = time.monotonic()
@@ -263,6 +265,19 @@ class AuditLog:
             print("sockspy: audit log writes again", file=sys.stderr)
         self.failing = None
         return True
+
+    def _render_escaped(
+        self, emitted: float, level: str, record: Mapping[str, Any], exc: Exception
+    ) -> str | None:
+        """The record escaped (`renderable`): client text that no JSON can hold must not
+        cost the exchange its record. Failing that, an `internal_error` in its place;
+        None if even that fails."""
+        for level_, fields in ((level, record), ("error", _render_failed(record, exc))):
+            try:
+                return self._render(emitted, level_, renderable(fields))
+            except Exception:
+                continue
+        return None
 
     def _render(self, emitted: float, level: str, record: Mapping[str, Any]) -> str:
         if level == _SHAPED:

@@ -4,6 +4,8 @@ finds the record where someone changed it, through the real CLI and daemon."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -104,3 +106,36 @@ def test_a_keyed_chain_verifies_only_with_its_key(
     short = tmp_path / "short.key"
     short.write_bytes(b"k")
     assert sockspy("audit", "verify", log, "--audit-key", str(short)).returncode == 2
+
+
+def test_a_client_whose_program_name_is_not_utf8_keeps_every_record(
+    start_sockspy: StartProxy, tmp_path: Path
+) -> None:
+    # A program name with a byte that is not UTF-8 reaches records from /proc (peer_exe,
+    # peer_cmdline): it once cost each exchange and the connection their records.
+    docker_cli = shutil.which("docker")
+    assert docker_cli is not None
+    odd = tmp_path / os.fsdecode(b"dock\xffer")
+    shutil.copy(docker_cli, odd)
+    proxy = start_sockspy("--audit-key", str(_key(tmp_path)))
+    done = subprocess.run(
+        [os.fsencode(odd), b"ps"], env={**os.environ, "DOCKER_HOST": proxy.unix_host},
+        capture_output=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    proxy.stop()
+    records = proxy.audit_records()
+    mine = [r for r in records if "dock\\xffer" in str(r.get("peer_exe", "")) or
+            "\\udcff" in str(r.get("peer_exe", ""))]  # fmt: skip
+    assert {r["event"] for r in mine} >= {"exchange", "connection"}
+    assert all(r.get("escaped") is True for r in mine)
+    assert not [r for r in records if r["event"] == "internal_error"]
+    checked = sockspy("audit", "verify", str(proxy.audit_path), "--audit-key", str(_key(tmp_path)))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def _key(folder: Path) -> Path:
+    key = folder / "audit.key"
+    if not key.exists():
+        key.write_bytes(os.urandom(32))
+    return key

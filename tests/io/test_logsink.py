@@ -6,8 +6,14 @@ import io
 import json
 import threading
 import time
+from collections.abc import Mapping
 
-from sockspy.io.logsink import AuditLog
+import pytest
+
+from sockspy.core.audit.chain import Chain
+from sockspy.core.audit.verify import verify
+from sockspy.io import logsink
+from sockspy.io.logsink import AuditLog, json_renderer
 
 
 class StallingSink(io.StringIO):
@@ -82,22 +88,54 @@ def test_writes_are_batched_not_one_per_record() -> None:
     assert sink.writes < 100
 
 
-def test_a_record_that_cannot_be_rendered_leaves_an_internal_error_naming_it() -> None:
+def test_client_text_no_json_can_hold_still_leaves_the_exchanges_record_escaped() -> None:
     sink = io.StringIO()
-    log = AuditLog("json", sink)
+    renderer = json_renderer()
+    log = AuditLog("json", sink, chain=Chain(lambda fields: str(renderer(None, "", dict(fields)))))
     log.emit({"event": "exchange", "record_id": "r-3-1", "conn_id": 3, "request_no": 1})
-    log.emit(
-        {"event": "exchange", "record_id": "r-3-2", "conn_id": 3, "x": 2**70}
-    )  # orjson: >64 bits
-    log.emit({"event": "exchange", "record_id": "r-3-3", "conn_id": 3, "request_no": 3})
+    nested: object = 1
+    for _ in range(300):  # orjson stops at 255 levels
+        nested = {"a": nested}
+    hostile = [
+        {"x": 2**70},  # orjson: past 64 bits
+        {"peer_exe": "/tmp/cu\udcffrl"},  # a non-UTF-8 byte in a program's name, from /proc
+        {"summary": {"labels": nested}},
+        {(1, 2): "a tuple key"},
+    ]
+    for i, fields in enumerate(hostile, start=2):
+        log.emit({"event": "exchange", "record_id": f"r-3-{i}", "conn_id": 3, **fields})
     log.close()
     records = lines(sink)
-    assert [r["event"] for r in records] == ["exchange", "internal_error", "exchange"]
-    lost = records[1]
-    assert lost["where"] == "render" and lost["lost_event"] == "exchange"
-    assert lost["record_id"] == "r-3-2" and lost["conn_id"] == 3 and lost["level"] == "error"
-    assert "Integer exceeds 64-bit range" in str(lost["error"])
+    assert [r["record_id"] for r in records] == [f"r-3-{i}" for i in range(1, 6)]
+    assert [r.get("escaped", False) for r in records] == [False, True, True, True, True]
+    assert records[1]["x"] == str(2**70)
+    assert records[2]["peer_exe"] == "/tmp/cu\\udcffrl"
+    assert "nested deeper than" in json.dumps(records[3]["summary"])
+    text = sink.getvalue().encode().splitlines()
+    report = verify([("log", n, line) for n, line in enumerate(text, start=1)], open_end=True)
+    assert report.ok and report.records == 5  # the chain covers the escaped lines too
     assert log.dropped == 0
+
+
+def test_a_record_not_even_its_escape_can_render_leaves_an_internal_error_naming_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = logsink.renderable
+
+    def failing(record: Mapping[str, object]) -> dict[str, object]:
+        if record.get("event") == "exchange":
+            raise ValueError("cannot escape")
+        return real(record)
+
+    monkeypatch.setattr(logsink, "renderable", failing)
+    sink = io.StringIO()
+    log = AuditLog("json", sink)
+    log.emit({"event": "exchange", "record_id": "r-3-2", "conn_id": 3, "x": 2**70})
+    log.close()
+    [lost] = lines(sink)
+    assert lost["event"] == "internal_error" and lost["where"] == "render"
+    assert lost["lost_event"] == "exchange" and lost["record_id"] == "r-3-2"
+    assert "Integer exceeds 64-bit range" in str(lost["error"])
 
 
 def test_the_console_log_shows_a_clients_control_sequences_escaped_and_the_file_keeps_them() -> (

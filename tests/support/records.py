@@ -8,7 +8,8 @@ from typing import Any
 from sockspy.core.records import RECORD_TYPES
 
 # Added by the log writer to every record (seq and prev: the hash chain, JSON logs).
-WRITER_FIELDS = frozenset({"timestamp", "level", "seq", "prev"})
+# escaped: the writer escaped client text no JSON can hold (`core.audit.renderable`).
+WRITER_FIELDS = frozenset({"timestamp", "level", "seq", "prev", "escaped"})
 
 
 def record_problems(record: Mapping[str, Any]) -> list[str]:

@@ -58,8 +58,16 @@ class Recorder:
                 self.conn_id, self.client, exchange, now, self.record_prefix
             ),
         )
-        if record is None:
-            return
+        if record is None:  # its internal_error says why; the exchange keeps a record
+            record = self._step(
+                "exchange_record",
+                exchange,
+                lambda: recording.incomplete_exchange_record(
+                    self.conn_id, str(self.client.front), exchange, self.record_prefix
+                ),
+            )
+            if record is None:
+                return
         lineage = self.lineage
         if lineage is not None:
             self._step("lineage", exchange, lambda: lineage.link(record, exchange))

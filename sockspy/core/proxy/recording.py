@@ -147,6 +147,38 @@ def exchange_record(
     return record
 
 
+def incomplete_exchange_record(
+    conn_id: int, front: str, exchange: Exchange, record_prefix: str = "0-0-"
+) -> ExchangeRecord:
+    """The record of an exchange whose full record could not be built: its place in the
+    log, the path (no query: its secrets are masked by the step that failed), and the
+    outcome, from plain values only."""
+    decision = exchange.decision
+    path = str(exchange.target or "").split("?", 1)[0]
+    return {
+        "event": "exchange",
+        "record_id": f"{record_prefix}{exchange.number}",
+        "conn_id": conn_id,
+        "request_no": exchange.number,
+        "front": front,
+        "method": str(exchange.method),
+        "target": path,
+        "api_version": None,
+        "endpoint": "unknown",
+        "decision": exchange.outcome,
+        "rule": None,
+        "profile": None,
+        "code": decision.code if decision else exchange.code,
+        "reason": exchange.reason,
+        "status": exchange.status,
+        "request_body_bytes": exchange.request_body_bytes,
+        "response_body_bytes": exchange.response_body_bytes,
+        "duration_ms": 0.0,
+        "upgraded": exchange.upgraded,
+        "incomplete": True,
+    }
+
+
 def asked_for(exchange: Exchange) -> dict[str, Any] | None:
     """What a forwarded create asked for (`sockspy.core.docker.summary`)."""
     if exchange.body_over_cap:

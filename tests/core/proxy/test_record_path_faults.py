@@ -136,6 +136,9 @@ def test_a_fault_on_the_record_path_costs_a_record_never_a_byte_or_the_connectio
     assert to_client == expected_client  # every answer, byte for byte: the ping too
     errors = [r for r in records if r["event"] == "internal_error"]
     assert errors, "the fault was not reached, or not reported"
+    exchanges = [r for r in records if r["event"] == "exchange"]
+    assert len(exchanges) == len(SCRIPT) + 1  # every exchange keeps a record, if incomplete
+    assert [r["record_id"] for r in exchanges] == [f"r-1-{n}" for n in range(1, len(SCRIPT) + 2)]
     assert all("injected fault" in r["error"] for r in errors)
     assert all(
         r.get("record_id", "").startswith("r-1-") or r["where"] == "connection_record"
