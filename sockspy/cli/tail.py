@@ -76,6 +76,9 @@ def _records(path: str, backlog: int, follow: bool) -> Iterator[dict[str, object
                     yield from _parsed(raw)
                 continue
             if _rotated(log, path):
+                yield from _parsed(partial)  # the rotated file's last line is whole
+                for newer in _rotated_since(path, os.fstat(log.fileno())):
+                    yield from _whole_file(newer)
                 log.close()
                 log = open(path, "rb")  # noqa: SIM115
                 partial = b""
@@ -93,6 +96,40 @@ def _rotated(log: IO[bytes], path: str) -> bool:
         return False  # between the rename and the new file
     mine = os.fstat(log.fileno())
     return (now.st_ino, now.st_dev) != (mine.st_ino, mine.st_dev) or now.st_size < log.tell()
+
+
+def _rotated_since(path: str, mine: os.stat_result) -> list[str]:
+    """The rotated files newer than the one read so far, oldest first: the server may
+    rotate more than once between two polls (`sockspy.io.logfile`: FILE.1 is the newest)."""
+    rotated = []
+    n = 1
+    while os.path.exists(f"{path}.{n}"):
+        older = f"{path}.{n}"
+        try:
+            st = os.stat(older)
+        except FileNotFoundError:
+            break
+        if (st.st_ino, st.st_dev) == (mine.st_ino, mine.st_dev):
+            return rotated[::-1]
+        rotated.append(older)
+        n += 1
+    try:
+        now = os.stat(path)
+    except FileNotFoundError:
+        return rotated[::-1]
+    if (now.st_ino, now.st_dev) == (mine.st_ino, mine.st_dev):
+        return []  # the same file, cut: no rotation
+    return rotated[::-1]  # the file read so far was rotated out of the kept ones
+
+
+def _whole_file(path: str) -> Iterator[dict[str, object]]:
+    try:
+        with open(path, "rb") as rotated:
+            data = rotated.read()
+    except FileNotFoundError:
+        return
+    for raw in data.split(b"\n"):
+        yield from _parsed(raw)
 
 
 def _parsed(raw: bytes) -> Iterator[dict[str, object]]:
