@@ -101,7 +101,7 @@ def _rotated(log: IO[bytes], path: str) -> bool:
 def _rotated_since(path: str, mine: os.stat_result) -> list[str]:
     """The rotated files newer than the one read so far, oldest first: the server may
     rotate more than once between two polls (`sockspy.io.logfile`: FILE.1 is the newest)."""
-    rotated = []
+    rotated: list[str] = []
     n = 1
     while os.path.exists(f"{path}.{n}"):
         older = f"{path}.{n}"
