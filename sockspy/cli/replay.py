@@ -23,7 +23,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Decide every request of the audit logs FILE... again under POLICY (a "
         "file or a preset), offline, with the daemon's recorded answers, and list each "
         "request whose fate changes (newly denied, newly allowed) with the rule "
-        "responsible. Records written at audit level metadata replay from their request "
+        "responsible; a request denied for want of a daemon answer the log does not hold "
+        "is undecided. Records written at audit level metadata replay from their request "
         "line alone and are marked approximate. Exit status: 0 when no request is newly "
         "denied, 1 when one is (a policy change can be gated on it in CI), 2 on an error.",
     )
@@ -56,14 +57,24 @@ def run(args: argparse.Namespace) -> int:
     else:
         for result in changed:
             print(_line(result))
-        denied = sum(r.change == "newly denied" for r in changed)
+        count = {change: sum(r.change == change for r in changed) for change in _CHANGES}
         rough = sum(r.approximate for r in results)
         print(
-            f"{len(results)} requests replayed under {policy.source}: {denied} newly denied, "
-            f"{len(changed) - denied} newly allowed, {len(results) - len(changed)} unchanged"
+            f"{len(results)} requests replayed under {policy.source}: "
+            f"{count['newly denied']} newly denied, {count['newly allowed']} newly allowed, "
+            f"{len(results) - len(changed)} unchanged"
+            + (
+                f", {count['undecided']} undecided (the log holds no answer to a look-up "
+                "the policy makes: recorded under a policy that made none)"
+                if count["undecided"]
+                else ""
+            )
             + (f" ({rough} approximate: recorded without decision_input)" if rough else "")
         )
     return 1 if any(r.change == "newly denied" for r in changed) else 0
+
+
+_CHANGES = ("newly denied", "newly allowed", "undecided")
 
 
 def _line(result: Replayed) -> str:
@@ -90,4 +101,5 @@ def _as_dict(result: Replayed) -> dict[str, object]:
         "then": {"decision": result.then, "rule": record.get("rule")},
         "now": {"decision": now.outcome, "rule": now.rule, "reason": now.reason, "code": now.code},
         "approximate": result.approximate,
+        "unknown": [type(lookup).__name__ for lookup in result.unknown],
     }

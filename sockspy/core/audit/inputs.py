@@ -16,6 +16,7 @@ module reads it back.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -40,7 +41,11 @@ def request_from(record: Mapping[str, Any]) -> Request:
         return request.with_decoded(BodyDecodeError(str(given["body_error"])))
     if "body" in given:
         body = given["body"]
-        return request.with_body(b"") if body is None else request.with_decoded(body)
+        if body is None:
+            return request.with_body(b"")
+        # Ownership reads a create's bytes as JSON (its labels, its name): the decoding,
+        # written as JSON, says what Go read there.
+        return request.with_decoded(body, json.dumps(body).encode())
     return request
 
 

@@ -144,7 +144,7 @@ def settle(judgement: Judgement, facts: Answerer = NO_FACTS) -> Decision:
 
 
 def decide_offline(
-    gate: Gate, request: Request, client: Client, facts: Facts = NO_FACTS
+    gate: Gate, request: Request, client: Client, facts: Answerer = NO_FACTS
 ) -> Decision:
     """The decision `gate` reaches for `request` when `facts` are all that is known."""
     return settle(Judgement(gate, request, client), facts)

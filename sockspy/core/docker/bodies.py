@@ -32,6 +32,11 @@ BODY_SCHEMAS: Mapping[str, GoType] = MappingProxyType(
         "plugin.set": schemas.PLUGIN_SET_ARGS,
         "swarm.init": schemas.SWARM_INIT,
         "swarm.join": schemas.SWARM_JOIN,
+        # Read by ownership (the name and labels of a network, the container and network
+        # an endpoint names): decoded here too, so that their records keep them for replay.
+        "network.create": schemas.NETWORK_CREATE,
+        "network.connect": schemas.NETWORK_CONNECT,
+        "network.disconnect": schemas.NETWORK_CONNECT,
     }
 )
 BODY_ENDPOINTS = frozenset(BODY_SCHEMAS)

@@ -77,10 +77,11 @@ class Request:
     def with_body(self, body: bytes) -> Request:
         return replace(self, body=body)
 
-    def with_decoded(self, decoded: Any) -> Request:
+    def with_decoded(self, decoded: Any, raw: bytes = b"<recorded>") -> Request:
         """This request as if its body had been read and decoded to `decoded` (replaying a
-        recorded decision: the record keeps the decoding, not the bytes)."""
-        request = replace(self, body=b"<recorded>")
+        recorded decision: the record keeps the decoding, not the bytes; `raw` stands in
+        for the bytes where a check reads them as JSON)."""
+        request = replace(self, body=raw)
         request._decoded.append(decoded)
         return request
 

@@ -3,6 +3,7 @@ offline exactly as it would have live."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from sockspy.core.audit.inputs import request_from
@@ -28,9 +29,18 @@ STRICT = PolicyGate(
 )
 
 
-def recorded(body: bytes, target: str = "/v1.41/containers/create") -> dict[str, object]:
-    """The exchange record of one create the watching gate let through."""
-    conv = Conversation(1, CLIENT, GateInForce(WATCH), clock=lambda: 0.0, run_id="r")
+IMAGES = {"bb": {"Id": "sha256:" + "1" * 64, "Config": {"User": ""}}}
+THE_IMAGE = Facts(images=IMAGES)
+
+
+def recorded(
+    body: bytes,
+    target: str = "/v1.41/containers/create",
+    gate: PolicyGate = WATCH,
+    facts: Facts = THE_IMAGE,
+) -> dict[str, object]:
+    """The exchange record of one request `gate` decided, the daemon answering `facts`."""
+    conv = Conversation(1, CLIENT, GateInForce(gate), clock=lambda: 0.0, run_id="r")
     head = f"POST {target} HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\n"
     conv.client_data((head + f"Content-Length: {len(body)}\r\n\r\n").encode() + body)
     request = conv.pending_decision
@@ -43,8 +53,8 @@ def recorded(body: bytes, target: str = "/v1.41/containers/create") -> dict[str,
             asked.append((lookup, answer))
             return answer
 
-    daemon = Recording(images={"bb": {"Id": "sha256:" + "1" * 64, "Config": {"User": ""}}})
-    conv.decided(decide_offline(WATCH, request, CLIENT, daemon), tuple(asked))
+    daemon = Recording(**{f.name: getattr(facts, f.name) for f in dataclasses.fields(facts)})
+    conv.decided(decide_offline(gate, request, CLIENT, daemon), tuple(asked))
     conv.upstream_data(b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}")
     [record] = [r for r in conv.records if r["event"] == "exchange"]
     return json.loads(json.dumps(record))  # as it comes back from the log
@@ -77,3 +87,49 @@ def test_a_record_without_its_input_replays_from_its_request_line_and_says_so() 
     del record["decision_input"]
     [result] = replay(STRICT, [record])
     assert result.approximate and result.change == "newly denied"  # body unknown: closed
+
+
+TENANT = PolicyGate(
+    parse_policy(
+        '[[profiles]]\nname = "team"\nuids = [1001]\nowner = "team-a"\n'
+        '[[rules]]\nname = "all"\naction = "allow"\n'
+    )
+)
+MINE = {"io.sockspy.owner": "team-a"}
+
+
+def test_a_tenants_creates_replay_under_their_own_policy_as_they_were_decided() -> None:
+    net = {"Id": "f" * 64, "Name": "n", "Labels": MINE}
+    web = {"Id": "e" * 64, "Name": "/web", "Config": {"Labels": MINE}}
+    cases = [
+        ("/v1.41/containers/create", b'{"Image":"bb"}', Facts(images=IMAGES)),
+        ("/v1.41/volumes/create", b'{"Name":"v"}', Facts(volumes={"v": None})),
+        ("/v1.41/networks/create", b'{"Name":"n"}', Facts(networks={"n": None})),
+        ("/v1.41/networks/n/connect", b'{"Container":"web"}',
+         Facts(networks={"n": net}, containers={"web": web})),
+    ]  # fmt: skip
+    records = [recorded(body, target, TENANT, facts) for target, body, facts in cases]
+    assert [r["decision"] for r in records] == ["allow"] * 4
+    assert [r.get("mutated") for r in records] == [True, True, True, None]
+    assert [(r.change, r.now.reason) for r in replay(TENANT, records)] == [(None, None)] * 4
+
+
+def test_a_tenants_create_that_claimed_the_owner_label_replays_denied() -> None:
+    forged = b'{"Image":"bb","labels":{"io.sockspy.owner":"team-b"}}'
+    record = recorded(forged, gate=TENANT)
+    assert record["decision"] == "deny" and record["code"] == "owner_label"
+    [result] = replay(TENANT, [record])
+    assert result.change is None and result.now.code == "owner_label"
+
+
+def test_a_denial_for_want_of_an_answer_the_log_lacks_is_undecided_not_newly_denied() -> None:
+    allow_all = PolicyGate(parse_policy('[[rules]]\nname = "all"\naction = "allow"\n'))
+    record = recorded(b'{"Cmd":["sh"]}', "/v1.41/containers/web/exec", allow_all)
+    assert "asked" not in (record.get("decision_input") or {})  # audit-only asks nothing
+    [result] = replay(STRICT, [record])
+    assert result.change == "undecided" and result.now.code == "host_access"
+    assert [type(lookup).__name__ for lookup in result.unknown] == ["InspectContainer"]
+    asked = recorded(b'{"Cmd":["sh"]}', "/v1.41/containers/web/exec", WATCH,
+                     Facts(containers={"web": {"HostConfig": {"Privileged": True}}}))  # fmt: skip
+    [known] = replay(STRICT, [asked])
+    assert known.change == "newly denied" and not known.unknown
