@@ -107,8 +107,9 @@ def run_verify(args: argparse.Namespace) -> int:
         print(f"(checked {report.records} records before it)")
         return 1
     print(
-        f"OK: {report.records} records, seq {report.first_seq}..{report.last_seq}, "
-        f"{report.checkpoints} signed checkpoints, in {len(ordered)} file(s)"
+        f"OK: {report.records} records, seq {report.first_seq}..{report.last_seq} "
+        f"(the last at {report.last_time}), {report.checkpoints} signed checkpoints, in "
+        f"{len(ordered)} file(s)"
     )
     return 0
 

@@ -90,6 +90,16 @@ class ExchangeRecord(ClientFields):
     incomplete: NotRequired[bool]
 
 
+class LogFileRecord(TypedDict):
+    """The first line of every file of a sealed log: why it was started, and what the
+    rotation that started it deleted (`sockspy audit verify` reads them)."""
+
+    event: Literal["log_file"]
+    reason: str  # "new" (a new log) or "rotation"
+    removed_first_seq: NotRequired[int]
+    removed_last_seq: NotRequired[int]
+
+
 class SessionStartRecord(TypedDict):
     event: Literal["session_start"]
     record_id: str  # the record id of the exchange that opened it
@@ -296,5 +306,6 @@ RECORD_TYPES: dict[str, type] = {
     "connection_refused": ConnectionRefusedRecord,
     "audit_dropped": AuditDroppedRecord,
     "checkpoint": CheckpointRecord,
+    "log_file": LogFileRecord,
     "internal_error": InternalErrorRecord,
 }

@@ -197,19 +197,26 @@ class AuditLog:
             self._wake.wait(FLUSH_INTERVAL)
             self._wake.clear()
             stopping = self._stopping  # read before draining: nothing emitted earlier is lost
-            self._write_batch(final=stopping)
+            while self._write_batch(final=stopping):
+                pass  # a batch that filled its file: the rest goes on in the next one
             if stopping:
                 return
 
-    def _write_batch(self, final: bool = False) -> None:
+    def _write_batch(self, final: bool = False) -> bool:
+        """Seal and write what is pending; True if it stopped where the sink's file is
+        full (a rotating `LogFile`: the rest is still pending, for the next file, whose
+        first line is then its `log_file` record)."""
         if self._unwritten is not None:  # the sink refused it: nothing newer goes first
             if not self._write(self._unwritten):
                 if final:
                     self.dropped += self._unwritten.count("\n") + len(self._pending)
-                return
+                return False
             self._unwritten = None
         pending = self._pending
         lines: list[str] = []
+        opening = self._opening()
+        if opening is not None:  # a file the sink just started: this record comes first
+            lines.append(self._render(time.time(), "info", opening))
         if self.dropped != self._reported_drops:
             dropped = self.dropped
             drop_record = {
@@ -219,35 +226,55 @@ class AuditLog:
             }
             lines.append(self._render(time.time(), "warning", drop_record))
             self._reported_drops = dropped
+        room = self._room()
+        size = sum(len(line) + 1 for line in lines)
+        full = False
         while pending:
+            if room is not None and size >= room and lines:
+                full = True
+                break
             emitted, level, record = pending.popleft()
-            try:
-                lines.append(self._render(emitted, level, record))
-            except Exception as exc:  # an unrenderable record must not kill the writer
-                line = self._render_escaped(emitted, level, record, exc)
-                if line is None:
-                    self.dropped += 1
-                    print(f"sockspy: audit record not rendered: {exc!r}", file=sys.stderr)
-                else:
-                    lines.append(line)
+            line = self._render_any(emitted, level, record)
+            if line is not None:
+                lines.append(line)
+                size += len(line) + 1
         chain = self.chain
-        if chain is not None and chain.signer is not None and chain.since_checkpoint > 0:
+        last = final and not full  # the shutdown checkpoint ends the log: always written
+        if chain is not None and chain.signer is not None and (chain.since_checkpoint or last):
             now = time.monotonic()
             due = chain.since_checkpoint >= self.checkpoint_every
-            due = due or now - self._last_checkpoint >= self.checkpoint_seconds or final
+            due = due or now - self._last_checkpoint >= self.checkpoint_seconds or last
             if due:
                 stamp = _shape(None, "info", {"_emitted": time.time(), "event": ""})["timestamp"]
-                fields = chain.checkpoint(stamp, "shutdown" if final else "periodic")
+                fields = chain.checkpoint(stamp, "shutdown" if last else "periodic")
                 if fields is not None:
                     lines.append(chain.seal(fields))
                 self._last_checkpoint = now
         if not lines:
-            return
+            return False
         text = "\n".join(lines) + "\n"
         if not self._write(text):
             self._unwritten = text  # sealed already: written again, whole, before the rest
             if final:
-                self.dropped += len(lines)
+                self.dropped += len(lines) + len(pending)
+            return False
+        return full
+
+    def _room(self) -> int | None:
+        """Characters the sink's current file takes before it rotates (None: no limit)."""
+        room = getattr(self.stream, "room", None)
+        return room() if room is not None else None
+
+    def _opening(self) -> dict[str, Any] | None:
+        """The `log_file` record a sealed log file starts with (`LogFile.take_opening`)."""
+        take = getattr(self.stream, "take_opening", None)
+        opening = take() if self.chain is not None and take is not None else None
+        if opening is None:
+            return None
+        record: dict[str, Any] = {"event": "log_file", "reason": opening.reason}
+        if opening.removed is not None:
+            record["removed_first_seq"], record["removed_last_seq"] = opening.removed
+        return record
 
     def _write(self, text: str) -> bool:
         self._writing_since = time.monotonic()
@@ -265,6 +292,18 @@ class AuditLog:
             print("sockspy: audit log writes again", file=sys.stderr)
         self.failing = None
         return True
+
+    def _render_any(self, emitted: float, level: str, record: Mapping[str, Any]) -> str | None:
+        """The record's line, escaped if it must be; None (counted as dropped) if not even
+        an `internal_error` in its place renders."""
+        try:
+            return self._render(emitted, level, record)
+        except Exception as exc:  # an unrenderable record must not kill the writer
+            line = self._render_escaped(emitted, level, record, exc)
+            if line is None:
+                self.dropped += 1
+                print(f"sockspy: audit record not rendered: {exc!r}", file=sys.stderr)
+            return line
 
     def _render_escaped(
         self, emitted: float, level: str, record: Mapping[str, Any], exc: Exception
