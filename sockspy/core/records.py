@@ -61,7 +61,7 @@ class ExchangeRecord(ClientFields):
     conn_id: int
     request_no: int
     method: str | None
-    target: str | None
+    target: str | None  # at most recording.TARGET_CAP characters: see target_bytes
     api_version: str | None
     endpoint: str
     decision: str | None  # allow, deny, would_deny, reject
@@ -88,6 +88,7 @@ class ExchangeRecord(ClientFields):
     decision_input: NotRequired[dict[str, Any]]
     # Its full record could not be built (an internal_error says why): what is left.
     incomplete: NotRequired[bool]
+    target_bytes: NotRequired[int]  # the target's full length, where the record cut it
 
 
 class LogFileRecord(TypedDict):

@@ -2,7 +2,8 @@
 
 Rotation renames ``audit.jsonl`` to ``audit.jsonl.1`` (and ``.1`` to ``.2``...), keeping
 `keep` old files, and starts a new file. It runs on the log writer thread after a batch,
-so no line is split across files and a file may pass `max_bytes` by one batch; the hash
+so no line is split across files and a file passes `max_bytes` by a record and a
+checkpoint at most (the writer ends a batch where the file is full); the hash
 chain goes on across them (the first line of the new file links to the last line of the
 old one).
 
@@ -64,7 +65,7 @@ class LogFile:
 
     def room(self) -> int | None:
         """Bytes this file takes before it rotates (None: it never does). The writer ends
-        a batch there, so that a file passes `max_bytes` by one record at most."""
+        a batch there, so that a file passes `max_bytes` by one record (and a checkpoint)."""
         if self.max_bytes is None:
             return None
         return max(0, self.max_bytes - os.fstat(self._fd).st_size)

@@ -85,7 +85,31 @@ def test_a_real_runs_log_verifies_and_each_tampering_is_found_where_it_is(
     newest.write_text("".join(whole.splitlines(keepends=True)[:-1]))  # the last line cut off
     cut = sockspy("audit", "verify", *map(str, files), "--trust", fingerprint)
     newest.write_text(whole)
-    assert cut.returncode == 1 and "does not end with a checkpoint" in cut.stdout
+    assert cut.returncode == 1 and "does not end with a shutdown checkpoint" in cut.stdout
+    # Cut at a periodic checkpoint: every line after it, the shutdown checkpoint too.
+    sealed = [(f, n, json.loads(line)) for f in by_age[::-1] for n, line in
+              enumerate(f.read_text().splitlines())]  # fmt: skip
+    periodic = [(f, n) for f, n, r in sealed if r.get("reason") == "periodic"]
+    at, line_no = periodic[-1]
+    texts = {f: f.read_text() for f in files}
+    at.write_text("".join(texts[at].splitlines(keepends=True)[: line_no + 1]))
+    later = [f for f in by_age if by_age.index(f) < by_age.index(at)]  # newer files
+    for f in later:
+        f.unlink()
+    kept = [f for f in files if f.exists()]
+    cut = sockspy("audit", "verify", *map(str, kept), "--trust", fingerprint)
+    for f, text in texts.items():
+        f.write_text(text)
+    assert cut.returncode == 1 and "does not end with a shutdown checkpoint" in cut.stdout
+    # Cut at the start: the oldest file's first lines, or the whole oldest file.
+    oldest = by_age[-1]
+    oldest.write_text("".join(texts[oldest].splitlines(keepends=True)[3:]))
+    head = sockspy("audit", "verify", *map(str, files), "--trust", fingerprint)
+    oldest.write_text(texts[oldest])
+    assert head.returncode == 1 and "with no log_file record" in head.stdout
+    rest = [f for f in files if f != oldest]
+    gone = sockspy("audit", "verify", *map(str, rest), "--trust", fingerprint)
+    assert gone.returncode == 1 and "records seq 1.." in gone.stdout and "missing" in gone.stdout
     stranger = sockspy("audit", "verify", *map(str, files), "--trust", "SHA256:" + "0" * 64)
     assert stranger.returncode == 1 and "not trusted" in stranger.stdout
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sockspy.cli import main
@@ -17,11 +18,11 @@ RENDER = json_renderer()
 SIGNER = Ed25519PrivateKey.generate()
 
 
-def write_log(path: Path, records: int, max_bytes: int | None = None) -> None:
+def write_log(path: Path, records: int, max_bytes: int | None = None, keep: int = 10) -> None:
     """One server run: `records` exchanges, a checkpoint every 50, one at shutdown."""
     start = chain_position(str(path), None) or Position()
     chain = Chain(lambda fields: str(RENDER(None, "", dict(fields))), None, SIGNER, start)
-    sink = LogFile(str(path), max_bytes, keep=10)
+    sink = LogFile(str(path), max_bytes, keep=keep)
     log = AuditLog("json", sink, chain=chain, checkpoint_every=50)
     for n in range(records):
         log.emit({"event": "exchange", "request_no": n, "target": "/_ping" + "x" * 100})
@@ -88,3 +89,24 @@ def test_report_learn_and_replay_refuse_a_file_that_holds_no_audit_records(
     write_log(log, 3)
     assert main(["audit", "report", "--format", "json", str(log)]) == 0
     assert "no audit records" in capsys.readouterr().err  # type: ignore[attr-defined]
+
+
+def test_rotation_deletes_only_what_the_log_then_names_and_verify_shows_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "audit.jsonl"
+    write_log(log, 600, max_bytes=20_000, keep=2)  # more than three files' worth
+    files = sorted(tmp_path.glob("audit.jsonl*"))
+    assert len(files) == 3
+    for file in files:  # each starts with its opening, and passes the size by a record
+        first = json.loads(file.read_text().splitlines()[0])
+        assert first["event"] == "log_file" and first["reason"] in ("new", "rotation")
+        assert file.stat().st_size < 20_000 + 1000  # a record and a checkpoint
+    capsys.readouterr()
+    assert verify(*files) == 0
+    out = capsys.readouterr().out
+    assert "deleted by a rotation" in out and "OK:" in out
+    oldest = max(files, key=lambda f: f.name)  # audit.jsonl.2: kept, and then taken away
+    oldest.unlink()
+    assert verify(*[f for f in files if f != oldest]) == 1
+    assert "are missing" in capsys.readouterr().out

@@ -58,6 +58,8 @@ def replay(gate: Gate, records: Iterable[Mapping[str, Any]]) -> Iterator[Replaye
             "audit_unavailable", "transcript_unavailable", "rate_limited",
         ):  # fmt: skip
             continue  # refused by the server's state then, not by its policy
+        if "target_bytes" in record:
+            continue  # its target was cut in the record: the request cannot be rebuilt
         try:
             request = request_from(record)
         except (KeyError, ProtocolError):
@@ -65,7 +67,9 @@ def replay(gate: Gate, records: Iterable[Mapping[str, Any]]) -> Iterator[Replaye
         facts = _Noting(facts_from(record))
         decision = decide_offline(gate, request, client_from(record), facts)
         # Without its input, a decision that could have read a body replays on less.
-        approximate = "decision_input" not in record and request.endpoint in BODY_ENDPOINTS
+        given = record.get("decision_input")
+        whole = isinstance(given, Mapping) and "omitted" not in given
+        approximate = not whole and request.endpoint in BODY_ENDPOINTS
         then = str(record["decision"])
         yield Replayed(record, then, decision, approximate, tuple(facts.unknown))
 

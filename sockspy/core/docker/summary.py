@@ -29,6 +29,27 @@ Summary = dict[str, Any]
 BODY_CAP = 1024 * 1024
 
 
+# A summary is kept whole up to this many characters of JSON; past it, its largest values
+# (labels, environment names...) give way to how large they were, largest first: what a
+# rule reads of a create (binds, privileges, capabilities) is small and stays.
+SUMMARY_CAP = 16 * 1024
+
+
+def bounded(summary: Summary) -> Summary:
+    """`summary` within SUMMARY_CAP characters of JSON."""
+    sizes = {key: len(json.dumps(value, default=str)) for key, value in summary.items()}
+    total = sum(sizes.values())
+    if total <= SUMMARY_CAP:
+        return summary
+    out = dict(summary)
+    for key in sorted(sizes, key=sizes.__getitem__, reverse=True):
+        out[key] = f"<{sizes[key]} characters left out>"
+        total -= sizes[key]
+        if total <= SUMMARY_CAP:
+            break
+    return out
+
+
 def summarised(endpoint: str) -> bool:
     """Does this endpoint's record carry a summary (and so its body get read for it)?"""
     return endpoint in _SUMMARIES

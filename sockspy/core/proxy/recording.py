@@ -8,6 +8,7 @@ Durations are computed from the monotonic clock the core was given.
 
 from __future__ import annotations
 
+import json
 import traceback
 from collections.abc import Mapping
 from dataclasses import asdict
@@ -49,8 +50,33 @@ _KINDS = {
 }
 
 
+# What a record keeps of a request is bounded, so that a few large requests (or large
+# objects a look-up reads) cannot flush other records out of a rotated log: the target
+# beyond TARGET_CAP characters, and a decision input beyond DECISION_INPUT_CAP characters
+# of JSON, are left out (the record says how large they were).
+TARGET_CAP = 8 * 1024
+DECISION_INPUT_CAP = 64 * 1024
+
+
+def bounded_target(target: str | None) -> tuple[str | None, int | None]:
+    """The target as a record keeps it, and its full length if that was cut."""
+    if target is None or len(target) <= TARGET_CAP:
+        return target, None
+    return target[:TARGET_CAP] + "...", len(target)
+
+
 def recorded_input(request: Request, asked: tuple[tuple[Lookup, Any], ...]) -> dict[str, Any]:
-    """The `decision_input` of a record ({} when the request line says it all)."""
+    """The `decision_input` of a record ({} when the request line says it all), within
+    DECISION_INPUT_CAP: past it, only the headers and how large the rest was."""
+    out = _recorded_input(request, asked)
+    size = len(json.dumps(out, default=str))
+    if size <= DECISION_INPUT_CAP:
+        return out
+    kept = {"headers": out["headers"]} if "headers" in out else {}
+    return {**kept, "omitted": size}
+
+
+def _recorded_input(request: Request, asked: tuple[tuple[Lookup, Any], ...]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     headers = {
         name.decode("latin-1"): value.decode("latin-1")
@@ -107,6 +133,7 @@ def exchange_record(
     request = exchange.request
     decision = exchange.decision
     level = exchange.audit_level
+    target, target_bytes = bounded_target(mask_target(exchange.target))
     record: ExchangeRecord = {
         "event": "exchange",
         "record_id": f"{record_prefix}{exchange.number}",
@@ -114,7 +141,7 @@ def exchange_record(
         "request_no": exchange.number,
         **client.fields(),  # type: ignore[typeddict-item]  # mypy: summary etc. come later
         "method": exchange.method,
-        "target": mask_target(exchange.target),
+        "target": target,
         "api_version": request.api_version if request else None,
         "endpoint": request.endpoint if request else "unknown",
         "decision": exchange.outcome,
@@ -128,6 +155,8 @@ def exchange_record(
         "duration_ms": _ms(now - exchange.started),
         "upgraded": exchange.upgraded,
     }
+    if target_bytes is not None:
+        record["target_bytes"] = target_bytes
     if decision is not None and decision.findings is not None:
         record["findings"] = [finding.code for finding in decision.findings]
     if exchange.mutated is not None:
@@ -154,7 +183,7 @@ def incomplete_exchange_record(
     log, the path (no query: its secrets are masked by the step that failed), and the
     outcome, from plain values only."""
     decision = exchange.decision
-    path = str(exchange.target or "").split("?", 1)[0]
+    path, _ = bounded_target(str(exchange.target or "").split("?", 1)[0])
     return {
         "event": "exchange",
         "record_id": f"{record_prefix}{exchange.number}",
@@ -184,7 +213,8 @@ def asked_for(exchange: Exchange) -> dict[str, Any] | None:
     if exchange.body_over_cap:
         return {"error": f"body over {summary.BODY_CAP} bytes, not summarised"}
     assert exchange.request is not None
-    return summary.summarise(exchange.request)
+    asked = summary.summarise(exchange.request)
+    return summary.bounded(asked) if asked is not None else None
 
 
 def session_start_record(

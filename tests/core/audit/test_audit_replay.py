@@ -133,3 +133,32 @@ def test_a_denial_for_want_of_an_answer_the_log_lacks_is_undecided_not_newly_den
                      Facts(containers={"web": {"HostConfig": {"Privileged": True}}}))  # fmt: skip
     [known] = replay(STRICT, [asked])
     assert known.change == "newly denied" and not known.unknown
+
+
+def test_a_record_keeps_a_bounded_part_of_a_large_request_and_replays_it_as_approximate() -> None:
+    labels = {f"label{n}": "v" * 1000 for n in range(200)}  # 200 KiB of labels
+    big = json.dumps({"Image": "bb", "Labels": labels, "HostConfig": {"Privileged": True}})
+    record = recorded(big.encode())
+    given = record["decision_input"]
+    assert isinstance(given, dict) and given["omitted"] > 200_000 and "body" not in given
+    assert len(json.dumps(record)) < 20_000
+    [result] = replay(STRICT, [record])
+    assert result.approximate and result.change == "newly denied"  # body unknown: closed
+    long_target = "/v1.41/containers/json?filters=" + "x" * 100_000
+    conv = Conversation(1, CLIENT, GateInForce(WATCH), clock=lambda: 0.0, run_id="r")
+    conv.client_data(f"GET {long_target} HTTP/1.1\r\nHost: d\r\n\r\n".encode())
+    conv.decided(decide_offline(WATCH, conv.pending_decision, CLIENT))  # type: ignore[arg-type]
+    conv.upstream_data(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]")
+    [listed] = [r for r in conv.records if r["event"] == "exchange"]
+    assert listed["target_bytes"] == len(long_target) and len(listed["target"]) < 9000
+    assert list(replay(STRICT, [listed])) == []  # a cut target is not rebuilt
+
+
+def test_a_large_object_a_look_up_reads_does_not_make_every_record_large() -> None:
+    huge = {"HostConfig": {}, "Config": {"Labels": {f"k{n}": "v" * 1000 for n in range(500)}}}
+    record = recorded(b'{"Cmd":["sh"]}', "/v1.41/containers/web/exec", WATCH,
+                      Facts(containers={"web": huge}))  # fmt: skip
+    assert len(json.dumps(record)) < 20_000
+    assert record["decision_input"]["omitted"] > 500_000  # type: ignore[index]
+    [result] = replay(STRICT, [record])
+    assert result.approximate  # what the decision read was not kept: said, not hidden
