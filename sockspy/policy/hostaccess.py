@@ -114,6 +114,10 @@ _OTHER_CODES = {
     "build_network_mode": "a build with networkmode host or container:<id>",
     "build_cgroup_parent": "a build with a cgroupparent",
     "build_buildkit": "a BuildKit build (version=2): entitlements in its Dockerfile are unseen",
+    "build_remote": "a build whose context dockerd fetches (remote= a URL or a git "
+    "repository) from the host's network, loopback services included",
+    "import_url": "an image import whose content dockerd fetches (fromSrc= a URL) from the "
+    "host's network, loopback services included",
     "service_privileges": "a service's Privileges loosen confinement (SELinux, seccomp, AppArmor)",
     "service_host_network": "a service attached to the host network",
     "service_plugin": "a service that installs a plugin (plugin runtime) on its nodes",
@@ -392,6 +396,13 @@ def _build(request: Request, _: HostAccessOptions) -> list[Finding]:
     parent = query_value(request, "cgroupparent")
     if parent:
         found.append(Finding("build_cgroup_parent", f"build cgroupparent is {parent!r}"))
+    # api/server/router/build: remote= is a context URL, a git repository or a Dockerfile
+    # URL, which dockerd fetches itself, on the host's network whatever networkmode says
+    # (a service bound to the host's 127.0.0.1 answered it: checked on 20.10).
+    # "client-session" is BuildKit's (version=2, a finding of its own).
+    remote = query_value(request, "remote")
+    if remote and remote != "client-session":
+        found.append(Finding("build_remote", f"build remote is {remote!r}: dockerd fetches it"))
     # api/server/router/build: version "2" is BuildKit (anything else but "1" or "" is an
     # error). It builds from the body's context without a session (checked on 20.10), and
     # its Dockerfile can ask for entitlements (RUN --network=host) that no query shows.
@@ -406,8 +417,18 @@ def _build(request: Request, _: HostAccessOptions) -> list[Finding]:
     return found
 
 
+def _image_import(request: Request, _: HostAccessOptions) -> list[Finding]:
+    # images/create?fromSrc=URL: dockerd downloads the tar itself (host network, checked on
+    # 20.10 against a service on 127.0.0.1); "-" is the request's own body.
+    source = query_value(request, "fromSrc")
+    if source and source != "-":
+        return [Finding("import_url", f"image import fromSrc is {source!r}: dockerd fetches it")]
+    return []
+
+
 _ENDPOINT_CHECKS: Mapping[str, EndpointCheck] = MappingProxyType(
     {
+        "image.create": _image_import,
         "container.update": _container_update,
         "exec.create": _exec_create,
         "volume.create": _volume_create,

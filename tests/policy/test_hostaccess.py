@@ -118,6 +118,8 @@ ONE_PER_CODE: dict[str, tuple[Request, Containers]] = {
     "build_network_mode": (request("POST", "/v1.41/build?networkmode=host"), {}),
     "build_cgroup_parent": (request("POST", "/v1.41/build?cgroupparent=/"), {}),
     "build_buildkit": (request("POST", "/v1.41/build?version=2"), {}),
+    "build_remote": (request("POST", "/v1.41/build?remote=http://127.0.0.1:8080/c.tar"), {}),
+    "import_url": (request("POST", "/v1.41/images/create?fromSrc=http://127.0.0.1/i.tar"), {}),
     "service_privileges": (
         service({"ContainerSpec": {"Privileges": {"Seccomp": {"Mode": "unconfined"}}}}),
         {},
@@ -767,3 +769,22 @@ def test_the_allow_lists_lift_each_fail_closed_finding() -> None:
     assert codes(team) == {"annotations"}
     systemd = create({"Annotations": {"io.example.team": "a", "org.systemd.property.X": "y"}})
     assert codes(systemd, options=options) == {"annotations"}
+
+
+@pytest.mark.parametrize(
+    ("target", "reported"),
+    [
+        ("/v1.41/build?remote=https://github.com/a/b.git", True),
+        ("/v1.41/build?remote=git@127.0.0.1:repo", True),
+        ("/v1.41/build?remote=http://localhost:8080/Dockerfile&t=x", True),
+        ("/v1.41/build?remote=client-session&version=2", False),  # build_buildkit's
+        ("/v1.41/build?t=x", False),
+        ("/v1.41/images/create?fromSrc=-&repo=x", False),  # the request's own body
+        ("/v1.41/images/create?fromImage=busybox&tag=1", False),  # a registry pull
+    ],
+)
+def test_what_dockerd_fetches_itself_on_the_hosts_network_is_host_access(
+    target: str, reported: bool
+) -> None:
+    found = codes(request("POST", target))
+    assert bool(found & {"build_remote", "import_url"}) is reported, found
