@@ -39,7 +39,7 @@ from fnmatch import fnmatchcase, translate
 from typing import Protocol
 
 from sockspy.core.deciding.client import Client
-from sockspy.core.deciding.decision import Decision, Finding, Mutation
+from sockspy.core.deciding.decision import Decision, Finding, Mutation, deny
 from sockspy.core.deciding.lookups import Procedure
 from sockspy.core.docker import redaction
 from sockspy.core.docker.gojson import BodyDecodeError
@@ -205,16 +205,27 @@ class PolicyGate:
         return self._redacted(decision, request, profile)
 
     def _redacted(self, decision: Decision, request: Request, profile: str) -> Decision:
-        """An allowed inspect or list answer loses what the client's profile or the
-        deciding rule redacts (either one asking is enough)."""
-        if not decision.allowed or request.endpoint not in redaction.ENDPOINTS:
+        """An allowed answer loses what the client's profile or the deciding rule redacts
+        (either one asking is enough); an endpoint whose answers cannot be redacted is
+        refused to such a client (`redaction.redactable`)."""
+        if not decision.allowed:
             return decision
         who = self._profile_named.get(profile)
         rule = self._rule_named.get(decision.rule or "")
         wanted = {*(who.redact if who else ()), *(rule.redact if rule else ())}
         if not wanted:
             return decision
-        return replace(decision, redact=tuple(r for r in redaction.REDACTIONS if r in wanted))
+        kinds = tuple(r for r in redaction.REDACTIONS if r in wanted)
+        endpoint = request.endpoint
+        if not redaction.redactable(endpoint):
+            reason = (
+                f"{endpoint} answers cannot be redacted, and this client's are "
+                f"(redact: {', '.join(kinds)})"
+            )
+            return deny(decision.rule or "redact", reason, code="not_redactable")
+        if endpoint not in redaction.ENDPOINTS:
+            return decision  # its answers hold nothing to redact
+        return replace(decision, redact=kinds)
 
     def _owned(
         self, request: Request, client: Client, profile: str, template: str, decision: Decision

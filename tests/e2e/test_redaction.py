@@ -34,8 +34,12 @@ def without_redacted_fields(inspect: dict[str, Any]) -> dict[str, Any]:
     out = json.loads(json.dumps(inspect))
     out["Config"]["Env"] = None
     out["HostConfig"]["Binds"] = None
+    out["HostConfig"]["LogConfig"]["Config"] = None
     for mount in out.get("Mounts") or []:
         mount["Source"] = None
+    for key in ("ResolvConfPath", "HostnamePath", "HostsPath", "LogPath"):
+        out[key] = None
+    out["GraphDriver"]["Data"] = None
     return dict(out)
 
 
@@ -79,3 +83,45 @@ def test_a_redacted_inspect_keeps_every_other_field_and_both_clients_parse_it(
         if r.get("event") == "exchange" and r.get("endpoint") == "container.inspect"
     ]  # fmt: skip
     assert inspects and all(r["redacted"] == ["env", "mounts"] for r in inspects)
+
+
+def test_no_answer_a_redacting_client_may_get_holds_a_secret_or_a_host_path(
+    redacting: ProxyProcess, direct: Docker, test_image: str, new_name: Callable[[], str],
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """Each way past the container inspect's redaction, tried on the real daemon: its log
+    driver options, the daemon's own files, an image's ENV, a volume's options, a process
+    listing that prints environments, an image's history."""
+    root = direct("info", "--format", "{{.DockerRootDir}}").stdout.decode().strip()
+    name, image, volume = new_name(), new_name(), new_name()
+    hostdir = tmp_path / "volume-source"
+    hostdir.mkdir()
+    direct("run", "-d", "--name", name, "--network", "none", "-e", f"DB_PASSWORD={SECRET}",
+           test_image, "sleep", "300")  # fmt: skip
+    logged = new_name()
+    direct("create", "--name", logged, "--log-driver", "splunk", "--log-opt",
+           f"splunk-token={SECRET}", "--log-opt", "splunk-url=http://127.0.0.1:9",
+           "--log-opt", "splunk-verify-connection=false", test_image, "true")  # fmt: skip
+    dockerfile = f"FROM {test_image}\nENV API_TOKEN={SECRET}\n".encode()
+    direct("build", "-q", "-t", image, "-", input=dockerfile, env={"DOCKER_BUILDKIT": "0"})
+    direct("volume", "create", "--opt", "type=none", "--opt", "o=bind", "--opt",
+           f"device={hostdir}", volume)  # fmt: skip
+    host = redacting.unix_host
+    try:
+        for args in (("inspect", name), ("inspect", logged), ("image", "inspect", image),
+                     ("volume", "inspect", volume), ("volume", "ls"), ("system", "df", "-v"),
+                     ("ps", "-a", "--no-trunc"), ("images",)):  # fmt: skip
+            shown = docker(host, *args).stdout
+            assert SECRET.encode() not in shown, args
+            assert root.encode() not in shown and str(hostdir).encode() not in shown, args
+        [inspected] = json.loads(docker(host, "image", "inspect", image).stdout)
+        assert "API_TOKEN" in inspected["Config"]["Env"]
+        for args in (("top", name, "auxe"), ("image", "history", "--no-trunc", image)):
+            assert SECRET.encode() in direct(*args).stdout  # the daemon tells it, directly
+            refused = docker(host, *args, check=False)
+            assert refused.returncode != 0 and SECRET.encode() not in refused.stdout
+            assert b"cannot be redacted" in refused.stderr, refused.stderr
+    finally:
+        direct("rm", "-f", name, logged)
+        direct("rmi", image)
+        direct("volume", "rm", volume)

@@ -11,7 +11,7 @@ from support.deciding import EveryContainer
 
 from sockspy.core.deciding.judgement import Facts, Judgement, decide_offline, settle
 from sockspy.policy.engine import PolicyGate
-from sockspy.policy.load import PolicyError, load_policy
+from sockspy.policy.load import PolicyError, load_policy, parse_policy
 from sockspy.policy.presets import PRESETS, load_preset, preset_text
 
 CLIENT = make_client(uid=1000, gid=1000)
@@ -284,6 +284,25 @@ def test_traefik_and_homepage_get_inspect_and_list_answers_without_env_or_mount_
             assert decision.allowed and decision.redact == ("env", "mounts"), (preset, target)
         ping = decide_offline(gate, make_request("GET", f"{V}/_ping"), CLIENT)
         assert ping.allowed and ping.redact == ()
+    traefik = PolicyGate(load_preset("traefik"))
+    for target in (f"{V}/services", f"{V}/tasks"):  # they carry env values and sources too
+        decision = decide_offline(traefik, make_request("GET", target), CLIENT)
+        assert decision.allowed and decision.redact == ("env", "mounts"), target
+
+
+def test_a_redacting_client_is_refused_what_cannot_be_redacted() -> None:
+    gate = PolicyGate(
+        parse_policy(
+            '[[profiles]]\nname = "dash"\nuids = [1000]\nredact = ["env"]\n'
+            '[[rules]]\nname = "all"\naction = "allow"\n'
+        )
+    )
+    for target in (f"{V}/containers/web/top?ps_args=auxe", f"{V}/images/bb/history",
+                   f"{V}/containers/web/logs?stdout=1", f"{V}/swarm"):  # fmt: skip
+        decision = decide_offline(gate, make_request("GET", target), CLIENT)
+        assert not decision.allowed and decision.code == "not_redactable", target
+    networks = decide_offline(gate, make_request("GET", f"{V}/networks"), CLIENT)
+    assert networks.allowed and networks.redact == ()  # nothing in them to redact
 
 
 def test_a_ci_job_in_a_container_is_a_tenant_named_after_it_and_the_runner_is_not() -> None:

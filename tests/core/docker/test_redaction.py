@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from sockspy.core.docker.redaction import RedactionError, redact
+from sockspy.core.docker.redaction import RedactionError, redact, redactable
 
 INSPECT: dict[str, Any] = {
     "Id": "abc",
@@ -58,10 +58,61 @@ def test_the_output_is_compact_json_with_a_newline_as_dockerd_writes_it() -> Non
 @pytest.mark.parametrize(
     ("endpoint", "body"),
     [("container.inspect", b"{not json"), ("container.inspect", b"[]"),
-     ("container.list", b"{}"), ("container.list", b"[1]"), ("image.inspect", b"{}")],
+     ("container.list", b"{}"), ("container.list", b"[1]"), ("image.inspect", b"[]"),
+     ("volume.list", b'{"Volumes": {}}'), ("network.inspect", b"{}")],
 )  # fmt: skip
 def test_an_answer_that_is_not_what_the_endpoint_returns_cannot_be_redacted(
     endpoint: str, body: bytes
 ) -> None:
     with pytest.raises(RedactionError):
         redact(endpoint, body, ["env"])
+
+
+SPEC = {
+    "ContainerSpec": {
+        "Env": ["TOKEN=s3cret"],
+        "Mounts": [{"Type": "bind", "Source": "/srv/secret", "Target": "/d"}],
+    },
+    "LogDriver": {"Name": "splunk", "Options": {"splunk-token": "s3cret"}},
+}
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "answer"),
+    [
+        ("service.list", [{"ID": "s", "Spec": {"TaskTemplate": SPEC},
+                           "PreviousSpec": {"TaskTemplate": SPEC}}]),
+        ("service.inspect", {"ID": "s", "Spec": {"TaskTemplate": SPEC}}),
+        ("task.list", [{"ID": "t", "Spec": SPEC}]),
+        ("task.inspect", {"ID": "t", "Spec": SPEC}),
+        ("volume.list", {"Volumes": [{"Name": "v", "Mountpoint": "/var/lib/docker/volumes/v",
+                                      "Options": {"device": "/srv/secret", "o": "pass=s3cret"}}],
+                         "Warnings": None}),
+        ("volume.inspect", {"Name": "v", "Mountpoint": "/srv/secret", "Options": {"o": "s3cret"}}),
+        ("system.df", {"Volumes": [{"Name": "v", "Mountpoint": "/srv/secret"}],
+                       "Containers": [{"Id": "c", "Mounts": [{"Source": "/srv/secret"}]}]}),
+        ("image.inspect", {"Id": "i", "Config": {"Env": ["TOKEN=s3cret"]},
+                           "ContainerConfig": {"Cmd": ["/bin/sh", "-c", "#(nop) ENV TOKEN=s3cret"]},
+                           "GraphDriver": {"Data": {"UpperDir": "/srv/secret"}}}),
+        ("container.inspect", {"Id": "c", "LogPath": "/srv/secret/c.log",
+                               "HostConfig": {"LogConfig": {"Type": "splunk",
+                                              "Config": {"splunk-token": "s3cret"}},
+                                              "Devices": [{"PathOnHost": "/srv/secret"}]},
+                               "GraphDriver": {"Data": {"MergedDir": "/srv/secret"}}}),
+    ],
+)  # fmt: skip
+def test_every_redacted_endpoint_loses_secrets_and_host_paths(
+    endpoint: str, answer: object
+) -> None:
+    body = json.dumps(answer).encode()
+    out = redact(endpoint, body, ["env", "mounts"])
+    assert b"s3cret" not in out and b"/srv/secret" not in out and b"/var/lib/docker" not in out
+    assert json.loads(out).__class__ is answer.__class__  # the same shape, rewritten
+
+
+def test_only_redacted_or_clean_endpoints_may_answer_a_redacting_client() -> None:
+    for endpoint in ("container.top", "image.history", "exec.create", "container.logs",
+                     "container.archive_get", "swarm.inspect", "plugin.list"):  # fmt: skip
+        assert not redactable(endpoint), endpoint
+    for endpoint in ("system.ping", "system.events", "container.list", "service.list"):
+        assert redactable(endpoint)
