@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 from support.cli import Docker, docker
+from support.daemon import DockerDaemon
+from support.http import connect
 from support.proxy import ProxyProcess
 
 pytestmark = pytest.mark.e2e
@@ -125,3 +127,37 @@ def test_no_answer_a_redacting_client_may_get_holds_a_secret_or_a_host_path(
         direct("rm", "-f", name, logged)
         direct("rmi", image)
         direct("volume", "rm", volume)
+
+
+def test_a_list_longer_than_any_answer_sockspy_holds_still_reaches_a_redacting_client(
+    redacting: ProxyProcess, direct: Docker, docker_daemon: DockerDaemon, test_image: str,
+    new_name: Callable[[], str],
+) -> None:  # fmt: skip
+    """One client's many large objects (here 20 containers with 1 MiB of labels each:
+    tenants' creates are bounded by max_body_bytes, not their number) must not make every
+    redacted list fail: a list is redacted item by item as it streams."""
+    names = [new_name() for _ in range(20)]
+    labels = {f"big{i}": "x" * 1024 for i in range(1000)}  # 1 MiB of labels
+    docker_py = pytest.importorskip("docker")
+    client = docker_py.APIClient(base_url=docker_daemon.host)
+    for name in names:
+        client.create_container(test_image, ["true"], name=name, labels=labels,
+                                environment=[f"DB_PASSWORD={SECRET}"])  # fmt: skip
+    client.close()
+    try:
+        raw = docker(redacting.unix_host, "ps", "-a", "--no-trunc", "--format", "{{json .}}")
+        listed = [json.loads(line) for line in raw.stdout.splitlines()]
+        assert set(names) <= {item["Names"] for item in listed}
+        conn = connect(redacting.unix_host, timeout=60)
+        conn.request("GET", "/v1.41/containers/json?all=1")
+        response = conn.getresponse()
+        body = response.read()
+        conn.close()
+        assert response.status == 200 and len(body) > 16 * 1024 * 1024  # MAX_REDACTED_BODY
+        assert SECRET.encode() not in body
+        assert response.getheader("Transfer-Encoding") == "chunked"
+        containers = json.loads(body)
+        mine = [c for c in containers if c["Names"][0].lstrip("/") in names]
+        assert len(mine) == 20 and all(len(c["Labels"]) == 1000 for c in mine)
+    finally:
+        direct("rm", "-f", *names)

@@ -197,6 +197,19 @@ def _clear_sources(mounts: Any) -> None:
                 mount["Source"] = ""
 
 
+def redact_item(endpoint: str, item: bytes, what: Iterable[str]) -> bytes:
+    """One item of a list answer of `endpoint` (one of `STREAMED`) with `what` removed:
+    a long list is redacted as it streams, an item at a time."""
+    try:
+        value = json.loads(item)
+    except (ValueError, RecursionError) as exc:
+        raise RedactionError(f"an item of the daemon's answer is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise RedactionError(f"an item of a {endpoint} answer that is not an object")
+    STREAMED[endpoint](value, frozenset(what))
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
 REDACTED: dict[str, Rewrite] = {
     "container.inspect": _one(_container, "a container inspect"),
     "container.list": _each(_container, "a container list"),
@@ -210,3 +223,9 @@ REDACTED: dict[str, Rewrite] = {
     "system.df": _one(_disk_usage, "a disk usage"),
 }
 ENDPOINTS = frozenset(REDACTED)
+# List answers redacted an item at a time (`redact_item`), whatever their length.
+STREAMED: dict[str, Rewrite] = {
+    "container.list": _container,
+    "service.list": _service,
+    "task.list": _task,
+}

@@ -446,9 +446,9 @@ class Conversation:
         if isinstance(event, daemon_side.Piece):
             exchange.response_body_bytes = event.size
             try:
-                self.to_client.extend(exchange.response.chunk(event.raw, event.kept))
+                self.to_client.extend(exchange.response.chunk(event.raw, event.collected))
             except Withheld as exc:
-                self._withhold(exchange, str(exc))
+                self._withhold(exchange, exc)
                 return
             if event.ended is not None:
                 self._complete_response(exchange, event.ended.kept)
@@ -478,11 +478,14 @@ class Conversation:
     def _open_session(self, exchange: Exchange, kind: str) -> None:
         exchange.session = Session(kind, self.clock(), self.recorder.session_start(exchange, kind))
 
-    def _withhold(self, exchange: Exchange, reason: str) -> None:
-        """A response that must be changed and cannot be: 502, never the original bytes."""
-        message = f"sockspy: the daemon's answer is withheld, it could not be redacted: {reason}"
-        self.to_client.append(error_response(502, message, close=True))
-        exchange.status = 502
+    def _withhold(self, exchange: Exchange, withheld: Withheld) -> None:
+        """A response that must be changed and cannot be: an error (502, or 503 when
+        sockspy holds too much), never the original bytes; or, when part of the new
+        answer has left, the connection cut."""
+        message = f"sockspy: the daemon's answer is withheld, it could not be redacted: {withheld}"
+        if not exchange.response.started:
+            self.to_client.append(error_response(withheld.status, message, close=True))
+        exchange.status = withheld.status
         if exchange.decision is not None:
             exchange.decision = replace(exchange.decision, code="redaction_failed")
         self._daemon_error(message)
@@ -491,7 +494,7 @@ class Conversation:
         try:
             self.to_client.extend(exchange.response.end(kept or b""))
         except Withheld as exc:
-            self._withhold(exchange, str(exc))
+            self._withhold(exchange, exc)
             return
         exchange.redacted = exchange.response.removed
         self._queue.popleft()

@@ -60,6 +60,7 @@ class Piece:
     kept: int  # bytes kept of the body so far
     size: int  # payload bytes of the body so far
     ended: Ended | None = None  # this piece ends the body
+    collected: bytearray | None = None  # the body kept so far, live (`keep_body`)
 
 
 Event = Head | Switched | Piece | Ended
@@ -135,7 +136,7 @@ class ResponseReader:
         kept = body.collected
         if kept is not None and self._keep_last is not None and len(kept) > self._keep_last:
             del kept[: len(kept) - self._keep_last]
-        piece = Piece(raw, len(kept or b""), body.size)
+        piece = Piece(raw, len(kept or b""), body.size, collected=kept)
         if body.done:
             piece.ended = self._ended()
         return piece

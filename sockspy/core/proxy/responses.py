@@ -10,6 +10,15 @@ and no branch on what the plan is.
   is rewritten, and the new answer leaves re-framed with a Content-Length. An answer
   that is too long, or that cannot be rewritten for any reason, is `Withheld`: the
   conversation answers 502 and never sends the original bytes (fail closed).
+- `RedactEach` (a redacted list answer): each item of the JSON array is rewritten as it
+  arrives and leaves in a chunk of its own, so a list is bounded by its largest item,
+  not its length: one client's many large objects cannot make everyone's list fail.
+  Once a chunk has left, a failure cuts the connection (the client sees a broken body,
+  never an unredacted byte).
+
+Every byte held for a rewrite counts against one `HeldBytes` budget of the process: an
+answer that would pass it is withheld (503), so concurrent held answers are bounded in
+total, not only one by one.
 
 A new way for a response to leave ("record a build's output", "redact labels too") is
 a new plan here, not a flag on the exchange and a branch in three conversation methods.
@@ -17,19 +26,71 @@ a new plan here, not a flag on the exchange and a branch in three conversation m
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final, Protocol
 
 from sockspy.core.deciding.decision import Decision
 from sockspy.core.docker import redaction
+from sockspy.core.docker.jsonarray import ArrayItems
 from sockspy.core.docker.request import Request
 from sockspy.core.wire import rewrite
 
 
 class Withheld(Exception):
     """The answer must not reach the client as the daemon sent it, and cannot be changed:
-    the conversation sends a 502 instead (`reason` says why)."""
+    the conversation sends `status` instead (`reason` says why), or cuts the connection
+    if part of the rewritten answer has left already."""
+
+    def __init__(self, reason: str, status: int = 502) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+HELD_BYTES_LIMIT = 256 * 1024 * 1024
+
+
+class _Held:
+    """One plan's held bytes, as the budget sees them (a bytearray takes no weak ref)."""
+
+    __slots__ = ("__weakref__", "buf")
+
+    def __init__(self) -> None:
+        self.buf: bytearray | bytes = b""
+
+
+class HeldBytes:
+    """The bytes every plan of the process holds for a rewrite, against one limit. A plan
+    that is dropped (its connection closed, however) stops counting by itself: the
+    budget only holds weak references."""
+
+    def __init__(self, limit: int = HELD_BYTES_LIMIT) -> None:
+        self.limit = limit
+        self._held: weakref.WeakSet[_Held] = weakref.WeakSet()
+
+    @property
+    def total(self) -> int:
+        return sum(len(held.buf) for held in self._held)
+
+    def hold(self, held: _Held, buf: bytearray) -> None:
+        """`held` now holds `buf`; Withheld (503) if that passes the limit."""
+        held.buf = buf
+        self._held.add(held)
+        total = self.total
+        if total > self.limit:
+            held.buf = b""
+            raise Withheld(
+                f"sockspy holds {total} bytes of answers to rewrite, over {self.limit}: try again",
+                503,
+            )
+
+    def release(self, held: _Held) -> None:
+        held.buf = b""
+        self._held.discard(held)
+
+
+BUDGET = HeldBytes()  # the process's; a server may pass its own
 
 
 class ResponsePlan(Protocol):
@@ -43,10 +104,16 @@ class ResponsePlan(Protocol):
         """What the plan took out of the answer, for the record (set by `end`)."""
         ...
 
+    @property
+    def started(self) -> bool:
+        """Has a byte of the (rewritten) answer left? Then it can only be cut."""
+        ...
+
     def head(self, head: bytes) -> list[bytes]: ...
 
-    def chunk(self, raw: bytes, kept: int) -> list[bytes]:
-        """A piece of the body as framed on the wire; `kept`: bytes collected so far."""
+    def chunk(self, raw: bytes, kept: bytearray | None) -> list[bytes]:
+        """A piece of the body as framed on the wire; `kept`: the body collected so far,
+        when `holds` (a plan may consume it from the front)."""
         ...
 
     def end(self, body: bytes) -> list[bytes]:
@@ -59,11 +126,12 @@ class Relay:
 
     holds: Final = False
     removed: Final[tuple[str, ...]] = ()
+    started: Final = True
 
     def head(self, head: bytes) -> list[bytes]:
         return [head]
 
-    def chunk(self, raw: bytes, kept: int) -> list[bytes]:
+    def chunk(self, raw: bytes, kept: bytearray | None) -> list[bytes]:
         return [raw]
 
     def end(self, body: bytes) -> list[bytes]:
@@ -80,8 +148,11 @@ class HoldWhole:
     rewrite: Callable[[bytes], bytes]
     limit: int
     what: tuple[str, ...]  # what `rewrite` removes, for the record
+    budget: HeldBytes = field(default_factory=lambda: BUDGET)
     removed: tuple[str, ...] = ()
+    started: bool = False  # nothing leaves before `end`
     _head: bytes = b""
+    _held: _Held = field(default_factory=_Held)
 
     @property
     def holds(self) -> bool:
@@ -91,12 +162,15 @@ class HoldWhole:
         self._head = head
         return []
 
-    def chunk(self, raw: bytes, kept: int) -> list[bytes]:
-        if kept > self.limit:
+    def chunk(self, raw: bytes, kept: bytearray | None) -> list[bytes]:
+        assert kept is not None
+        if len(kept) > self.limit:
             raise Withheld(f"the answer is over {self.limit} bytes")
+        self.budget.hold(self._held, kept)
         return []
 
     def end(self, body: bytes) -> list[bytes]:
+        self.budget.release(self._held)
         try:
             new = self.rewrite(body)
             head = rewrite.response_with_body(self._head, new)
@@ -106,8 +180,75 @@ class HoldWhole:
         return [head, new]
 
 
-def plan(decision: Decision | None, request: Request | None, status: int) -> ResponsePlan:
-    """How the response to `request` with this `status` leaves."""
+@dataclass(slots=True)
+class RedactEach:
+    """A list answer redacted item by item as it streams, re-framed chunked."""
+
+    rewrite_item: Callable[[bytes], bytes]
+    item_cap: int
+    what: tuple[str, ...]
+    budget: HeldBytes = field(default_factory=lambda: BUDGET)
+    removed: tuple[str, ...] = ()
+    started: bool = False  # a byte of the rewritten answer has left
+    _head: bytes = b""
+    _items: ArrayItems = field(init=False)
+    _count: int = 0
+    _held: _Held = field(default_factory=_Held)
+    _live: bytearray | None = None  # the body as the reader collects it, consumed here
+
+    def __post_init__(self) -> None:
+        self._items = ArrayItems(self.item_cap)
+
+    @property
+    def holds(self) -> bool:
+        return True
+
+    def head(self, head: bytes) -> list[bytes]:
+        self._head = head
+        return []
+
+    def chunk(self, raw: bytes, kept: bytearray | None) -> list[bytes]:
+        assert kept is not None
+        self._live = kept
+        return self._take(kept)
+
+    def end(self, body: bytes) -> list[bytes]:
+        # `body` was copied before the last piece was consumed: the live buffer holds
+        # what is left of it (a body with no piece at all: `body`).
+        out = self._take(self._live if self._live is not None else bytearray(body))
+        self.budget.release(self._held)
+        if not self._items.closed:
+            raise Withheld("the answer ends inside its list")
+        tail = (b"[" if not self._count else b"") + b"]"
+        self.removed = self.what
+        return [*out, rewrite.chunk(tail), rewrite.chunk(b"")]
+
+    def _take(self, kept: bytearray) -> list[bytes]:
+        try:
+            items = self._items.take(kept)
+            parts = [
+                (b"," if self._count + i else b"[") + self.rewrite_item(item)
+                for i, item in enumerate(items)
+            ]
+        except Exception as exc:  # any failure: withheld, never the original bytes
+            raise Withheld(str(exc) or type(exc).__name__) from exc
+        self.budget.hold(self._held, kept)
+        self._count += len(items)
+        out = []
+        if self._items.opened and not self.started:
+            out.append(rewrite.response_chunked(self._head))
+            self.started = True
+        if parts:
+            out.append(rewrite.chunk(b"".join(parts)))
+        return out
+
+
+def plan(
+    decision: Decision | None, request: Request | None, status: int, budget: HeldBytes | None = None
+) -> ResponsePlan:
+    """How the response to `request` with this `status` leaves (`budget`: the process's
+    `BUDGET` unless given)."""
+    budget = budget if budget is not None else BUDGET
     if (
         status == 200
         and decision is not None
@@ -116,9 +257,17 @@ def plan(decision: Decision | None, request: Request | None, status: int) -> Res
         and request.endpoint in redaction.ENDPOINTS
     ):
         endpoint, fields = request.endpoint, decision.redact
+        if endpoint in redaction.STREAMED and request.head.http_version == "1.1":
+            return RedactEach(
+                lambda item: redaction.redact_item(endpoint, item, fields),
+                redaction.MAX_REDACTED_BODY,
+                fields,
+                budget,
+            )
         return HoldWhole(
             lambda body: redaction.redact(endpoint, body, fields),
             redaction.MAX_REDACTED_BODY,
             fields,
+            budget,
         )
     return RELAY

@@ -109,6 +109,23 @@ def response_with_body(head: bytes, body: bytes) -> bytes:
     """A response head that frames `body` with a Content-Length of its own: any
     Content-Length or Transfer-Encoding line is dropped and one Content-Length added
     (the body was buffered whole, so its new length is known)."""
+    return _reframed(head, b"Content-Length: " + str(len(body)).encode("ascii"))
+
+
+def response_chunked(head: bytes) -> bytes:
+    """A response head whose body leaves chunked (rewritten as it streams, its length
+    unknown): any Content-Length or Transfer-Encoding line is replaced."""
+    return _reframed(head, b"Transfer-Encoding: chunked")
+
+
+def chunk(data: bytes) -> bytes:
+    """`data` as one chunk of a chunked body (empty: the last chunk)."""
+    if not data:
+        return b"0\r\n\r\n"
+    return b"%x\r\n" % len(data) + data + b"\r\n"
+
+
+def _reframed(head: bytes, framing: bytes) -> bytes:
     lines = head.split(b"\r\n")
     if len(lines) < 3 or lines[-2:] != [b"", b""]:
         raise RewriteError("not a complete response head")
@@ -117,5 +134,4 @@ def response_with_body(head: bytes, body: bytes) -> bytes:
         for line in lines[1:-2]
         if line.partition(b":")[0].strip().lower() not in (b"content-length", b"transfer-encoding")
     ]
-    framing = b"Content-Length: " + str(len(body)).encode("ascii")
     return b"\r\n".join([lines[0], *kept, framing, b"", b""])

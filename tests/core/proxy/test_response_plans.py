@@ -1,0 +1,125 @@
+"""How held answers leave: a redacted list streams item by item, bounded by its largest
+item; whatever cannot be rewritten never leaves as the daemon sent it; and every byte
+held for a rewrite counts against one budget of the process."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from sockspy.core.deciding.client import Client, PeerCred
+from sockspy.core.deciding.decision import Decision
+from sockspy.core.deciding.gate import AllowAll, GateInForce
+from sockspy.core.docker import redaction
+from sockspy.core.proxy import responses
+from sockspy.core.proxy.conversation import Conversation
+
+CLIENT = Client(front="unix:///s", peer=PeerCred(7, 1001, 1001))
+REDACT = Decision(allowed=True, redact=("env", "mounts"))
+
+
+def container(n: int, secret: str = "s3cret") -> dict[str, Any]:
+    return {"Id": f"{n:064x}", "Names": [f"/c{n}"], "Labels": {"pad": "x" * 300},
+            "Mounts": [{"Source": f"/srv/{secret}", "Destination": "/d"}]}  # fmt: skip
+
+
+def exchange(target: str, answer: bytes, pieces: int = 7, chunked: bool = False) -> bytes:
+    """What the client gets for `target`, the daemon answering `answer` in `pieces`."""
+    conv = Conversation(1, CLIENT, GateInForce(AllowAll()), clock=lambda: 0.0)
+    conv.client_data(f"GET {target} HTTP/1.1\r\nHost: d\r\n\r\n".encode())
+    conv.decided(REDACT)
+    conv.to_upstream.clear()
+    if chunked:
+        head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        framed = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in _split(answer, 5))
+        wire = head + framed + b"0\r\n\r\n"
+    else:
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+        wire = head % len(answer) + answer
+    for piece in _split(wire, pieces):
+        conv.upstream_data(piece)
+    return b"".join(i for i in conv.to_client if isinstance(i, bytes))
+
+
+def _split(data: bytes, parts: int) -> list[bytes]:
+    size = max(1, len(data) // parts)
+    return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+def dechunked(response: bytes) -> tuple[bytes, bytes]:
+    head, _, rest = response.partition(b"\r\n\r\n")
+    body = b""
+    while True:
+        size_line, _, rest = rest.partition(b"\r\n")
+        size = int(size_line, 16)
+        if size == 0:
+            assert rest == b"\r\n"
+            return head, body
+        body, rest = body + rest[:size], rest[size + 2 :]
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+@pytest.mark.parametrize("pieces", [1, 3, 50])
+def test_a_redacted_list_longer_than_the_cap_streams_item_by_item(
+    chunked: bool, pieces: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(redaction, "MAX_REDACTED_BODY", 2000)  # each item fits, the list not
+    answer = json.dumps([container(n) for n in range(20)]).encode()
+    assert len(answer) > 3 * 2000
+    head, body = dechunked(exchange("/v1.41/containers/json", answer, pieces, chunked))
+    assert head.startswith(b"HTTP/1.1 200 OK") and b"Transfer-Encoding: chunked" in head
+    assert b"Content-Length" not in head and b"s3cret" not in body
+    listed = json.loads(body)
+    assert [c["Names"] for c in listed] == [[f"/c{n}"] for n in range(20)]
+    assert all(c["Mounts"][0]["Source"] == "" for c in listed)
+
+
+@pytest.mark.parametrize("answer", [b"[]", b" [ ] ", b"[\n]\n"])
+def test_an_empty_list_is_still_a_list(answer: bytes) -> None:
+    head, body = dechunked(exchange("/v1.41/containers/json", answer))
+    assert head.startswith(b"HTTP/1.1 200 OK") and json.loads(body) == []
+
+
+def test_an_answer_that_is_no_list_is_withheld_before_a_byte_leaves() -> None:
+    sent = exchange("/v1.41/containers/json", b'{"message": "surprise"}')
+    assert sent.startswith(b"HTTP/1.1 502 ") and b"surprise" not in sent
+
+
+def test_an_item_over_the_cap_after_others_left_cuts_the_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(redaction, "MAX_REDACTED_BODY", 2000)
+    items = [container(0), {**container(1, "hidden"), "Labels": {"pad": "y" * 5000}}]
+    sent = exchange("/v1.41/containers/json", json.dumps(items).encode(), pieces=20)
+    assert sent.startswith(b"HTTP/1.1 200 OK") and b"/c0" in sent
+    assert b"502" not in sent and b"hidden" not in sent and not sent.endswith(b"0\r\n\r\n")
+
+
+def test_held_answers_count_against_one_budget_and_a_dropped_one_stops_counting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    budget = responses.HeldBytes(limit=3000)
+    monkeypatch.setattr(responses, "BUDGET", budget)
+    big = json.dumps(container(1) | {"Config": {"Env": ["A=" + "z" * 2000]}}).encode()
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(big)
+
+    def holding() -> Conversation:  # an inspect answer, held half way
+        conv = Conversation(1, CLIENT, GateInForce(AllowAll()), clock=lambda: 0.0)
+        conv.client_data(b"GET /v1.41/containers/c1/json HTTP/1.1\r\nHost: d\r\n\r\n")
+        conv.decided(REDACT)
+        conv.upstream_data(head + big[:1600])
+        return conv
+
+    first = holding()
+    assert budget.total == 1600
+    second = holding()  # 3200 held: over the budget
+    sent = b"".join(i for i in second.to_client if isinstance(i, bytes))
+    assert sent.startswith(b"HTTP/1.1 503 ") and b"zzz" not in sent
+    del first  # its connection is gone: what it held no longer counts
+    assert budget.total == 0
+    third = holding()
+    third.upstream_data(big[1600:])
+    sent = b"".join(i for i in third.to_client if isinstance(i, bytes))
+    assert sent.startswith(b"HTTP/1.1 200 OK") and budget.total == 0
