@@ -20,6 +20,7 @@ import trio
 from sockspy.core.deciding.decision import Decision, transcript_unavailable
 from sockspy.core.deciding.lookups import InspectExec, LookupFailed
 from sockspy.core.docker import sessions
+from sockspy.core.docker.gojson import BodyDecodeError, top_level_field
 from sockspy.core.docker.request import Request
 from sockspy.io.inspector import DaemonLookups
 from sockspy.io.transcripts import Recorder, TranscriptSink
@@ -58,9 +59,19 @@ class SessionRecorder:
         return transcript_unavailable(decision, self._error)
 
     async def _tty(self, request: Request) -> bool:
-        """Whether the session's stream is a raw tty or stdcopy frames, as the daemon has
-        it: the exec's (as created) or the attached container's. Raises LookupFailed."""
+        """Whether the session's stream is a raw tty or stdcopy frames, as the daemon
+        frames it. Raises LookupFailed.
+
+        An exec start's framing is its own body's ``Tty`` (dockerd's postContainerExecStart
+        writes stdcopy frames unless ``execStartCheck.Tty``, whatever the exec was created
+        with: checked on 20.10), read as Go reads it; an attach's is the container's
+        ``Config.Tty``. Only an exec start whose body was not held asks the exec."""
         name = dict(request.params).get("name", "")
+        if request.endpoint == "exec.start" and request.body is not None:
+            try:
+                return top_level_field(request.body, "Tty") is True
+            except BodyDecodeError as exc:  # dockerd refuses it too: no session to record
+                raise LookupFailed(f"exec start body: {exc}") from None
         with trio.move_on_after(SESSION_OUTCOME_SECONDS):
             if request.endpoint == "exec.start":
                 answer = await self.inspector.answer(InspectExec(name))

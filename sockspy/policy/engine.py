@@ -127,6 +127,9 @@ class PolicyGate:
             raise ValueError(f"min_api_version {policy.min_api_version!r} is not a version")
         self.floor = floor
         self._body_endpoints = self.source.body_endpoints()
+        self._records_sessions = any(r.record for r in policy.rules) or any(
+            p.record for p in policy.profiles
+        )
         compiled = [_Compiled.of(rule) for rule in policy.rules]
         # Rules that can match each endpoint, in policy order. A request dockerd does not
         # route only meets rules that name no endpoint.
@@ -163,6 +166,8 @@ class PolicyGate:
     def wants_body(self, request: Request, client: Client) -> bool:
         if ownership.wants_body(request) and self._owner_template(client) is not None:
             return True
+        if request.endpoint == "exec.start" and self._records_sessions:
+            return True  # its body's Tty is how the daemon frames what a transcript decodes
         return request.endpoint in self._body_endpoints and self._reads_findings(request, client)
 
     def _owner_template(self, client: Client) -> str | None:

@@ -9,6 +9,7 @@ import os
 import pty
 import select
 import shutil
+import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -289,3 +290,54 @@ def test_a_session_that_must_be_recorded_is_refused_when_it_cannot_be(
         "deny", "transcript_unavailable", 403,
     )  # fmt: skip
     assert "must be recorded" in str(start["reason"])
+
+
+def _exec(unix_path: str, container: str, created_tty: bool, started_tty: bool) -> bytes:
+    """An exec of `echo framed-out` created with one Tty and started with another, raw;
+    what the client got after the 101."""
+    create = json.dumps({"Cmd": ["echo", "framed-out"], "AttachStdout": True,
+                         "AttachStderr": True, "Tty": created_tty}).encode()  # fmt: skip
+    start = json.dumps({"Detach": False, "Tty": started_tty}).encode()
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(10)
+        sock.connect(unix_path)
+        sock.sendall(b"POST /v1.41/containers/%s/exec HTTP/1.1\r\nHost: d\r\nContent-Type: "
+                     b"application/json\r\nContent-Length: %d\r\n\r\n%s"
+                     % (container.encode(), len(create), create))  # fmt: skip
+        answer = b""
+        while b"}" not in answer:
+            answer += sock.recv(65536)
+        exec_id = json.loads(answer.partition(b"\r\n\r\n")[2])["Id"]
+        head = (
+            b"POST /v1.41/exec/%s/start HTTP/1.1\r\nHost: d\r\nContent-Type: "
+            b"application/json\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
+        ) % exec_id.encode()
+        sock.sendall(head + b"Content-Length: %d\r\n\r\n" % len(start) + start)
+        got = b""
+        while chunk := sock.recv(65536):
+            got += chunk
+    return got.partition(b"\r\n\r\n")[2]
+
+
+@pytest.mark.parametrize(("created_tty", "started_tty"), [(True, False), (False, True)])
+def test_a_transcript_decodes_an_exec_as_the_daemon_framed_it(
+    created_tty: bool, started_tty: bool, start_sockspy: StartProxy, direct: Docker,
+    test_image: str, new_name: Callable[[], str], tmp_path: Path,
+) -> None:  # fmt: skip
+    """dockerd frames an exec's output by its start's Tty, not by the exec's own: a
+    transcript decoded by the exec's would hold stdcopy headers, or lose the output."""
+    policy = tmp_path / "recording.toml"
+    policy.write_text(RECORDING_POLICY + '\n[[rules]]\nname = "rest"\naction = "allow"\n')
+    transcripts = tmp_path / "transcripts"
+    proxy = start_sockspy("--transcript-dir", str(transcripts), policy=str(policy))
+    name = new_name()
+    direct("run", "-d", "--name", name, test_image, "sleep", "600")
+    got = _exec(str(proxy.unix_path), name, created_tty, started_tty)
+    framed = got.startswith(b"\x01\x00\x00\x00")
+    assert framed is not started_tty, got  # the daemon framed it by the start's Tty
+    records = records_until(proxy, lambda rs: bool(of(rs, "exec.start", "session_end")))
+    [end] = of(records, "exec.start", "session_end")
+    lines = Path(str(end["transcript"])).read_text().splitlines()
+    events = [json.loads(line) for line in lines[1:]]  # after the asciicast header
+    output = "".join(text for _, code, text in events if code == "o")
+    assert output.rstrip("\r\n") == "framed-out", output
