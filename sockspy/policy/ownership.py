@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sockspy.core.deciding.client import Client
@@ -181,11 +181,18 @@ def judge(request: Request, tenant: Tenant | None, profile: str) -> Procedure[De
                 return _deny(400, "owner_label", f"the label {tenant.label} is sockspy's to set")
     except BodyDecodeError as exc:
         return _deny(400, "undecodable_body", str(exc))
+    pins: list[tuple[str, str]] = []
     for ref in refs:
-        refusal = yield from _check(ref, tenant)
+        refusal = yield from _check(ref, tenant, pins)
         if refusal is not None:
             return refusal
-    return (yield from _mutation(request, tenant))
+    mutation = yield from _mutation(request, tenant)
+    if pins and isinstance(mutation, Mutation):
+        name, container_id = pins[0]
+        pinned = f"container {name!r} pinned to {container_id[:12]}"
+        added = f"{mutation.added}; {pinned}" if mutation.added else pinned
+        return replace(mutation, path_name=pins[0], added=added)
+    return mutation
 
 
 def _mutation(request: Request, tenant: Tenant) -> Procedure[Decision | Mutation]:
@@ -250,8 +257,11 @@ def _commit_labelled(request: Request, tenant: Tenant) -> Decision | Mutation:
     return Mutation(query_added=("changes", change), added=f"label {tenant.pair}")
 
 
-def _check(ref: Reference, tenant: Tenant) -> Procedure[Decision | None]:
-    """None when `tenant` may use the object `ref` names; else the refusal."""
+def _check(
+    ref: Reference, tenant: Tenant, pins: list[tuple[str, str]]
+) -> Procedure[Decision | None]:
+    """None when `tenant` may use the object `ref` names; else the refusal. A container
+    the path names by an all-hex name is added to `pins`: (name, its full id)."""
     repository = imageref.repository(ref.name) if ref.every_tag else None
     if repository is not None:
         refusal = yield from _repository_usable(ref, repository, tenant)
@@ -288,6 +298,9 @@ def _check(ref: Reference, tenant: Tenant) -> Procedure[Decision | None]:
         return _not_found(ref, f"owned by {labels.get(tenant.label) or 'nobody'}")
     resolved_by_name = not str(answer.get("Id") or "").startswith(ref.name)
     if ref.kind == "container" and _HEX.fullmatch(ref.name) and resolved_by_name:
+        if ref.where == "path":  # forwarded by its full id: resolved exactly, never racing
+            pins.append((ref.name, str(answer.get("Id"))))
+            return None
         return (yield from _prefix_unclaimed(ref, tenant))
     if ref.kind == "network" and _HEX.fullmatch(ref.name) and resolved_by_name:
         return _ambiguous(ref, "a tenant names a network whose name is all hex digits by its id")

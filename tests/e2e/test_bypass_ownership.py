@@ -373,3 +373,28 @@ def test_a_container_named_with_a_leading_slash_is_read_as_dockerd_reads_it(
         assert direct("inspect", f"{mine}-3", check=False).returncode != 0
     finally:
         direct("rm", "-f", mine, f"{mine}-2", f"{mine}-3", check=False)
+
+
+def test_a_tenants_container_named_like_another_owners_id_prefix_is_served_pinned(
+    proxy: ProxyProcess, scene: Scene, direct: Docker
+) -> None:
+    """Tenant B names its container after the first two hex digits of A's container id.
+    dockerd resolves the name first, so `stop <name>` is B's own: sockspy forwards it
+    pinned to the id it checked (no race with a rename can turn it into A's prefix), and
+    never refuses it (it refused such names whenever another owner's id shared them)."""
+    name = scene.victim_id[:2]
+    label = f"{LABEL}={scene.owner_b}"
+    direct("run", "-d", "--name", name, "--label", label, scene.image, "sleep", "600")
+    try:
+        own_id = json.loads(direct("inspect", name).stdout)[0]["Id"]
+        status, body = call(proxy, "POST", f"/v1.41/containers/{name}/stop?t=0")
+        assert status == 204, body
+        assert json.loads(direct("inspect", name).stdout)[0]["State"]["Running"] is False
+        assert state(direct, scene.victim)["State"]["Running"] is True  # A's is untouched
+        deadline = time.monotonic() + 5  # the log is written off the byte path
+        while not (stops := [r for r in proxy.exchanges() if r["endpoint"] == "container.stop"]):
+            assert time.monotonic() < deadline, "no record of the stop"
+            time.sleep(0.05)
+        assert stops[-1]["mutation"] == f"container {name!r} pinned to {own_id[:12]}"
+    finally:
+        direct("rm", "-f", name, check=False)

@@ -20,17 +20,21 @@ class Mutation:
 
     `query`: (parameter, new value) for the request target; `query_added`: (parameter,
     value) appended after the values a repeatable parameter already has (a commit's last
-    ``changes``); `body_label`: (key, value) added to a create body's Labels. `added`
-    says what, for the audit record. An empty Mutation changes nothing.
+    ``changes``); `body_label`: (key, value) added to a create body's Labels;
+    `path_name`: (name, full id): the container the path names by a name, pinned to the
+    id it was checked as. `added` says what, for the audit record. An empty Mutation
+    changes nothing.
     """
 
     query: tuple[str, str] | None = None
     body_label: tuple[str, str] | None = None
     added: str | None = None
     query_added: tuple[str, str] | None = None
+    path_name: tuple[str, str] | None = None
 
     def __bool__(self) -> bool:
-        return any(x is not None for x in (self.query, self.body_label, self.query_added))
+        changes = (self.query, self.body_label, self.query_added, self.path_name)
+        return any(x is not None for x in changes)
 
 
 @dataclass(frozen=True, slots=True)

@@ -151,6 +151,8 @@ class Exchange:
             head = rewrite.with_query_value(head, *mutation.query)
         if mutation.query_added is not None:
             head = rewrite.with_query_added(head, *mutation.query_added)
+        if mutation.path_name is not None:
+            head = rewrite.with_container_in_path(head, *mutation.path_name)
         if mutation.body_label is not None:
             request = self.request
             if request is None or request.body is None or not self.request_done:

@@ -55,6 +55,22 @@ def with_query_added(head: bytes, name: str, value: str) -> bytes:
     return _with_query(head, [*_query_pairs(head), _pair(name, value)])
 
 
+def with_container_in_path(head: bytes, name: str, container_id: str) -> bytes:
+    """`head` with the container its path names as `name` (the segment after
+    ``containers``, written as is) named by `container_id` instead. A name written
+    otherwise (percent-encoded) raises RewriteError: the request is refused."""
+    line, sep, rest = head.partition(b"\r\n")
+    method, target, version = _request_line(line)
+    path, question, query = target.partition("?")
+    segments = path.split("/")
+    at = [i for i in range(1, len(segments)) if segments[i - 1] == "containers"]
+    if not at or segments[at[0]] != name:
+        raise RewriteError(f"the path does not name the container {name!r} as written")
+    segments[at[0]] = container_id
+    target = "/".join(segments) + (question + query)
+    return f"{method} {target} {version}".encode("ascii") + sep + rest
+
+
 def _query_pairs(head: bytes) -> list[str]:
     """The raw ``name=value`` pairs of the head's request target, as written."""
     _, target, _ = _request_line(head.partition(b"\r\n")[0])

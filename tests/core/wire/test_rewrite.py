@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from sockspy.core.wire import rewrite
 from sockspy.core.wire.framing import Chunked, FixedLength, NoBody, reader_for
 from sockspy.core.wire.head import parse_request_head
 from sockspy.core.wire.rewrite import RewriteError, with_body, with_query_value
@@ -63,3 +64,16 @@ def test_a_chunked_body_is_reframed_as_one_chunk_that_a_chunked_reader_reads_bac
 def test_a_request_without_a_body_cannot_be_given_one() -> None:
     with pytest.raises(RewriteError):
         with_body(b"POST /volumes/create HTTP/1.1\r\n\r\n", NoBody(), b"{}")
+
+
+def test_a_container_named_in_the_path_is_pinned_to_its_id_and_nothing_else_moves() -> None:
+    head = b"POST /v1.41/containers/ab/stop?t=0 HTTP/1.1\r\nHost: d\r\n\r\n"
+    pinned = rewrite.with_container_in_path(head, "ab", "ab12" + "0" * 60)
+    assert (
+        pinned
+        == b"POST /v1.41/containers/ab12" + b"0" * 60 + b"/stop?t=0 HTTP/1.1\r\nHost: d\r\n\r\n"
+    )
+    bare = b"GET /containers/ab/json HTTP/1.1\r\n\r\n"
+    assert rewrite.with_container_in_path(bare, "ab", "f" * 64).startswith(b"GET /containers/fff")
+    with pytest.raises(rewrite.RewriteError):  # written percent-encoded: refused, not guessed
+        rewrite.with_container_in_path(b"GET /containers/%61b/json HTTP/1.1\r\n\r\n", "ab", "f")
