@@ -218,6 +218,10 @@ def _mutation(request: Request, tenant: Tenant) -> Procedure[Decision | Mutation
             return refusal
     if endpoint == "image.commit":
         return _commit_labelled(request, tenant)
+    if endpoint == "image.create":
+        refusal = yield from _pull_tags_free(request, tenant)
+        if refusal is not None:
+            return refusal
     if endpoint == "image.delete":
         image_name = dict(request.params).get("name", "")
         image = yield InspectNow("image", image_name)  # answered from the first ask
@@ -305,6 +309,45 @@ def _check(
     if ref.kind == "network" and _HEX.fullmatch(ref.name) and resolved_by_name:
         return _ambiguous(ref, "a tenant names a network whose name is all hex digits by its id")
     return None
+
+
+def _pull_tags_free(request: Request, tenant: Tenant) -> Procedure[Decision | None]:
+    """A refusal when a pull would move a tag off another tenant's image. dockerd pulls
+    ``fromImage`` at ``tag``; with no tag and a name-only image, every tag of the
+    repository (``docker pull -a``); a digest writes no tag. (A shared tag may move: a
+    pull is how public images are updated.)"""
+    image, tag = request.query_get("fromImage") or "", request.query_get("tag") or ""
+    if not image or "@" in image or tag.startswith("sha256:"):
+        return None
+    if tag:
+        names = [f"{image}:{tag}"]
+    elif (repository := imageref.repository(image)) is not None:
+        images = yield ImagesOfRepository(repository)
+        if images is NOT_LOOKED_UP or not isinstance(images, list):
+            return _deny(403, "not_looked_up", f"the images of {repository!r} were not looked up")
+        for item in images:
+            if _others(item.get("Labels"), tenant):
+                return _tag_taken(f"{repository} (every tag: a pull without a tag)")
+        return None
+    else:
+        names = [image]
+    for name in names:
+        answer = yield InspectNow("image", name)
+        if answer is NOT_LOOKED_UP:
+            return _deny(403, "not_looked_up", f"tag {name!r} was not looked up")
+        if isinstance(answer, Mapping) and _others(_labels("image", answer), tenant):
+            return _tag_taken(name)
+    return None
+
+
+def _others(labels: Any, tenant: Tenant) -> bool:
+    """Labels that say another tenant owns the object."""
+    return isinstance(labels, Mapping) and tenant.label in labels and not _mine(labels, tenant)
+
+
+def _tag_taken(name: str) -> Decision:
+    reason = f"the tag {name!r} names an image that is another tenant's"
+    return _deny(409, "name_in_use", reason, answer=f"Conflict. The tag {name!r} is in use.")
 
 
 def _repository_usable(

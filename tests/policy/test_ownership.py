@@ -298,7 +298,8 @@ def test_a_tenant_cannot_repoint_a_shared_tag_nor_remove_a_shared_image() -> Non
 def test_images_a_tenant_loads_or_imports_are_refused_pulls_are_not() -> None:
     refused_as(decide("POST", "/images/load"), 403, "not_for_tenants")
     refused_as(decide("POST", "/images/create?fromSrc=-&repo=alpine"), 403, "not_for_tenants")
-    assert decide("POST", "/images/create?fromImage=alpine&tag=3").allowed
+    fresh = Facts(**{**vars_of(FACTS), "images": {**FACTS.images, "alpine:3": None}})
+    assert decide("POST", "/images/create?fromImage=alpine&tag=3", facts=fresh).allowed
 
 
 def test_a_build_cannot_run_in_another_tenants_network_or_use_its_image_as_cache() -> None:
@@ -447,3 +448,14 @@ def test_a_value_added_to_a_repeatable_query_parameter_comes_after_the_others() 
     )
     bare = with_query_added(b"POST /commit HTTP/1.1\r\n\r\n", "changes", "x")
     assert bare.startswith(b"POST /commit?changes=x HTTP/1.1")
+
+
+def test_a_pull_cannot_move_a_tag_off_another_tenants_image() -> None:
+    refused_as(decide("POST", "/images/create?fromImage=b&tag=1"), 409, "name_in_use")
+    refused_as(decide("POST", "/images/create?fromImage=b:1"), 409, "name_in_use")
+    b_1 = {"Id": "sha256:" + "2" * 64, "RepoTags": ["b:1"], "Labels": {KEY: "uid-2000"}}
+    theirs = Facts(**{**vars_of(FACTS), "repositories": {"b": [b_1]}})
+    refused_as(decide("POST", "/images/create?fromImage=b", facts=theirs), 409, "name_in_use")
+    assert decide("POST", "/images/create?fromImage=bb&tag=latest").allowed  # shared: moves
+    assert decide("POST", "/images/create?fromImage=app&tag=1").allowed  # a new tag
+    assert decide("POST", "/images/create?fromImage=b@sha256:" + "3" * 64).allowed  # no tag
