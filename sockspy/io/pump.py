@@ -47,6 +47,9 @@ from sockspy.io.upstream import Upstream, UpstreamError, connect
 # After sockspy decides to close, read (and drop) what the client still sends for a
 # moment, so the kernel does not answer it with a reset that destroys our last response.
 LINGER_SECONDS = 1.0
+# Small pieces (heads, short bodies) are joined before sending; bulk data never is.
+_COALESCE_BELOW = 16 * 1024
+_COALESCE_LIMIT = 64 * 1024
 
 
 class _TimedOut(enum.Enum):
@@ -54,11 +57,6 @@ class _TimedOut(enum.Enum):
 
     HEAD = "the rest of a request head"
     IDLE = "a request on an idle keep-alive connection"
-
-
-# Small pieces (heads, short bodies) are joined before sending; bulk data never is.
-_COALESCE_BELOW = 16 * 1024
-_COALESCE_LIMIT = 64 * 1024
 
 
 class Pump:
