@@ -145,21 +145,31 @@ class DaemonLookups:
         return found
 
     async def containers_with_id_prefix(self, prefix: str) -> list[dict[str, Any]]:
-        """Id and labels of every container whose id begins with `prefix` (hex), now.
+        """Id, names and labels of every container whose id begins with `prefix` (hex),
+        or that is named `prefix`, now: all dockerd may resolve `prefix` to.
 
         The daemon's id filter matches an exact id or a prefix (``FuzzyMatch``; checked on
-        dockerd 20.10, where "^..." matches nothing); the answer is narrowed to true
-        prefixes again, whatever a daemon version's filter does."""
-        filters = json.dumps({"id": {prefix: True}})
-        target = f"/containers/json?all=1&filters={quote(filters, safe='')}"
-        listed = await self.get_json(target, f"listing containers with id prefix {prefix!r}")
-        if not isinstance(listed, list):
-            raise InspectError("the container list is not a list")
-        return [
-            {"Id": str(item.get("Id") or ""), "Labels": item.get("Labels") or {}}
-            for item in listed
-            if isinstance(item, dict) and str(item.get("Id") or "").startswith(prefix)
-        ]
+        dockerd 20.10, where "^..." matches nothing), its name filter a regular
+        expression over "/name"; the answer is narrowed to true prefixes and exact names
+        again, whatever a daemon version's filters do."""
+        found: dict[str, dict[str, Any]] = {}
+        # The id filter finds nothing for a one-digit prefix (dockerd 20.10), which
+        # dockerd still resolves: then every container is listed, and narrowed here.
+        queries = [{"id": {prefix: True}}, {"name": {f"^/{prefix}$": True}}]
+        for filters in queries if len(prefix) > 1 else [None]:
+            target = "/containers/json?all=1"
+            if filters is not None:
+                target += f"&filters={quote(json.dumps(filters), safe='')}"
+            listed = await self.get_json(target, f"listing containers called {prefix!r}")
+            if not isinstance(listed, list):
+                raise InspectError("the container list is not a list")
+            for item in listed:
+                if not isinstance(item, dict):
+                    continue
+                cid, names = str(item.get("Id") or ""), item.get("Names") or []
+                if cid.startswith(prefix) or f"/{prefix}" in names:
+                    found[cid] = {"Id": cid, "Names": names, "Labels": item.get("Labels") or {}}
+        return list(found.values())
 
     async def inspect(self, name: str) -> dict[str, Any] | None:
         """The container's inspect JSON, or None if the daemon has no such container."""

@@ -199,15 +199,29 @@ class PolicyGate:
         )
         if refusal is not None:
             return canonical.refuse(*refusal, profile=profile)
+        template = self._owner_template(client)
+        pin: tuple[str, str] | None = None
+        if template is not None and self.enforcing:  # a tenant's short hex name: pinned
+            pinned = yield from ownership.pin_path(request, self._tenant(client, profile))
+            if isinstance(pinned, Decision):
+                return replace(pinned, profile=profile)
+            if pinned is not None:
+                pin, request = pinned, request.with_param("name", pinned[1])
         decision = yield from self._walk(request, profile)
         if decision.outcome == "allow":
             later = self._later_step_denied(request, profile)
             if later is not None:
                 return later
-        template = self._owner_template(client)
         if decision.allowed and template is not None:
             decision = yield from self._owned(request, client, profile, template, decision)
+        if pin is not None and decision.allowed:
+            decision = _pinned(decision, pin)
         return self._redacted(decision, request, profile)
+
+    def _tenant(self, client: Client, profile: str) -> ownership.Tenant | None:
+        template = self._owner_template(client)
+        owner = ownership.owner_of(template, client, profile) if template else None
+        return ownership.Tenant(owner, self.policy.owner_label) if owner is not None else None
 
     def _redacted(self, decision: Decision, request: Request, profile: str) -> Decision:
         """An allowed answer loses what the client's profile or the deciding rule redacts
@@ -237,9 +251,7 @@ class PolicyGate:
     ) -> Procedure[Decision]:
         """An allowed request of a tenant: refused by ownership, or allowed with the
         labels and filters ownership adds (`sockspy.policy.ownership`)."""
-        owner = ownership.owner_of(template, client, profile)
-        tenant = ownership.Tenant(owner, self.policy.owner_label) if owner is not None else None
-        outcome = yield from ownership.judge(request, tenant, profile)
+        outcome = yield from ownership.judge(request, self._tenant(client, profile), profile)
         if isinstance(outcome, Mutation):
             return replace(decision, mutation=outcome) if outcome else decision
         if self.enforcing:
@@ -478,3 +490,12 @@ def _later_step(request: Request) -> Request | None:
     head = f"POST {version}{target} HTTP/1.1\r\nHost: sockspy\r\n"
     head += "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
     return classify_request(parse_request_head(head.encode("latin-1")))
+
+
+def _pinned(decision: Decision, pin: tuple[str, str]) -> Decision:
+    """`decision`, its request forwarded with the container of its path named by the
+    full id ownership resolved (`ownership.pin_path`)."""
+    mutation = decision.mutation or Mutation()
+    pinned = f"container {pin[0]!r} pinned to {pin[1][:12]}"
+    added = f"{mutation.added}; {pinned}" if mutation.added else pinned
+    return replace(decision, mutation=replace(mutation, path_name=pin, added=added))

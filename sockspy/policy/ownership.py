@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from sockspy.core.deciding.client import Client
@@ -55,7 +55,7 @@ from sockspy.core.deciding.lookups import (
     InspectNow,
     Procedure,
 )
-from sockspy.core.docker import imageref, labelling, schemas
+from sockspy.core.docker import imageref, labelling, objects, schemas
 from sockspy.core.docker.gojson import BodyDecodeError, decode_into
 from sockspy.core.docker.request import Request
 from sockspy.policy.hostaccess import query_value
@@ -181,18 +181,55 @@ def judge(request: Request, tenant: Tenant | None, profile: str) -> Procedure[De
                 return _deny(400, "owner_label", f"the label {tenant.label} is sockspy's to set")
     except BodyDecodeError as exc:
         return _deny(400, "undecodable_body", str(exc))
-    pins: list[tuple[str, str]] = []
     for ref in refs:
-        refusal = yield from _check(ref, tenant, pins)
+        refusal = yield from _check(ref, tenant)
         if refusal is not None:
             return refusal
-    mutation = yield from _mutation(request, tenant)
-    if pins and isinstance(mutation, Mutation):
-        name, container_id = pins[0]
-        pinned = f"container {name!r} pinned to {container_id[:12]}"
-        added = f"{mutation.added}; {pinned}" if mutation.added else pinned
-        return replace(mutation, path_name=pins[0], added=added)
-    return mutation
+    return (yield from _mutation(request, tenant))
+
+
+def pin_path(
+    request: Request, tenant: Tenant | None
+) -> Procedure[Decision | tuple[str, str] | None]:
+    """The container a tenant's path names by an all-hex name, resolved as dockerd would
+    resolve it were the tenant's containers the only ones: (name, its full id), to be
+    forwarded by that id (`Mutation.path_name`); None when there is nothing to pin; a
+    refusal when the tenant has no such container (404, as if nothing else existed) or
+    several with that prefix.
+
+    dockerd resolves a full id, then a name, then a unique id prefix. Pinned, the request
+    reaches exactly the container checked, whatever is renamed or made meanwhile; and
+    another tenant's containers change nothing in the answer: no 502 for a prefix they
+    made ambiguous, no refusal of a name their ids begin with."""
+    touched = objects.touched(request)
+    if tenant is None or touched is None or touched[0] != "container":
+        return None  # no owner: `judge` refuses it
+    name = touched[1]
+    if not _HEX.fullmatch(name) or len(name) >= 64:
+        return None
+    found = yield ContainersWithIdPrefix(name)
+    if found is NOT_LOOKED_UP or not isinstance(found, list):
+        return _deny(403, "not_looked_up", f"the containers called {name!r} were not looked up")
+    own = resolve_container(name, [c for c in found if _mine(c.get("Labels") or {}, tenant)])
+    ref = Reference("container", name, "path")
+    if not own:
+        return _not_found(ref, "no container of this tenant is called so")
+    if len(own) > 1:
+        return _ambiguous(ref, "multiple ids of this tenant's containers begin with it")
+    return name, str(own[0]["Id"])
+
+
+def resolve_container(name: str, containers: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """What dockerd resolves `name` to among `containers` (daemon.GetContainer): the one
+    with that full id, else the one named so, else those whose id begins with it (one:
+    resolved; several: ambiguous)."""
+    for matches in (
+        [c for c in containers if c.get("Id") == name],
+        [c for c in containers if f"/{name}" in (c.get("Names") or [])],
+    ):
+        if matches:
+            return matches[:1]
+    return [c for c in containers if str(c.get("Id") or "").startswith(name)]
 
 
 def _mutation(request: Request, tenant: Tenant) -> Procedure[Decision | Mutation]:
@@ -261,11 +298,8 @@ def _commit_labelled(request: Request, tenant: Tenant) -> Decision | Mutation:
     return Mutation(query_added=("changes", change), added=f"label {tenant.pair}")
 
 
-def _check(
-    ref: Reference, tenant: Tenant, pins: list[tuple[str, str]]
-) -> Procedure[Decision | None]:
-    """None when `tenant` may use the object `ref` names; else the refusal. A container
-    the path names by an all-hex name is added to `pins`: (name, its full id)."""
+def _check(ref: Reference, tenant: Tenant) -> Procedure[Decision | None]:
+    """None when `tenant` may use the object `ref` names; else the refusal."""
     repository = imageref.repository(ref.name) if ref.every_tag else None
     if repository is not None:
         refusal = yield from _repository_usable(ref, repository, tenant)
@@ -302,10 +336,7 @@ def _check(
         return _not_found(ref, f"owned by {labels.get(tenant.label) or 'nobody'}")
     resolved_by_name = not str(answer.get("Id") or "").startswith(ref.name)
     if ref.kind == "container" and _HEX.fullmatch(ref.name) and resolved_by_name:
-        if ref.where == "path":  # forwarded by its full id: resolved exactly, never racing
-            pins.append((ref.name, str(answer.get("Id"))))
-            return None
-        return (yield from _prefix_unclaimed(ref, tenant))
+        return (yield from _prefix_unclaimed(ref, tenant))  # a body's: no pin there
     if ref.kind == "network" and _HEX.fullmatch(ref.name) and resolved_by_name:
         return _ambiguous(ref, "a tenant names a network whose name is all hex digits by its id")
     return None

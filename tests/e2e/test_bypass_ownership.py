@@ -398,3 +398,31 @@ def test_a_tenants_container_named_like_another_owners_id_prefix_is_served_pinne
         assert stops[-1]["mutation"] == f"container {name!r} pinned to {own_id[:12]}"
     finally:
         direct("rm", "-f", name, check=False)
+
+
+def test_an_id_prefix_other_tenants_make_ambiguous_resolves_to_the_tenants_own(
+    proxy: ProxyProcess, scene: Scene, direct: Docker
+) -> None:
+    """dockerd answers 500 "multiple IDs found" for a prefix two containers share. B's
+    one-digit prefix that only A's containers make ambiguous is B's container to B (as
+    if A's did not exist), and a prefix only A's containers have is a 404 to B."""
+    label = f"{LABEL}={scene.owner_b}"
+    mine = direct("run", "-d", "--label", label, scene.image, "sleep", "600").stdout
+    own_id = mine.decode().strip()
+    prefix = own_id[:1]
+    others: list[str] = []
+    try:
+        while not any(o.startswith(prefix) for o in others):  # A's sharing B's first digit
+            made = direct("create", "--label", f"{LABEL}={scene.owner_a}", scene.image, "true")
+            others.append(made.stdout.decode().strip())
+        direct_answer = direct("inspect", prefix, check=False)
+        assert direct_answer.returncode != 0  # the daemon: ambiguous
+        status, body = call(proxy, "POST", f"/v1.41/containers/{prefix}/stop?t=0")
+        assert status == 204, body
+        assert json.loads(direct("inspect", own_id).stdout)[0]["State"]["Running"] is False
+        theirs = next(o for o in others if not o.startswith(own_id[:2]))[:2]  # A's only
+        if not own_id.startswith(theirs):
+            status, body = call(proxy, "GET", f"/v1.41/containers/{theirs}/json")
+            assert status == 404 and json.loads(body)["message"].startswith("No such container")
+    finally:
+        direct("rm", "-f", own_id, *others, check=False)

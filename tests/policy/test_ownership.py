@@ -239,22 +239,35 @@ def test_network_connect_checks_the_container_it_names() -> None:
     assert decide("POST", "/networks/net-a/connect", {"Container": "mine"}).allowed
 
 
-def test_a_hex_name_in_the_path_is_pinned_to_the_id_it_was_checked_as() -> None:
-    # "abc" is tenant A's container by name; were the name renamed away, dockerd would
-    # resolve "abc" as an id prefix, maybe someone else's. The path is forwarded with the
-    # full id instead: dockerd resolves exactly what was checked, and nothing is refused
-    # (a two-digit name met another owner's id prefix about once in 256 before).
-    theirs = Facts(
-        **{
-            **vars_of(FACTS),
-            "id_prefixes": {"abc": [{"Id": "abc" + "0" * 61, "Labels": {KEY: "uid-2000"}}]},
-        }
-    )
-    for facts in (theirs, FACTS):
-        decision = decide("POST", "/containers/abc/stop", facts=facts)
+def test_a_hex_name_in_the_path_resolves_among_the_tenants_own_and_is_pinned() -> None:
+    # dockerd resolves a full id, then a name, then a unique id prefix. A tenant's short
+    # hex name is resolved so among its own containers only, and forwarded by the full
+    # id: another tenant's containers neither take it over (a rename between check and
+    # use), nor make it ambiguous (a 502 told they exist), nor get it refused.
+    mine = FACTS.containers["abc"]  # A's, named "/abc"
+    a_abc = {"Id": mine["Id"], "Names": ["/abc"], "Labels": {KEY: "uid-1001"}}
+    b_abc = {"Id": "abc" + "0" * 61, "Names": ["/b1"], "Labels": {KEY: "uid-2000"}}
+    a_c0 = {"Id": "c0ffee" * 10 + "abcd", "Names": ["/web"], "Labels": {KEY: "uid-1001"}}
+    a_c1 = {"Id": "c0ffee" + "1" * 58, "Names": ["/w2"], "Labels": {KEY: "uid-1001"}}
+
+    by_id = {mine["Id"]: mine, a_c0["Id"]: FACTS.containers["c0ffee"]}
+
+    def called(book: dict[str, list[dict[str, Any]]]) -> Facts:  # and the pinned ids
+        containers = {**FACTS.containers, **by_id}
+        return Facts(**{**vars_of(FACTS), "id_prefixes": book, "containers": containers})
+
+    for book in ({"abc": [a_abc, b_abc]}, {"abc": [a_abc]}):
+        decision = decide("POST", "/containers/abc/stop", facts=called(book))
         assert decision.allowed and decision.mutation is not None
-        assert decision.mutation.path_name == ("abc", FACTS.containers["abc"]["Id"])
-    assert not decide("POST", "/containers/c0ffee/stop").mutation  # an id prefix: as it is
+        assert decision.mutation.path_name == ("abc", mine["Id"])
+    prefix = decide("POST", "/containers/c0ff/stop", facts=called({"c0ff": [a_c0, b_abc]}))
+    assert prefix.mutation is not None and prefix.mutation.path_name == ("c0ff", a_c0["Id"])
+    refused_as(decide("POST", "/containers/abc/stop", facts=called({"abc": [b_abc]})), 404,
+               "not_owner")  # fmt: skip
+    refused_as(decide("POST", "/containers/c0ff/stop", facts=called({"c0ff": [a_c0, a_c1]})),
+               400, "ambiguous_name")  # fmt: skip
+    full = decide("POST", f"/containers/{a_c0['Id']}/stop", facts=called({}))  # a full id
+    assert full.allowed and not full.mutation
 
 
 def test_a_hex_name_in_a_body_is_refused_only_when_another_tenants_id_begins_with_it() -> None:

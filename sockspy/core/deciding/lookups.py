@@ -19,8 +19,9 @@ Answers:
   name at this moment: never from a cache. Ownership asks this way: a name can change
   its meaning (a rename, a new container) and the check must not read an old one;
 * `ContainersWithIdPrefix` -> the daemon's list of the containers whose id begins with
-  `prefix` (``GET /containers/json?all=1`` filtered by id), each with its ``Id`` and
-  ``Labels``; what a name made of hex digits would resolve to once no container has it;
+  `prefix`, or that are named it (``GET /containers/json?all=1`` filtered by id and by
+  name), each with its ``Id``, ``Names`` and ``Labels``: everything a name made of hex
+  digits may resolve to;
 * `ImagesOfRepository` -> the daemon's list of the images with a tag in `repository`
   (familiar form: ``app``, ``team/app``, ``localhost:5000/app``), each with its ``Id``,
   ``RepoTags`` and ``Labels``; what a save or push of a name without a tag takes;

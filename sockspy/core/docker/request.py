@@ -77,6 +77,12 @@ class Request:
     def with_body(self, body: bytes) -> Request:
         return replace(self, body=body)
 
+    def with_param(self, name: str, value: str) -> Request:
+        """This request as if its path gave `value` for the route parameter `name` (a
+        container pinned to its id: the checks then read what will be forwarded)."""
+        params = tuple((key, value if key == name else old) for key, old in self.params)
+        return replace(self, params=params)
+
     def with_decoded(self, decoded: Any, raw: bytes = b"<recorded>") -> Request:
         """This request as if its body had been read and decoded to `decoded` (replaying a
         recorded decision: the record keeps the decoding, not the bytes; `raw` stands in
