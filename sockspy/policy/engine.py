@@ -214,6 +214,9 @@ class PolicyGate:
                 return later
         if decision.allowed and template is not None:
             decision = yield from self._owned(request, client, profile, template, decision)
+            tenant = self._tenant(client, profile)
+            if decision.allowed and (yield from ownership.hides_members(request, tenant)):
+                decision = replace(decision, redact=(redaction.MEMBERS,))
         if pin is not None and decision.allowed:
             decision = _pinned(decision, pin)
         return self._redacted(decision, request, profile)
@@ -234,7 +237,7 @@ class PolicyGate:
         wanted = {*(who.redact if who else ()), *(rule.redact if rule else ())}
         if not wanted:
             return decision
-        kinds = tuple(r for r in redaction.REDACTIONS if r in wanted)
+        kinds = (*decision.redact, *(r for r in redaction.REDACTIONS if r in wanted))
         endpoint = request.endpoint
         if not redaction.redactable(endpoint):
             reason = (

@@ -188,6 +188,18 @@ def judge(request: Request, tenant: Tenant | None, profile: str) -> Procedure[De
     return (yield from _mutation(request, tenant))
 
 
+def hides_members(request: Request, tenant: Tenant | None) -> Procedure[bool]:
+    """Whether a tenant's network inspect is of a network that is not its own (the
+    daemon's `bridge`, or one no tenant labels): its answer then loses its members,
+    every tenant's containers with their names and addresses. (An allowed inspect of a
+    network is the tenant's own or shared: `_check` refused the others.)"""
+    touched = objects.touched(request)
+    if request.endpoint != "network.inspect" or tenant is None or touched is None:
+        return False
+    answer = yield InspectNow("network", touched[1])  # answered from the check's ask
+    return not (isinstance(answer, Mapping) and _mine(_labels("network", answer), tenant))
+
+
 def pin_path(
     request: Request, tenant: Tenant | None
 ) -> Procedure[Decision | tuple[str, str] | None]:

@@ -426,3 +426,14 @@ def test_an_id_prefix_other_tenants_make_ambiguous_resolves_to_the_tenants_own(
             assert status == 404 and json.loads(body)["message"].startswith("No such container")
     finally:
         direct("rm", "-f", own_id, *others, check=False)
+
+
+def test_the_shared_bridge_networks_inspect_shows_a_tenant_no_other_tenants_container(
+    proxy: ProxyProcess, scene: Scene, direct: Docker
+) -> None:
+    network = json.loads(direct("network", "inspect", "bridge").stdout)[0]
+    assert scene.victim_id in network["Containers"]  # A's, with its name and address
+    status, body = call(proxy, "GET", "/v1.41/networks/bridge")
+    assert status == 200 and scene.victim_id.encode() not in body
+    shown = json.loads(body)
+    assert shown["Containers"] == {} and shown["Id"] == network["Id"]

@@ -472,3 +472,11 @@ def test_a_pull_cannot_move_a_tag_off_another_tenants_image() -> None:
     assert decide("POST", "/images/create?fromImage=bb&tag=latest").allowed  # shared: moves
     assert decide("POST", "/images/create?fromImage=app&tag=1").allowed  # a new tag
     assert decide("POST", "/images/create?fromImage=b@sha256:" + "3" * 64).allowed  # no tag
+
+
+def test_a_shared_networks_inspect_loses_its_members_for_a_tenant() -> None:
+    bridge = decide("GET", "/networks/bridge")
+    assert bridge.allowed and bridge.redact == ("members",)  # every tenant's containers
+    own = decide("GET", "/networks/net-a")
+    assert own.allowed and own.redact == ()
+    refused_as(decide("GET", "/networks/net-b"), 404, "not_owner")

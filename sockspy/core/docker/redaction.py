@@ -33,13 +33,15 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
-REDACTIONS = ("env", "mounts")
+REDACTIONS = ("env", "mounts")  # what a policy may ask for
+# Ownership's own: a shared network's inspect loses its members (other tenants'
+# containers, their names and addresses) for a tenant.
+MEMBERS = "members"
 MAX_REDACTED_BODY = 16 * 1024 * 1024  # a larger answer is refused (502), not passed on
 CLEAN = frozenset(
     {
         "system.ping", "system.version", "system.info", "system.events", "container.stats",
-        "container.wait", "network.list", "network.inspect", "node.list", "node.inspect",
-        "image.list",
+        "container.wait", "network.list", "node.list", "node.inspect", "image.list",
     }
 )  # fmt: skip
 
@@ -159,6 +161,11 @@ def _disk_usage(usage: dict[str, Any], fields: frozenset[str]) -> None:
     _each(_container, "a df container", "Containers")(usage, fields)
 
 
+def _network(network: dict[str, Any], fields: frozenset[str]) -> None:
+    if MEMBERS in fields and "Containers" in network:
+        network["Containers"] = {}
+
+
 def _env_names(config: dict[str, Any]) -> None:
     if isinstance(config.get("Env"), list):
         config["Env"] = [str(entry).split("=", 1)[0] for entry in config["Env"]]
@@ -221,6 +228,7 @@ REDACTED: dict[str, Rewrite] = {
     "volume.inspect": _one(_volume, "a volume inspect"),
     "volume.list": _each(_volume, "a volume list", "Volumes"),
     "system.df": _one(_disk_usage, "a disk usage"),
+    "network.inspect": _one(_network, "a network inspect"),
 }
 ENDPOINTS = frozenset(REDACTED)
 # List answers redacted an item at a time (`redact_item`), whatever their length.
