@@ -341,7 +341,13 @@ def _check(ref: Reference, tenant: Tenant) -> Procedure[Decision | None]:
         return _not_found(ref, "no such object")
     labels = _labels(ref.kind, answer)
     if ref.kind == "image" and tenant.label not in labels:
-        return None  # shared: pulled, loaded or imported
+        # Shared when it came in under a name (pulled, loaded, tagged by an admin). One
+        # with neither tag nor digest and no owner is a build's intermediate image (the
+        # classic builder labels only the last step; checked on 20.10): a stage's files
+        # are its builder's, and no tenant's to run.
+        if answer.get("RepoTags") or answer.get("RepoDigests"):
+            return None
+        return _not_found(ref, "an untagged image without an owner (a build's intermediate)")
     if ref.kind == "network" and answer.get("Name") in PREDEFINED_NETWORKS and not labels:
         return None  # the daemon's own
     if not _mine(labels, tenant):

@@ -437,3 +437,31 @@ def test_the_shared_bridge_networks_inspect_shows_a_tenant_no_other_tenants_cont
     assert status == 200 and scene.victim_id.encode() not in body
     shown = json.loads(body)
     assert shown["Containers"] == {} and shown["Id"] == network["Id"]
+
+
+def test_a_build_stages_intermediate_image_is_no_other_tenants_to_run(
+    proxy: ProxyProcess, scene: Scene, direct: Docker, tmp_path: Path
+) -> None:
+    """A's multi-stage build, labelled as sockspy labels a tenant's build: only its last
+    step carries the owner label (checked on 20.10), its stages' images neither a label
+    nor a tag. B creating a container from such an image would read A's stage files."""
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text(
+        f"FROM {scene.image} AS secret\nRUN echo stage-secret > /s\n"
+        f"FROM {scene.image}\nCOPY --from=secret /s /s\n"
+    )
+    built = direct("build", "-t", scene.marker, "--label", f"{LABEL}={scene.owner_a}",
+                   str(context), env={"DOCKER_BUILDKIT": "0"})  # fmt: skip
+    steps = built.stdout.decode().split("Step ")
+    stage = next(s for s in steps if "RUN echo stage-secret" in s).split("---> ")[-1].split()[0]
+    try:
+        assert json.loads(direct("image", "inspect", stage).stdout)[0]["RepoTags"] == []
+        body = {"Image": stage, "Cmd": ["cat", "/s"]}
+        status, answer = call(proxy, "POST", f"/v1.41/containers/create?name={scene.marker}", body)
+        assert status == 404, answer
+        made = direct("container", "inspect", scene.marker, check=False)
+        assert made.returncode != 0  # no container was made
+    finally:
+        direct("rm", "-f", scene.marker, check=False)
+        direct("rmi", "-f", scene.marker, check=False)

@@ -73,12 +73,13 @@ FACTS = Facts(
         "2" * 64: {"Name": "net-b", "Id": "2" * 64, "Labels": {KEY: "uid-2000"}},
     },
     images={
-        "bb": {"Config": {"Labels": None}},
+        "bb": {"Config": {"Labels": None}, "RepoTags": ["bb:latest"]},  # shared: pulled
         "built-b": {"Config": {"Labels": {KEY: "uid-2000"}}},
         "built-a": {"Config": {"Labels": {KEY: "uid-1001"}}},
         "app:1": None,
         "b:1": {"Config": {"Labels": {KEY: "uid-2000"}}},
-        "bb:latest": {"Config": {"Labels": None}},
+        "bb:latest": {"Config": {"Labels": None}, "RepoTags": ["bb:latest"]},
+        "4e63e9f9b7af": {"Config": {"Labels": None}, "RepoTags": [], "RepoDigests": []},
     },
 )
 
@@ -480,3 +481,12 @@ def test_a_shared_networks_inspect_loses_its_members_for_a_tenant() -> None:
     own = decide("GET", "/networks/net-a")
     assert own.allowed and own.redact == ()
     refused_as(decide("GET", "/networks/net-b"), 404, "not_owner")
+
+
+def test_an_untagged_image_without_an_owner_is_no_tenants_to_run() -> None:
+    # A build's intermediate images (a stage's RUN steps) carry neither the owner label
+    # (the classic builder labels only the last step) nor a tag: another tenant's
+    # `docker run <its id>` would read the stage's files.
+    refused_as(decide("POST", "/containers/create", {"Image": "4e63e9f9b7af"}), 404, "not_owner")
+    refused_as(decide("GET", "/images/4e63e9f9b7af/json"), 404, "not_owner")
+    assert decide("POST", "/containers/create", {"Image": "bb"}).allowed  # tagged: shared

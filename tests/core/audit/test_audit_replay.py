@@ -29,7 +29,7 @@ STRICT = PolicyGate(
 )
 
 
-IMAGES = {"bb": {"Id": "sha256:" + "1" * 64, "Config": {"User": ""}}}
+IMAGES = {"bb": {"Id": "sha256:" + "1" * 64, "Config": {"User": ""}, "RepoTags": ["bb:latest"]}}
 THE_IMAGE = Facts(images=IMAGES)
 
 
