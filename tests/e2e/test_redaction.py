@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -161,3 +162,24 @@ def test_a_list_longer_than_any_answer_sockspy_holds_still_reaches_a_redacting_c
         assert len(mine) == 20 and all(len(c["Labels"]) == 1000 for c in mine)
     finally:
         direct("rm", "-f", *names)
+
+
+def test_a_redacting_clients_event_stream_shows_no_exec_command_line(
+    redacting: ProxyProcess, direct: Docker, test_image: str, new_name: Callable[[], str]
+) -> None:
+    name = new_name()
+    direct("run", "-d", "--name", name, "--network", "none", test_image, "sleep", "300")
+    try:
+        since = str(int(time.time()) - 1)
+        direct("exec", name, "sh", "-c", f"echo pw={SECRET} > /dev/null")
+        until = str(int(time.time()) + 1)
+        time.sleep(1.2)
+        args = ("events", "--since", since, "--until", until, "--filter", f"container={name}",
+                "--format", "{{json .}}")  # fmt: skip
+        plain = direct(*args).stdout
+        assert SECRET.encode() in plain  # the daemon tells it, directly
+        shown = docker(redacting.unix_host, *args).stdout
+        actions = [json.loads(line)["Action"] for line in shown.splitlines()]
+        assert "exec_start" in actions and SECRET.encode() not in shown
+    finally:
+        direct("rm", "-f", name)

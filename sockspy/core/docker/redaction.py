@@ -15,9 +15,10 @@ A profile or rule with `redact` gets those removed from every answer it is allow
   ``HostnamePath``, ``HostsPath``, ``LogPath``), host device paths, a volume's
   ``Mountpoint`` and its options (``device=/srv/x``).
 
-`REDACTED` lists the endpoints whose answers are rewritten so; `CLEAN` those whose
-answers hold neither (ping, version, info, events, stats, networks, nodes, the image
-list). Any other endpoint is refused to a redacting client (`redactable`): a process
+`REDACTED` lists the endpoints whose answers are rewritten so, and the events stream is
+rewritten an event at a time (an exec's command line goes from its action); `CLEAN`
+lists those whose answers hold neither (ping, version, info, stats, networks, nodes,
+the image list). Any other endpoint is refused to a redacting client (`redactable`): a process
 listing (``top?ps_args=e`` prints environments), an image's history (its ``ENV`` and
 ``ARG`` lines), a swarm's join tokens, logs, exec, archives... cannot be redacted.
 
@@ -40,7 +41,7 @@ MEMBERS = "members"
 MAX_REDACTED_BODY = 16 * 1024 * 1024  # a larger answer is refused (502), not passed on
 CLEAN = frozenset(
     {
-        "system.ping", "system.version", "system.info", "system.events", "container.stats",
+        "system.ping", "system.version", "system.info", "container.stats",
         "container.wait", "network.list", "node.list", "node.inspect", "image.list",
     }
 )  # fmt: skip
@@ -52,7 +53,7 @@ class RedactionError(ValueError):
 
 def redactable(endpoint: str) -> bool:
     """Can a redacting client be given this endpoint's answers?"""
-    return endpoint in REDACTED or endpoint in CLEAN
+    return endpoint in ENDPOINTS or endpoint in CLEAN
 
 
 def redact(endpoint: str, body: bytes, what: Iterable[str]) -> bytes:
@@ -204,6 +205,26 @@ def _clear_sources(mounts: Any) -> None:
                 mount["Source"] = ""
 
 
+def redact_event(line: bytes, what: Iterable[str]) -> bytes:
+    """One event of the events stream (a JSON object on its own line) with `what`
+    removed: under ``env``, an exec's command line, which its action carries
+    (``exec_start: sh -c mysql -pSECRET``), leaves the action as ``exec_start``."""
+    if not line.strip():
+        return line
+    try:
+        event = json.loads(line)
+    except (ValueError, RecursionError) as exc:
+        raise RedactionError(f"an event is not JSON: {exc}") from None
+    if not isinstance(event, dict):
+        raise RedactionError("an event that is not an object")
+    if "env" in frozenset(what):
+        for key in ("Action", "status"):  # "status": the same, for old clients
+            value = event.get(key)
+            if isinstance(value, str) and value.startswith("exec_") and ":" in value:
+                event[key] = value.split(":", 1)[0]
+    return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+
+
 def redact_item(endpoint: str, item: bytes, what: Iterable[str]) -> bytes:
     """One item of a list answer of `endpoint` (one of `STREAMED`) with `what` removed:
     a long list is redacted as it streams, an item at a time."""
@@ -230,7 +251,8 @@ REDACTED: dict[str, Rewrite] = {
     "system.df": _one(_disk_usage, "a disk usage"),
     "network.inspect": _one(_network, "a network inspect"),
 }
-ENDPOINTS = frozenset(REDACTED)
+EVENTS = "system.events"  # a stream, redacted an event (a line) at a time
+ENDPOINTS = frozenset(REDACTED) | {EVENTS}
 # List answers redacted an item at a time (`redact_item`), whatever their length.
 STREAMED: dict[str, Rewrite] = {
     "container.list": _container,

@@ -16,6 +16,10 @@ and no branch on what the plan is.
   Once a chunk has left, a failure cuts the connection (the client sees a broken body,
   never an unredacted byte).
 
+- `RedactLines` (the events stream of a redacting client): each event, a JSON object on
+  a line of its own, is rewritten as soon as its line is complete and leaves in a chunk
+  of its own; the head leaves at once, so the stream is never held back.
+
 Every byte held for a rewrite counts against one `HeldBytes` budget of the process: an
 answer that would pass it is withheld (503), so concurrent held answers are bounded in
 total, not only one by one.
@@ -243,6 +247,59 @@ class RedactEach:
         return out
 
 
+@dataclass(slots=True)
+class RedactLines:
+    """A stream of JSON lines rewritten a line at a time, re-framed chunked."""
+
+    rewrite_line: Callable[[bytes], bytes]
+    line_cap: int
+    what: tuple[str, ...]
+    budget: HeldBytes = field(default_factory=lambda: BUDGET)
+    removed: tuple[str, ...] = ()
+    started: bool = True  # the head leaves at once
+    _held: _Held = field(default_factory=_Held)
+    _live: bytearray | None = None
+
+    @property
+    def holds(self) -> bool:
+        return True
+
+    def head(self, head: bytes) -> list[bytes]:
+        return [rewrite.response_chunked(head)]
+
+    def chunk(self, raw: bytes, kept: bytearray | None) -> list[bytes]:
+        assert kept is not None
+        self._live = kept
+        return self._take(kept)
+
+    def end(self, body: bytes) -> list[bytes]:
+        buf = self._live if self._live is not None else bytearray(body)
+        out = self._take(buf)
+        if buf.strip():  # a last event without its newline
+            out.append(rewrite.chunk(self._rewrite(bytes(buf))))
+        self.budget.release(self._held)
+        self.removed = self.what
+        return [*out, rewrite.chunk(b"")]
+
+    def _take(self, kept: bytearray) -> list[bytes]:
+        end = kept.rfind(b"\n") + 1
+        if not end:
+            if len(kept) > self.line_cap:
+                raise Withheld(f"an event of the stream is over {self.line_cap} bytes")
+            self.budget.hold(self._held, kept)
+            return []
+        lines = bytes(kept[:end]).splitlines(keepends=True)
+        del kept[:end]
+        self.budget.hold(self._held, kept)
+        return [rewrite.chunk(b"".join(self._rewrite(line) for line in lines))]
+
+    def _rewrite(self, line: bytes) -> bytes:
+        try:
+            return self.rewrite_line(line)
+        except Exception as exc:  # any failure: withheld, never the original bytes
+            raise Withheld(str(exc) or type(exc).__name__) from exc
+
+
 def plan(
     decision: Decision | None, request: Request | None, status: int, budget: HeldBytes | None = None
 ) -> ResponsePlan:
@@ -257,6 +314,13 @@ def plan(
         and request.endpoint in redaction.ENDPOINTS
     ):
         endpoint, fields = request.endpoint, decision.redact
+        if endpoint == redaction.EVENTS:
+            return RedactLines(
+                lambda line: redaction.redact_event(line, fields),
+                redaction.MAX_REDACTED_BODY,
+                fields,
+                budget,
+            )
         if endpoint in redaction.STREAMED and request.head.http_version == "1.1":
             return RedactEach(
                 lambda item: redaction.redact_item(endpoint, item, fields),

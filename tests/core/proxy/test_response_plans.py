@@ -123,3 +123,31 @@ def test_held_answers_count_against_one_budget_and_a_dropped_one_stops_counting(
     third.upstream_data(big[1600:])
     sent = b"".join(i for i in third.to_client if isinstance(i, bytes))
     assert sent.startswith(b"HTTP/1.1 200 OK") and budget.total == 0
+
+
+def test_a_redacted_event_stream_leaves_event_by_event_without_exec_command_lines() -> None:
+    conv = Conversation(1, CLIENT, GateInForce(AllowAll()), clock=lambda: 0.0)
+    conv.client_data(b"GET /v1.41/events HTTP/1.1\r\nHost: d\r\n\r\n")
+    conv.decided(Decision(allowed=True, redact=("env",)))
+    conv.to_upstream.clear()
+    events = [
+        {"status": "exec_start: sh -c mysql -ps3cret", "Action": "exec_start: sh -c mysql -ps3cret",
+         "Type": "container", "Actor": {"ID": "c1", "Attributes": {"execID": "e1"}}},
+        {"status": "start", "Action": "start", "Type": "container", "Actor": {"ID": "c1"}},
+    ]  # fmt: skip
+    lines = b"".join(json.dumps(e).encode() + b"\n" for e in events)
+    conv.upstream_data(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                       b"Transfer-Encoding: chunked\r\n\r\n")  # fmt: skip
+    sent = b"".join(i for i in conv.to_client if isinstance(i, bytes))
+    assert sent.startswith(b"HTTP/1.1 200 OK") and sent.endswith(b"\r\n\r\n")  # at once
+    conv.to_client.clear()
+    half = len(lines) // 3
+    conv.upstream_data(b"%x\r\n%s\r\n" % (half, lines[:half]))  # mid-way through an event
+    assert not [i for i in conv.to_client if isinstance(i, bytes) and i]  # nothing yet
+    rest = lines[half:]
+    conv.upstream_data(b"%x\r\n%s\r\n" % (len(rest), rest))
+    _, body = dechunked(b"\r\n\r\n" + b"".join(i for i in conv.to_client if isinstance(i, bytes))
+                        + b"0\r\n\r\n")  # fmt: skip
+    shown = [json.loads(line) for line in body.splitlines()]
+    assert [e["Action"] for e in shown] == ["exec_start", "start"]
+    assert shown[0]["status"] == "exec_start" and b"s3cret" not in body
