@@ -27,7 +27,7 @@ from typing import Any
 
 import trio
 
-from sockspy.core.deciding.client import Client
+from sockspy.core.deciding.client import Client, client_key
 from sockspy.core.deciding.gate import Gate, GateInForce
 from sockspy.core.proxy.lineage import Lineage
 from sockspy.core.records import (
@@ -47,7 +47,6 @@ from sockspy.core.serving.limits import (
     RateLimitedGate,
     RateLimiter,
     Refusal,
-    client_key,
 )
 from sockspy.core.wire.head import MAX_HEAD_BYTES
 from sockspy.io.admin import Admin

@@ -211,3 +211,16 @@ def container_id_from_cgroup(text: str) -> str | None:
         if match:
             return match.group(1)
     return None
+
+
+def client_key(client: Client) -> str:
+    """Whom a connection counts against: a client certificate, a unix uid, a tcp address,
+    else its front. A certificate is the strongest identity: its holder counts as one
+    client from any address, and two holders behind one address count as two."""
+    if client.tls_names:
+        return f"tls:{client.tls_cn or client.tls_names[0]}"
+    if client.peer is not None:
+        return f"uid:{client.peer.uid}"
+    if client.ip is not None:
+        return f"ip:{client.ip}"
+    return f"front:{client.front}"

@@ -38,7 +38,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from sockspy.core.deciding.client import Client
+from sockspy.core.deciding.client import Client, client_key
 from sockspy.core.deciding.decision import Decision
 from sockspy.core.deciding.gate import Gate, GateInForce
 from sockspy.core.deciding.lookups import Lookup
@@ -96,6 +96,7 @@ class Conversation:
     ) -> None:
         self.conn_id = conn_id
         self.client = client
+        self._client_key = client_key(client)  # whose share of held answers it takes
         self.record_prefix = f"{run_id}-{conn_id}-"
         self.recorder = Recorder(conn_id, client, clock, lineage, self.record_prefix)
         self.records = self.recorder.records  # what the I/O layer writes out (and clears)
@@ -456,7 +457,9 @@ class Conversation:
             exchange.response_body_bytes = event.size
             self._complete_response(exchange, event.kept)
         else:  # a head: how this response leaves is chosen here, once (`responses`)
-            plan = responses.plan(exchange.decision, exchange.request, event.head.status)
+            plan = responses.plan(
+                exchange.decision, exchange.request, event.head.status, client=self._client_key
+            )
             exchange.response = plan
             self.to_client.extend(plan.head(event.raw))
             if isinstance(event, daemon_side.Switched):

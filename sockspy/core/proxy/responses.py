@@ -56,42 +56,53 @@ HELD_BYTES_LIMIT = 256 * 1024 * 1024
 
 
 class _Held:
-    """One plan's held bytes, as the budget sees them (a bytearray takes no weak ref)."""
+    """One plan's held bytes, as the budget sees them (a bytearray takes no weak ref),
+    and whose they are (`client_key`)."""
 
-    __slots__ = ("__weakref__", "buf")
+    __slots__ = ("__weakref__", "buf", "key")
 
-    def __init__(self) -> None:
+    def __init__(self, key: str = "") -> None:
         self.buf: bytearray | bytes = b""
+        self.key = key
 
 
 class HeldBytes:
-    """The bytes every plan of the process holds for a rewrite, against one limit. A plan
-    that is dropped (its connection closed, however) stops counting by itself: the
-    budget only holds weak references."""
+    """The bytes every plan of the process holds for a rewrite, against one limit, of
+    which one client may hold a quarter: a client's many large answers cannot take the
+    others' share. A plan that is dropped (its connection closed, however) stops
+    counting by itself: the budget only holds weak references."""
+
+    SHARE = 4
 
     def __init__(self, limit: int = HELD_BYTES_LIMIT) -> None:
         self.limit = limit
-        self._held: weakref.WeakSet[_Held] = weakref.WeakSet()
+        self.holder: weakref.WeakSet[_Held] = weakref.WeakSet()
 
     @property
     def total(self) -> int:
-        return sum(len(held.buf) for held in self._held)
+        return sum(len(held.buf) for held in self.holder)
+
+    def held_by(self, key: str) -> int:
+        return sum(len(held.buf) for held in self.holder if held.key == key)
 
     def hold(self, held: _Held, buf: bytearray) -> None:
-        """`held` now holds `buf`; Withheld (503) if that passes the limit."""
+        """`held` now holds `buf`; Withheld (503) if that passes the limit, or its
+        client's share of it."""
         held.buf = buf
-        self._held.add(held)
-        total = self.total
+        self.holder.add(held)
+        total, mine, share = self.total, self.held_by(held.key), self.limit // self.SHARE
         if total > self.limit:
-            held.buf = b""
-            raise Withheld(
-                f"sockspy holds {total} bytes of answers to rewrite, over {self.limit}: try again",
-                503,
-            )
+            why = f"{total} bytes of answers to rewrite, over {self.limit}"
+        elif mine > share:
+            why = f"{mine} bytes of {held.key or 'this client'}'s answers, over {share}"
+        else:
+            return
+        held.buf = b""
+        raise Withheld(f"sockspy holds {why}: try again", 503)
 
     def release(self, held: _Held) -> None:
         held.buf = b""
-        self._held.discard(held)
+        self.holder.discard(held)
 
 
 BUDGET = HeldBytes()  # the process's; a server may pass its own
@@ -156,7 +167,7 @@ class HoldWhole:
     removed: tuple[str, ...] = ()
     started: bool = False  # nothing leaves before `end`
     _head: bytes = b""
-    _held: _Held = field(default_factory=_Held)
+    holder: _Held = field(default_factory=_Held)  # what the budget counts, and whose
 
     @property
     def holds(self) -> bool:
@@ -170,11 +181,11 @@ class HoldWhole:
         assert kept is not None
         if len(kept) > self.limit:
             raise Withheld(f"the answer is over {self.limit} bytes")
-        self.budget.hold(self._held, kept)
+        self.budget.hold(self.holder, kept)
         return []
 
     def end(self, body: bytes) -> list[bytes]:
-        self.budget.release(self._held)
+        self.budget.release(self.holder)
         try:
             new = self.rewrite(body)
             head = rewrite.response_with_body(self._head, new)
@@ -197,7 +208,7 @@ class RedactEach:
     _head: bytes = b""
     _items: ArrayItems = field(init=False)
     _count: int = 0
-    _held: _Held = field(default_factory=_Held)
+    holder: _Held = field(default_factory=_Held)  # what the budget counts, and whose
     _live: bytearray | None = None  # the body as the reader collects it, consumed here
 
     def __post_init__(self) -> None:
@@ -220,7 +231,7 @@ class RedactEach:
         # `body` was copied before the last piece was consumed: the live buffer holds
         # what is left of it (a body with no piece at all: `body`).
         out = self._take(self._live if self._live is not None else bytearray(body))
-        self.budget.release(self._held)
+        self.budget.release(self.holder)
         if not self._items.closed:
             raise Withheld("the answer ends inside its list")
         tail = (b"[" if not self._count else b"") + b"]"
@@ -236,7 +247,7 @@ class RedactEach:
             ]
         except Exception as exc:  # any failure: withheld, never the original bytes
             raise Withheld(str(exc) or type(exc).__name__) from exc
-        self.budget.hold(self._held, kept)
+        self.budget.hold(self.holder, kept)
         self._count += len(items)
         out = []
         if self._items.opened and not self.started:
@@ -257,7 +268,7 @@ class RedactLines:
     budget: HeldBytes = field(default_factory=lambda: BUDGET)
     removed: tuple[str, ...] = ()
     started: bool = True  # the head leaves at once
-    _held: _Held = field(default_factory=_Held)
+    holder: _Held = field(default_factory=_Held)  # what the budget counts, and whose
     _live: bytearray | None = None
 
     @property
@@ -277,7 +288,7 @@ class RedactLines:
         out = self._take(buf)
         if buf.strip():  # a last event without its newline
             out.append(rewrite.chunk(self._rewrite(bytes(buf))))
-        self.budget.release(self._held)
+        self.budget.release(self.holder)
         self.removed = self.what
         return [*out, rewrite.chunk(b"")]
 
@@ -286,11 +297,11 @@ class RedactLines:
         if not end:
             if len(kept) > self.line_cap:
                 raise Withheld(f"an event of the stream is over {self.line_cap} bytes")
-            self.budget.hold(self._held, kept)
+            self.budget.hold(self.holder, kept)
             return []
         lines = bytes(kept[:end]).splitlines(keepends=True)
         del kept[:end]
-        self.budget.hold(self._held, kept)
+        self.budget.hold(self.holder, kept)
         return [rewrite.chunk(b"".join(self._rewrite(line) for line in lines))]
 
     def _rewrite(self, line: bytes) -> bytes:
@@ -301,10 +312,14 @@ class RedactLines:
 
 
 def plan(
-    decision: Decision | None, request: Request | None, status: int, budget: HeldBytes | None = None
+    decision: Decision | None,
+    request: Request | None,
+    status: int,
+    budget: HeldBytes | None = None,
+    client: str = "",
 ) -> ResponsePlan:
     """How the response to `request` with this `status` leaves (`budget`: the process's
-    `BUDGET` unless given)."""
+    `BUDGET` unless given; `client`: whose share of it a held answer counts against)."""
     budget = budget if budget is not None else BUDGET
     if (
         status == 200
@@ -320,6 +335,7 @@ def plan(
                 redaction.MAX_REDACTED_BODY,
                 fields,
                 budget,
+                holder=_Held(client),
             )
         if endpoint in redaction.STREAMED and request.head.http_version == "1.1":
             return RedactEach(
@@ -327,11 +343,13 @@ def plan(
                 redaction.MAX_REDACTED_BODY,
                 fields,
                 budget,
+                holder=_Held(client),
             )
         return HoldWhole(
             lambda body: redaction.redact(endpoint, body, fields),
             redaction.MAX_REDACTED_BODY,
             fields,
             budget,
+            holder=_Held(client),
         )
     return RELAY

@@ -31,25 +31,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sockspy.core.deciding.client import Client
+from sockspy.core.deciding.client import Client, client_key
 from sockspy.core.deciding.decision import Decision
 from sockspy.core.deciding.gate import Gate, GateWrapper
 from sockspy.core.deciding.lookups import Procedure
 from sockspy.core.docker.request import Request
-
-
-def client_key(client: Client) -> str:
-    """Whom a connection counts against: a client certificate, a unix uid, a tcp address,
-    else its front. A certificate is the strongest identity: its holder counts as one
-    client from any address, and two holders behind one address count as two."""
-    if client.tls_names:
-        return f"tls:{client.tls_cn or client.tls_names[0]}"
-    if client.peer is not None:
-        return f"uid:{client.peer.uid}"
-    if client.ip is not None:
-        return f"ip:{client.ip}"
-    return f"front:{client.front}"
-
 
 FDS_PER_CONNECTION = 3
 CLIENT_SHARE = 4  # one client key may hold 1/CLIENT_SHARE of the connections

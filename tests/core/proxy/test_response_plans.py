@@ -97,32 +97,50 @@ def test_an_item_over_the_cap_after_others_left_cuts_the_connection(
     assert b"502" not in sent and b"hidden" not in sent and not sent.endswith(b"0\r\n\r\n")
 
 
-def test_held_answers_count_against_one_budget_and_a_dropped_one_stops_counting(
+def _holding(big: bytes, uid: int, held: int) -> Conversation:
+    """A redacted inspect answer of `big`, its first `held` bytes come, for client `uid`."""
+    client = Client(front="unix:///s", peer=PeerCred(7, uid, uid))
+    conv = Conversation(1, client, GateInForce(AllowAll()), clock=lambda: 0.0)
+    conv.client_data(b"GET /v1.41/containers/c1/json HTTP/1.1\r\nHost: d\r\n\r\n")
+    conv.decided(REDACT)
+    conv.upstream_data(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(big) + big[:held])
+    return conv
+
+
+def _sent(conv: Conversation) -> bytes:
+    return b"".join(i for i in conv.to_client if isinstance(i, bytes))
+
+
+BIG = json.dumps(container(1) | {"Config": {"Env": ["A=" + "z" * 2000]}}).encode()
+
+
+def test_a_client_holds_at_most_its_share_of_the_budget_and_a_dropped_answer_frees_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    budget = responses.HeldBytes(limit=3000)
+    budget = responses.HeldBytes(limit=12800)  # a client's share: 3200
     monkeypatch.setattr(responses, "BUDGET", budget)
-    big = json.dumps(container(1) | {"Config": {"Env": ["A=" + "z" * 2000]}}).encode()
-    head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(big)
-
-    def holding() -> Conversation:  # an inspect answer, held half way
-        conv = Conversation(1, CLIENT, GateInForce(AllowAll()), clock=lambda: 0.0)
-        conv.client_data(b"GET /v1.41/containers/c1/json HTTP/1.1\r\nHost: d\r\n\r\n")
-        conv.decided(REDACT)
-        conv.upstream_data(head + big[:1600])
-        return conv
-
-    first = holding()
-    assert budget.total == 1600
-    second = holding()  # 3200 held: over the budget
-    sent = b"".join(i for i in second.to_client if isinstance(i, bytes))
-    assert sent.startswith(b"HTTP/1.1 503 ") and b"zzz" not in sent
+    first = _holding(BIG, 1001, 2000)
+    assert budget.total == 2000
+    again = _holding(BIG, 1001, 2000)  # the same client: 4000, over its share
+    assert _sent(again).startswith(b"HTTP/1.1 503 ") and b"zzz" not in _sent(again)
+    other = _holding(BIG, 1002, 2000)  # another client's share is its own
+    assert budget.total == 4000 and not _sent(other)
     del first  # its connection is gone: what it held no longer counts
-    assert budget.total == 0
-    third = holding()
-    third.upstream_data(big[1600:])
-    sent = b"".join(i for i in third.to_client if isinstance(i, bytes))
-    assert sent.startswith(b"HTTP/1.1 200 OK") and budget.total == 0
+    assert budget.total == 2000
+    third = _holding(BIG, 1001, 2000)
+    third.upstream_data(BIG[2000:])
+    assert _sent(third).startswith(b"HTTP/1.1 200 OK") and budget.held_by("uid:1001") == 0
+
+
+def test_held_answers_of_all_clients_count_against_one_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    budget = responses.HeldBytes(limit=3000)  # a client's share: 750
+    monkeypatch.setattr(responses, "BUDGET", budget)
+    held = [_holding(BIG, 2000 + n, 700) for n in range(4)]
+    assert budget.total == 2800 and not any(_sent(c) for c in held)
+    fifth = _holding(BIG, 2005, 700)  # 3500 in all
+    assert _sent(fifth).startswith(b"HTTP/1.1 503 ")
 
 
 def test_a_redacted_event_stream_leaves_event_by_event_without_exec_command_lines() -> None:

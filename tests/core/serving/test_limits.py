@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from sockspy.core.deciding.client import Client, PeerCred
+from sockspy.core.deciding.client import Client, PeerCred, client_key
 from sockspy.core.deciding.decision import ALLOW
 from sockspy.core.deciding.gate import AllowAll, DenyEndpoints, GateInForce
 from sockspy.core.deciding.judgement import NO_FACTS, decide_offline
@@ -16,7 +16,6 @@ from sockspy.core.serving.limits import (
     ConnectionLimits,
     RateLimitedGate,
     RateLimiter,
-    client_key,
     default_connection_limits,
     default_refusals,
 )
