@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import trio
+from support.serving import request_target
 
 from sockspy.core.docker.daemon import DaemonFacts
 from sockspy.core.serving.address import UnixAddress
@@ -32,13 +33,9 @@ class ScriptedDaemon:
         self.targets: list[str] = []
 
     async def handle(self, stream: trio.SocketStream) -> None:
-        head = b""
-        while b"\r\n\r\n" not in head:
-            chunk = await stream.receive_some(65536)
-            if not chunk:
-                return
-            head += chunk
-        target = head.split(b" ", 2)[1].decode()
+        target = await request_target(stream)
+        if target is None:
+            return
         self.targets.append(target)
         answers: dict[str, Any] = {"/version": VERSION, "/info": INFO}
         body = json.dumps(answers.get(target, {"message": "no"})).encode()

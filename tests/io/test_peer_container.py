@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import trio
+from support.serving import request_target
 
 from sockspy.core.deciding.client import Client, PeerCred
 from sockspy.core.serving.address import UnixAddress
@@ -32,13 +33,9 @@ class ScriptedDaemon:
         self.send_event, self._events = trio.open_memory_channel[bytes](10)
 
     async def handle(self, stream: trio.SocketStream) -> None:
-        head = b""
-        while b"\r\n\r\n" not in head:
-            chunk = await stream.receive_some(65536)
-            if not chunk:
-                return
-            head += chunk
-        target = head.split(b" ", 2)[1].decode()
+        target = await request_target(stream)
+        if target is None:
+            return
         self.targets.append(target.split("?")[0])
         if target.startswith("/events"):
             await stream.send_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")

@@ -17,6 +17,17 @@ from sockspy.io.server import Server
 from support.records import check_records
 
 
+async def request_target(stream: trio.SocketStream) -> str | None:
+    """A fake daemon's read of one request head: its target (None: the client left)."""
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = await stream.receive_some(65536)
+        if not chunk:
+            return None
+        head += chunk
+    return head.split(b" ", 2)[1].decode()
+
+
 def memory_log() -> tuple[AuditLog, io.StringIO]:
     sink = io.StringIO()
     return AuditLog("json", sink), sink

@@ -37,7 +37,7 @@ from typing import Final, Protocol
 
 from sockspy.core.deciding.decision import Decision
 from sockspy.core.docker import redaction
-from sockspy.core.docker.jsonarray import ArrayItems
+from sockspy.core.docker.jsonarray import ArrayItems, NotAnArray
 from sockspy.core.docker.request import Request
 from sockspy.core.wire import rewrite
 
@@ -156,82 +156,93 @@ class Relay:
 RELAY: Final = Relay()
 
 
-@dataclass(slots=True)
-class HoldWhole:
-    """Held whole, rewritten, re-framed with a Content-Length (redaction)."""
+@dataclass(slots=True, kw_only=True)
+class _Rewriting:
+    """What every plan that rewrites an answer shares: what it removes, and the budget
+    its held bytes count against (and whose they are)."""
 
-    rewrite: Callable[[bytes], bytes]
-    limit: int
-    what: tuple[str, ...]  # what `rewrite` removes, for the record
+    what: tuple[str, ...]  # what the rewrite removes, for the record
     budget: HeldBytes = field(default_factory=lambda: BUDGET)
-    removed: tuple[str, ...] = ()
-    started: bool = False  # nothing leaves before `end`
-    _head: bytes = b""
-    holder: _Held = field(default_factory=_Held)  # what the budget counts, and whose
+    holder: _Held = field(default_factory=_Held)
+    removed: tuple[str, ...] = ()  # `what`, once the answer has ended rewritten
+    _live: bytearray | None = None  # the body as the reader collects it (see `_body`)
 
     @property
     def holds(self) -> bool:
         return True
+
+    def _held(self, kept: bytearray | None) -> bytearray:
+        """The live body of a piece, counted against the budget."""
+        assert kept is not None
+        self._live = kept
+        self.budget.hold(self.holder, kept)
+        return kept
+
+    def _body(self, body: bytes) -> bytearray:
+        """What is left of the body at its end. `body` is a copy made before the last
+        piece was handled: a plan that consumes the live buffer reads that instead."""
+        self.budget.release(self.holder)
+        return self._live if self._live is not None else bytearray(body)
+
+
+def _rewritten(rewrite_: Callable[[bytes], bytes], data: bytes) -> bytes:
+    """`rewrite_(data)`, or Withheld: on any failure, never the original bytes."""
+    try:
+        return rewrite_(data)
+    except Exception as exc:
+        raise Withheld(str(exc) or type(exc).__name__) from exc
+
+
+@dataclass(slots=True)
+class HoldWhole(_Rewriting):
+    """Held whole, rewritten, re-framed with a Content-Length (redaction)."""
+
+    rewrite: Callable[[bytes], bytes]
+    limit: int
+    started: bool = False  # nothing leaves before `end`
+    _head: bytes = b""
 
     def head(self, head: bytes) -> list[bytes]:
         self._head = head
         return []
 
     def chunk(self, raw: bytes, kept: bytearray | None) -> list[bytes]:
-        assert kept is not None
-        if len(kept) > self.limit:
+        if kept is not None and len(kept) > self.limit:
             raise Withheld(f"the answer is over {self.limit} bytes")
-        self.budget.hold(self.holder, kept)
+        self._held(kept)
         return []
 
     def end(self, body: bytes) -> list[bytes]:
         self.budget.release(self.holder)
-        try:
-            new = self.rewrite(body)
-            head = rewrite.response_with_body(self._head, new)
-        except Exception as exc:  # any failure: withheld, never the original bytes
-            raise Withheld(str(exc) or type(exc).__name__) from exc
+        new = _rewritten(self.rewrite, body)  # the whole body: nothing was consumed
+        head = _rewritten(lambda data: rewrite.response_with_body(self._head, data), new)
         self.removed = self.what
         return [head, new]
 
 
 @dataclass(slots=True)
-class RedactEach:
+class RedactEach(_Rewriting):
     """A list answer redacted item by item as it streams, re-framed chunked."""
 
     rewrite_item: Callable[[bytes], bytes]
     item_cap: int
-    what: tuple[str, ...]
-    budget: HeldBytes = field(default_factory=lambda: BUDGET)
-    removed: tuple[str, ...] = ()
     started: bool = False  # a byte of the rewritten answer has left
     _head: bytes = b""
     _items: ArrayItems = field(init=False)
     _count: int = 0
-    holder: _Held = field(default_factory=_Held)  # what the budget counts, and whose
-    _live: bytearray | None = None  # the body as the reader collects it, consumed here
 
     def __post_init__(self) -> None:
         self._items = ArrayItems(self.item_cap)
-
-    @property
-    def holds(self) -> bool:
-        return True
 
     def head(self, head: bytes) -> list[bytes]:
         self._head = head
         return []
 
     def chunk(self, raw: bytes, kept: bytearray | None) -> list[bytes]:
-        assert kept is not None
-        self._live = kept
-        return self._take(kept)
+        return self._take(self._held(kept))
 
     def end(self, body: bytes) -> list[bytes]:
-        # `body` was copied before the last piece was consumed: the live buffer holds
-        # what is left of it (a body with no piece at all: `body`).
-        out = self._take(self._live if self._live is not None else bytearray(body))
-        self.budget.release(self.holder)
+        out = self._take(self._body(body))
         if not self._items.closed:
             raise Withheld("the answer ends inside its list")
         tail = (b"[" if not self._count else b"") + b"]"
@@ -241,13 +252,12 @@ class RedactEach:
     def _take(self, kept: bytearray) -> list[bytes]:
         try:
             items = self._items.take(kept)
-            parts = [
-                (b"," if self._count + i else b"[") + self.rewrite_item(item)
-                for i, item in enumerate(items)
-            ]
-        except Exception as exc:  # any failure: withheld, never the original bytes
-            raise Withheld(str(exc) or type(exc).__name__) from exc
-        self.budget.hold(self.holder, kept)
+        except NotAnArray as exc:
+            raise Withheld(str(exc)) from exc
+        parts = [
+            (b"," if self._count + i else b"[") + _rewritten(self.rewrite_item, item)
+            for i, item in enumerate(items)
+        ]
         self._count += len(items)
         out = []
         if self._items.opened and not self.started:
@@ -259,36 +269,24 @@ class RedactEach:
 
 
 @dataclass(slots=True)
-class RedactLines:
+class RedactLines(_Rewriting):
     """A stream of JSON lines rewritten a line at a time, re-framed chunked."""
 
     rewrite_line: Callable[[bytes], bytes]
     line_cap: int
-    what: tuple[str, ...]
-    budget: HeldBytes = field(default_factory=lambda: BUDGET)
-    removed: tuple[str, ...] = ()
     started: bool = True  # the head leaves at once
-    holder: _Held = field(default_factory=_Held)  # what the budget counts, and whose
-    _live: bytearray | None = None
-
-    @property
-    def holds(self) -> bool:
-        return True
 
     def head(self, head: bytes) -> list[bytes]:
         return [rewrite.response_chunked(head)]
 
     def chunk(self, raw: bytes, kept: bytearray | None) -> list[bytes]:
-        assert kept is not None
-        self._live = kept
-        return self._take(kept)
+        return self._take(self._held(kept))
 
     def end(self, body: bytes) -> list[bytes]:
-        buf = self._live if self._live is not None else bytearray(body)
+        buf = self._body(body)
         out = self._take(buf)
         if buf.strip():  # a last event without its newline
-            out.append(rewrite.chunk(self._rewrite(bytes(buf))))
-        self.budget.release(self.holder)
+            out.append(rewrite.chunk(_rewritten(self.rewrite_line, bytes(buf))))
         self.removed = self.what
         return [*out, rewrite.chunk(b"")]
 
@@ -297,18 +295,10 @@ class RedactLines:
         if not end:
             if len(kept) > self.line_cap:
                 raise Withheld(f"an event of the stream is over {self.line_cap} bytes")
-            self.budget.hold(self.holder, kept)
             return []
         lines = bytes(kept[:end]).splitlines(keepends=True)
         del kept[:end]
-        self.budget.hold(self.holder, kept)
-        return [rewrite.chunk(b"".join(self._rewrite(line) for line in lines))]
-
-    def _rewrite(self, line: bytes) -> bytes:
-        try:
-            return self.rewrite_line(line)
-        except Exception as exc:  # any failure: withheld, never the original bytes
-            raise Withheld(str(exc) or type(exc).__name__) from exc
+        return [rewrite.chunk(b"".join(_rewritten(self.rewrite_line, line) for line in lines))]
 
 
 def plan(
@@ -329,27 +319,28 @@ def plan(
         and request.endpoint in redaction.ENDPOINTS
     ):
         endpoint, fields = request.endpoint, decision.redact
+        cap, holder = redaction.MAX_REDACTED_BODY, _Held(client)
         if endpoint == redaction.EVENTS:
             return RedactLines(
-                lambda line: redaction.redact_event(line, fields),
-                redaction.MAX_REDACTED_BODY,
-                fields,
-                budget,
-                holder=_Held(client),
+                rewrite_line=lambda line: redaction.redact_event(line, fields),
+                line_cap=cap,
+                what=fields,
+                budget=budget,
+                holder=holder,
             )
         if endpoint in redaction.STREAMED and request.head.http_version == "1.1":
             return RedactEach(
-                lambda item: redaction.redact_item(endpoint, item, fields),
-                redaction.MAX_REDACTED_BODY,
-                fields,
-                budget,
-                holder=_Held(client),
+                rewrite_item=lambda item: redaction.redact_item(endpoint, item, fields),
+                item_cap=cap,
+                what=fields,
+                budget=budget,
+                holder=holder,
             )
         return HoldWhole(
-            lambda body: redaction.redact(endpoint, body, fields),
-            redaction.MAX_REDACTED_BODY,
-            fields,
-            budget,
-            holder=_Held(client),
+            rewrite=lambda body: redaction.redact(endpoint, body, fields),
+            limit=cap,
+            what=fields,
+            budget=budget,
+            holder=holder,
         )
     return RELAY
