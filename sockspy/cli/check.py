@@ -46,6 +46,7 @@ def describe(policy: Policy) -> list[str]:
         f"mode: {policy.mode}",
         f"min_api_version: {policy.min_api_version}",
         f"max_body_bytes: {policy.max_body_bytes}",
+        f"max_build_context_bytes: {policy.max_build_context_bytes}",
     ]
     host = policy.host_access
     lines.append(

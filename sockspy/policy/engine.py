@@ -144,8 +144,9 @@ class PolicyGate:
         self._profile_cache: dict[Client, str] = {}
         self._findings_cache: dict[tuple[str, str, str], bool] = {}
 
-    @property
-    def max_body_bytes(self) -> int:
+    def body_limit(self, request: Request) -> int:
+        if request.endpoint == "image.build":
+            return self.policy.max_build_context_bytes
         return self.policy.max_body_bytes
 
     # -- who is asking ------------------------------------------------------------------------

@@ -38,9 +38,9 @@ mounts it or an existing container (exec, cp, VolumesFrom) already has it.
 
 Out of reach here, by design: volumes on other swarm nodes; symlinks under an allowed
 bind path (resolved on the host); a user name the image maps to uid 0; a service network
-given by the ID of the host network; URLs the daemon fetches (build ``remote``, image
-import ``fromSrc``); and bodies no rule can read (plugin.create's tar, /session and
-/grpc): deny those by policy.
+given by the ID of the host network; and bodies no rule can read (plugin.create's tar,
+/session and /grpc): deny those by policy. URLs the daemon fetches (build ``remote``,
+image import ``fromSrc``, a classic build's ``ADD <url>``) are findings of their own.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ from sockspy.core.deciding.lookups import (
     Procedure,
     ReadDaemonFacts,
 )
-from sockspy.core.docker import schemas
+from sockspy.core.docker import buildplan, schemas
 from sockspy.core.docker.bindpaths import go_clean, is_allowed
 from sockspy.core.docker.bodies import BODY_ENDPOINTS
 from sockspy.core.docker.daemon import DaemonFacts
@@ -116,6 +116,8 @@ _OTHER_CODES = {
     "build_buildkit": "a BuildKit build (version=2): entitlements in its Dockerfile are unseen",
     "build_remote": "a build whose context dockerd fetches (remote= a URL or a git "
     "repository) from the host's network, loopback services included",
+    "build_add_url": "a classic build whose Dockerfile (or a base image's ONBUILD trigger) "
+    "ADDs a URL, which dockerd downloads from the host's network, loopback services included",
     "import_url": "an image import whose content dockerd fetches (fromSrc= a URL) from the "
     "host's network, loopback services included",
     "service_privileges": "a service's Privileges loosen confinement (SELinux, seccomp, AppArmor)",
@@ -159,7 +161,7 @@ def findings(request: Request, options: HostAccessOptions) -> Procedure[list[Fin
     creates it plain) finds nothing; `NOT_LOOKED_UP` is a finding of its own
     ("container_unknown", "volume_unknown"), so a decision without it fails closed.
     """
-    if request.endpoint in BODY_ENDPOINTS and (request.body or request.endpoint != _START):
+    if _reads_body(request):
         request.decoded_body()  # an undecodable body is refused before anything is asked
     found: list[Finding] = []
     target = _target(request)
@@ -169,11 +171,23 @@ def findings(request: Request, options: HostAccessOptions) -> Procedure[list[Fin
         found += yield from _container_config(request, options)
     elif request.endpoint == "exec.start":
         found += yield from _exec_start(request, options)
+    elif request.endpoint == "image.build":
+        found += yield from _build(request, options)
     else:
         check = _ENDPOINT_CHECKS.get(request.endpoint)
         if check is not None:
             found += check(request, options)
     return found
+
+
+def _reads_body(request: Request) -> bool:
+    """Whether the checks decode this request's body: a start's only when it has one; a
+    build's context when it was held, for the classic builder (BuildKit and a remote
+    context are findings of their own)."""
+    if request.endpoint == "image.build":
+        classic = query_value(request, "version") != "2" and not query_value(request, "remote")
+        return request.body is not None and classic
+    return request.endpoint in BODY_ENDPOINTS and bool(request.body or request.endpoint != _START)
 
 
 # -- Per endpoint --------------------------------------------------------------------------
@@ -388,7 +402,36 @@ def _swarm(request: Request, _: HostAccessOptions) -> list[Finding]:
     return [Finding("swarm_init", "a swarm manager runs services that bypass sockspy")]
 
 
-def _build(request: Request, _: HostAccessOptions) -> list[Finding]:
+def _build(request: Request, _: HostAccessOptions) -> Procedure[list[Finding]]:
+    found = _build_query(request)
+    if not _reads_body(request):
+        return found
+    # The Dockerfile's ADD of a URL, and its base images' ONBUILD ADDs (dockerd downloads
+    # each itself, on the host's network: checked on 20.10 against 127.0.0.1).
+    plan = request.decoded_body()
+    fetches = list(buildplan.fetches_of(plan))
+    for read in buildplan.images_of(plan):
+        if not read.base:
+            continue
+        image = yield InspectImage(read.name)
+        if image is NOT_LOOKED_UP:
+            found.append(Finding("image_unknown", f"base image {read.name!r} was not looked up"))
+            continue
+        triggers = ((image or {}).get("Config") or {}).get("OnBuild") or []
+        try:
+            fetches += buildplan.trigger_reads(
+                triggers, read.stages_before or (), read.line
+            ).fetches
+        except buildplan.BuildPlanError as exc:
+            raise BodyDecodeError(f"build: base image {read.name!r}: {exc}") from None
+    for fetch in fetches:
+        found.append(
+            Finding("build_add_url", f"Dockerfile line {fetch.line}: {fetch.how} {fetch.source!r}")
+        )
+    return found
+
+
+def _build_query(request: Request) -> list[Finding]:
     found = []
     network = query_value(request, "networkmode").lower()
     if network == "host" or network.startswith("container:"):
@@ -439,7 +482,6 @@ _ENDPOINT_CHECKS: Mapping[str, EndpointCheck] = MappingProxyType(
         "plugin.set": _plugin_set,
         "swarm.init": _swarm,
         "swarm.join": _swarm,
-        "image.build": _build,
     }
 )
 

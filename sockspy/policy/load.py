@@ -33,6 +33,7 @@ from sockspy.policy.model import (
     ANY_FINDING,
     AUDIT_LEVELS,
     DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_BUILD_CONTEXT_BYTES,
     DEFAULT_MIN_API_VERSION,
     DEFAULT_PROFILE,
     DEFAULT_RULE,
@@ -51,9 +52,11 @@ from sockspy.policy.ownership import OWNER_LABEL, template_problem
 ENDPOINTS: tuple[str, ...] = tuple(sorted({route.endpoint for route in ROUTES}))
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"})
 MAX_BODY_LIMIT = 64 * 1024 * 1024
+MAX_BUILD_CONTEXT_LIMIT = 4 * 1024 * 1024 * 1024
 
 TOP_KEYS = (
-    "mode", "min_api_version", "max_body_bytes", "owner_label", "host_access", "profiles", "rules",
+    "mode", "min_api_version", "max_body_bytes", "max_build_context_bytes", "owner_label",
+    "host_access", "profiles", "rules",
 )  # fmt: skip
 PROFILE_KEYS = (
     "name", "uids", "gids", "executables", "containers", "cidrs", "tls_names", "login_uids",
@@ -304,6 +307,16 @@ class _Checker:
         if not 1 <= max_body <= MAX_BODY_LIMIT:
             self.error(("max_body_bytes",), f"max_body_bytes must be 1 to {MAX_BODY_LIMIT}")
             max_body = DEFAULT_MAX_BODY_BYTES
+        max_context = self._get(
+            data, "max_build_context_bytes", (), int, DEFAULT_MAX_BUILD_CONTEXT_BYTES,
+            "an integer (bytes)",
+        )  # fmt: skip
+        if not 1 <= max_context <= MAX_BUILD_CONTEXT_LIMIT:
+            limit = MAX_BUILD_CONTEXT_LIMIT
+            self.error(
+                ("max_build_context_bytes",), f"max_build_context_bytes must be 1 to {limit}"
+            )
+            max_context = DEFAULT_MAX_BUILD_CONTEXT_BYTES
         owner_label = self._get(data, "owner_label", (), str, OWNER_LABEL, "a string")
         if not _LABEL_KEY.fullmatch(owner_label):
             self.error(("owner_label",), f"owner_label {owner_label!r} is not a label key")
@@ -315,6 +328,7 @@ class _Checker:
             mode=cast(Mode, mode),
             min_api_version=min_version,
             max_body_bytes=max_body,
+            max_build_context_bytes=max_context,
             owner_label=owner_label,
             host_access=host_access,
             profiles=profiles,

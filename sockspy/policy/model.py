@@ -40,6 +40,8 @@ ANY_FINDING = "host_access"  # in if_findings/unless_findings: any finding at al
 
 DEFAULT_MIN_API_VERSION = "1.24"
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+# A build context a rule reads (its Dockerfile) is held whole, in memory, until decided.
+DEFAULT_MAX_BUILD_CONTEXT_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +112,7 @@ class Policy:
     mode: Mode = "enforce"
     min_api_version: str = DEFAULT_MIN_API_VERSION
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_build_context_bytes: int = DEFAULT_MAX_BUILD_CONTEXT_BYTES
     owner_label: str = OWNER_LABEL  # the label that says which tenant owns an object
     host_access: HostAccessOptions = field(default_factory=HostAccessOptions)
     profiles: tuple[Profile, ...] = ()

@@ -55,7 +55,7 @@ from sockspy.core.deciding.lookups import (
     InspectNow,
     Procedure,
 )
-from sockspy.core.docker import imageref, labelling, objects, schemas
+from sockspy.core.docker import buildplan, imageref, labelling, objects, schemas
 from sockspy.core.docker.gojson import BodyDecodeError, decode_into
 from sockspy.core.docker.request import Request
 from sockspy.policy.hostaccess import query_value
@@ -72,7 +72,9 @@ FILTERED = frozenset(
     }
 )  # fmt: skip
 # Bodies ownership reads: what creates name, and what connect/disconnect name.
-BODY_ENDPOINTS = LABELLED_BODIES | {"network.connect", "network.disconnect", "container.start"}
+BODY_ENDPOINTS = LABELLED_BODIES | {
+    "network.connect", "network.disconnect", "container.start", "image.build",
+}  # fmt: skip
 UNAVAILABLE_FAMILIES = frozenset(
     {"swarm", "service", "node", "task", "secret", "config", "plugin", "session", "grpc"}
 )
@@ -171,6 +173,10 @@ def judge(request: Request, tenant: Tenant | None, profile: str) -> Procedure[De
             "owner label, and every tenant would run it"
         )
         return _deny(403, "not_for_tenants", reason)
+    if endpoint == "image.build":
+        refusal = _unreadable_build(request)
+        if refusal is not None:
+            return refusal
     try:
         refs = references(request)
         if endpoint in LABELLED_BODIES:
@@ -185,7 +191,56 @@ def judge(request: Request, tenant: Tenant | None, profile: str) -> Procedure[De
         refusal = yield from _check(ref, tenant)
         if refusal is not None:
             return refusal
+    if endpoint == "image.build":
+        refusal = yield from _triggers_usable(request, tenant)
+        if refusal is not None:
+            return refusal
     return (yield from _mutation(request, tenant))
+
+
+def _unreadable_build(request: Request) -> Decision | None:
+    """A build whose Dockerfile sockspy cannot read: the images it takes files from (a
+    base, a stage source) would go unchecked."""
+    remote = request.query_get("remote")
+    if remote:
+        reason = f"a build from remote={remote!r}: dockerd fetches its Dockerfile, unseen"
+        return _deny(403, "build_unchecked", reason)
+    if request.query_get("version") == "2":
+        reason = (
+            "a BuildKit build (version=2): the images its Dockerfile reads are not checked "
+            "for tenants yet; build with the classic builder (DOCKER_BUILDKIT=0)"
+        )
+        return _deny(403, "build_unchecked", reason)
+    if request.body is None:
+        return _deny(403, "build_unchecked", "the build's context was not read")
+    return None
+
+
+def _triggers_usable(request: Request, tenant: Tenant) -> Procedure[Decision | None]:
+    """A refusal when an ONBUILD trigger of a build's base image (run in this build)
+    copies from an image that is not the tenant's to read."""
+    try:
+        plan = request.decoded_body()
+        for read in buildplan.images_of(plan):
+            if not read.base:
+                continue
+            image = yield InspectNow("image", read.name)  # answered from the check's ask
+            triggers = (
+                ((image or {}).get("Config") or {}).get("OnBuild")
+                if isinstance(image, Mapping)
+                else None
+            )
+            if not triggers:
+                continue
+            found = buildplan.trigger_reads(triggers, read.stages_before or (), read.line)
+            for copied in found.images:
+                where = f"Dockerfile line {copied.line}: {read.name}'s {copied.how}"
+                refusal = yield from _check(Reference("image", copied.name, where), tenant)
+                if refusal is not None:
+                    return refusal
+    except (BodyDecodeError, buildplan.BuildPlanError) as exc:
+        return _deny(400, "undecodable_body", str(exc))
+    return None
 
 
 def hides_members(request: Request, tenant: Tenant | None) -> Procedure[bool]:

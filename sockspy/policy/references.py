@@ -7,6 +7,8 @@ Besides the path (``/containers/{name}/...``, ``/exec/{id}/...``, ``/volumes/{na
 
 * the query: ``POST /commit?container=``, ``GET /images/get?names=`` (each one), a
   build's ``networkmode=container:<name>`` and ``cachefrom`` images;
+* a build's context: the images its Dockerfile takes files from (``FROM``, ``COPY
+  --from``; `sockspy.core.docker.buildplan`);
 * what a save or push takes: a name without a tag there is every tag of that repository
   (`every_tag`), and a push's ``tag`` query completes the name in its path;
 * a create (or an old start) body, in both of its HostConfigs: ``VolumesFrom``
@@ -29,7 +31,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-from sockspy.core.docker import objects, schemas
+from sockspy.core.docker import buildplan, objects, schemas
 from sockspy.core.docker.gojson import BodyDecodeError, decode_into
 from sockspy.core.docker.request import Request
 from sockspy.policy.hostaccess import volumes_from
@@ -100,9 +102,15 @@ def _whole(ref: Reference, request: Request) -> Reference:
 
 
 def _build_references(request: Request) -> list[Reference]:
-    """A build's RUN steps in another container's network (``networkmode=container:x``)
-    and the images it takes its cache from (``cachefrom``, a JSON list)."""
+    """A build's RUN steps in another container's network (``networkmode=container:x``),
+    the images it takes its cache from (``cachefrom``, a JSON list), and, when its context
+    was read, the images its Dockerfile takes files from (FROM, COPY --from)."""
     found = []
+    if request.body is not None:
+        found += [
+            Reference("image", read.name, f"Dockerfile line {read.line} {read.how}")
+            for read in buildplan.images_of(request.decoded_body())
+        ]
     mode = request.query_get("networkmode") or ""
     if mode.startswith("container:"):
         found.append(Reference("container", mode.partition(":")[2], "query networkmode"))

@@ -56,11 +56,16 @@ def test_check_prints_the_effective_policy(tmp_path: Path) -> None:
     code, lines = run_check(str(path))
     assert code == 0
     assert lines[0] == f"policy: {path}: OK"
-    assert lines[1:4] == ["mode: enforce", "min_api_version: 1.24", "max_body_bytes: 1048576"]
-    assert lines[4].startswith(
+    assert lines[1:5] == [
+        "mode: enforce",
+        "min_api_version: 1.24",
+        "max_body_bytes: 1048576",
+        "max_build_context_bytes: 67108864",
+    ]
+    assert lines[5].startswith(
         'host_access: allowed_bind_paths=[] allowed_log_drivers=["", "json-file"'
     )
-    assert lines[5:] == [
+    assert lines[6:] == [
         "profiles (first match wins; any other client is 'default'):",
         "  ci uids=1001 (line 3)",
         "rules (first match wins; no match: deny by rule 'default'):",

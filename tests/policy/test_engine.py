@@ -581,9 +581,15 @@ def test_a_body_endpoint_whose_body_was_not_buffered_is_refused() -> None:
     assert (refused.allowed, refused.code) == (False, "undecodable_body")
 
 
-def test_the_gate_carries_its_policy_body_limit() -> None:
-    assert gate("max_body_bytes = 4096\n" + FINDINGS).max_body_bytes == 4096
-    assert gate(FINDINGS).max_body_bytes == 1024 * 1024
+def test_the_gate_carries_its_policy_body_limits_a_build_context_its_own() -> None:
+    create, build = (
+        make_request("POST", "/v1.41/containers/create"),
+        make_request("POST", "/v1.41/build"),
+    )
+    limited = gate("max_body_bytes = 4096\nmax_build_context_bytes = 8192\n" + FINDINGS)
+    assert (limited.body_limit(create), limited.body_limit(build)) == (4096, 8192)
+    assert gate(FINDINGS).body_limit(create) == 1024 * 1024
+    assert gate(FINDINGS).body_limit(build) == 64 * 1024 * 1024
 
 
 def test_the_empty_policy_value_denies_everything() -> None:

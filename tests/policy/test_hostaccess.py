@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.contexts import context
 from support.deciding import containers_referenced, findings, volumes_referenced
 
 from sockspy.core.docker.bindpaths import bind_source, go_clean, is_allowed
@@ -119,6 +120,10 @@ ONE_PER_CODE: dict[str, tuple[Request, Containers]] = {
     "build_cgroup_parent": (request("POST", "/v1.41/build?cgroupparent=/"), {}),
     "build_buildkit": (request("POST", "/v1.41/build?version=2"), {}),
     "build_remote": (request("POST", "/v1.41/build?remote=http://127.0.0.1:8080/c.tar"), {}),
+    "build_add_url": (
+        request("POST", "/v1.41/build", context({"Dockerfile": b"FROM scratch\nADD http://h/x /"})),
+        {},
+    ),
     "import_url": (request("POST", "/v1.41/images/create?fromSrc=http://127.0.0.1/i.tar"), {}),
     "service_privileges": (
         service({"ContainerSpec": {"Privileges": {"Seccomp": {"Mode": "unconfined"}}}}),

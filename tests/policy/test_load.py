@@ -109,7 +109,7 @@ def test_unknown_keys_are_reported_at_their_own_line() -> None:
     )
     assert problems(text) == [
         "p.toml:2: unknown key 'modes' in top level (known: mode, min_api_version, "
-        "max_body_bytes, owner_label, host_access, profiles, rules)",
+        "max_body_bytes, max_build_context_bytes, owner_label, host_access, profiles, rules)",
         "p.toml:6: unknown key 'endpoint' in [[rules]] (known: name, action, message, profiles, "
         "methods, endpoints, paths, query, query_true, query_false, if_findings, unless_findings, "
         "audit, record, record_required, redact)",

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from policy.policy_requests import make_client, make_request
+from support.contexts import context
 
 from sockspy.core.deciding.client import Client
 from sockspy.core.deciding.decision import Decision, Mutation
@@ -97,6 +98,8 @@ def decide(
     facts: Facts = FACTS,
 ) -> Decision:
     raw = json.dumps(body).encode() if body is not None and not isinstance(body, bytes) else body
+    if raw is None and target.startswith("/build"):
+        raw = context({"Dockerfile": b"FROM bb\n"})  # what the CLI sends: the context
     gate = PolicyGate(parse_policy(POLICY.format(mode=mode), "t.toml"))
     return decide_offline(gate, make_request(method, target, raw), client, facts)
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from policy.policy_requests import make_client, make_request
+from support.contexts import context
 from support.deciding import EveryContainer
 
 from sockspy.core.deciding.judgement import Facts, Judgement, decide_offline, settle
@@ -31,8 +32,8 @@ def allowed(
     """The decision, with every container the gate asks about answered by `inspect`."""
     gate = PolicyGate(load_preset(preset))
     request = make_request(method, target, body, ["Content-Type: application/json"] if body else ())
-    if body is None and gate.wants_body(request, CLIENT):
-        request = request.with_body(b"")
+    if body is None and gate.wants_body(request, CLIENT):  # a build's: a plain Dockerfile
+        request = request.with_body(context() if request.endpoint == "image.build" else b"")
     return settle(Judgement(gate, request, CLIENT), EveryContainer(inspect)).allowed
 
 

@@ -3,14 +3,14 @@
 A gate answers two questions about each request, both without I/O:
 
 * `wants_body`, as soon as the head is read: whether it must see the body (buffered, up
-  to its `max_body_bytes`, and handed over in `Request.body`) before it decides;
+  to its `body_limit`, and handed over in `Request.body`) before it decides;
 * `judge`: the decision procedure. It yields the daemon facts it needs (`lookups`) and
   returns the `Decision`. `Judgement` drives it; nothing of the request reaches the
   daemon before it has returned.
 
-`max_body_bytes` travels with the gate: the conversation pins the gate in force when a
-head is read (`GateInForce`), and that one gate's limit, body question and decision apply
-to the whole request, whatever a reload does meanwhile.
+`body_limit` travels with the gate: the conversation pins the gate in force when a head
+is read (`GateInForce`), and that one gate's limit, body question and decision apply to
+the whole request, whatever a reload does meanwhile.
 
 Wrappers (`DenyEndpoints`, the rate limit) stand in front of another gate and override
 `judge`; the body question and its limit are the inner gate's (except that a denied
@@ -32,9 +32,9 @@ MAX_INSPECTED_BODY = 1024 * 1024
 
 
 class Gate(Protocol):
-    @property
-    def max_body_bytes(self) -> int:
-        """The largest body `judge` may be handed; a larger one is refused with 413."""
+    def body_limit(self, request: Request) -> int:
+        """The largest body of `request` that `judge` may be handed; a larger one is
+        refused with 413 (a build's context may be larger than a JSON body)."""
         ...
 
     def wants_body(self, request: Request, client: Client) -> bool:
@@ -49,7 +49,8 @@ class Gate(Protocol):
 class AllowAll:
     """The default of the core: forward everything (and audit it)."""
 
-    max_body_bytes = MAX_INSPECTED_BODY
+    def body_limit(self, request: Request) -> int:
+        return MAX_INSPECTED_BODY
 
     def wants_body(self, request: Request, client: Client) -> bool:
         return False
@@ -65,9 +66,8 @@ class GateWrapper:
     def __init__(self, inner: Gate) -> None:
         self.inner = inner
 
-    @property
-    def max_body_bytes(self) -> int:
-        return self.inner.max_body_bytes
+    def body_limit(self, request: Request) -> int:
+        return self.inner.body_limit(request)
 
     def wants_body(self, request: Request, client: Client) -> bool:
         return self.inner.wants_body(request, client)

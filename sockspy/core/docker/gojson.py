@@ -59,6 +59,14 @@ _GO_FOLDS = str.maketrans({"\u212a": "k", "\u017f": "s"})
 MISSING: t.Any = object()
 
 
+# Go's unicode.IsSpace (the White_Space property), which strings.TrimSpace strips. Python's
+# str.strip() strips more (U+001C..U+001F), so the set is spelled out.
+GO_SPACE = (
+    "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+    "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+
+
 class BodyDecodeError(ValueError):
     """A body that cannot be decoded exactly as Go would decode it."""
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sockspy.core.docker.bodies import decode_body
-from sockspy.core.docker.gojson import BodyDecodeError
+from sockspy.core.docker.gojson import GO_SPACE, BodyDecodeError
 from sockspy.core.docker.routes import Route, classify, split_version
 from sockspy.core.wire.head import RequestHead
 from sockspy.core.wire.target import Target, parse_target
@@ -66,7 +66,8 @@ class Request:
         """
         if not self._decoded:
             try:
-                self._decoded.append(decode_body(self.endpoint, self.body or b""))
+                query = {key: self.query_get(key) or "" for key, _ in self.query}
+                self._decoded.append(decode_body(self.endpoint, self.body or b"", query))
             except BodyDecodeError as exc:
                 self._decoded.append(exc)
         decoded = self._decoded[0]
@@ -107,16 +108,10 @@ def classify_request(head: RequestHead) -> Request:
 
 
 _FALSE_WORDS = frozenset({"", "0", "no", "false", "none"})
-# Go's unicode.IsSpace (the White_Space property), which strings.TrimSpace strips. Python's
-# str.strip() strips more (U+001C..U+001F), so the set is spelled out.
-_GO_SPACE = (
-    "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
-    "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
-)
 
 
 def query_bool(value: str | None) -> bool:
     """dockerd's ``httputils.BoolValue`` of a parameter (None: absent, which is false)."""
     if value is None:
         return False
-    return value.strip(_GO_SPACE).lower() not in _FALSE_WORDS
+    return value.strip(GO_SPACE).lower() not in _FALSE_WORDS

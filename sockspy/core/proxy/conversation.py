@@ -265,7 +265,7 @@ class Conversation:
         keep = summary.BODY_CAP if summary.needs_body(request.endpoint) else None
         try:
             ended = self._client.start_body(
-                head.framing, gate.max_body_bytes if held else None, keep
+                head.framing, gate.body_limit(request) if held else None, keep
             )
         except ProtocolError as exc:
             self._reject(exchange, exc)

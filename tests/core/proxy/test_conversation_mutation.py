@@ -12,6 +12,7 @@ from sockspy.core.deciding.decision import Decision, Mutation
 from sockspy.core.deciding.gate import GateInForce
 from sockspy.core.docker import schemas
 from sockspy.core.docker.gojson import decode_into
+from sockspy.core.docker.request import Request
 from sockspy.core.proxy.conversation import Conversation
 from sockspy.core.wire.head import parse_request_head
 from sockspy.core.wire.target import parse_target
@@ -25,7 +26,8 @@ OK = b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}"
 class Labelling:
     """A gate that reads create bodies and labels them (what ownership decides)."""
 
-    max_body_bytes = 1 << 20
+    def body_limit(self, request: Request) -> int:
+        return 1 << 20
 
     def wants_body(self, request: object, client: object) -> bool:
         return True
