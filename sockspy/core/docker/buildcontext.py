@@ -45,7 +45,7 @@ class BuildContextError(ValueError):
 @dataclass(frozen=True, slots=True)
 class _Node:
     kind: str
-    data: bytes | None = None  # a file's content, when it was kept
+    data: bytearray | None = None  # a file's content, when kept (filled as it arrives)
 
 
 def _clean(path: bytes) -> bytes:
@@ -203,7 +203,7 @@ class ContextReader:
     def _node(self, entry: Entry) -> _Node:
         kind = chr(entry.type)
         if kind == "0":
-            return _Node(_FILE, bytes(entry.data) if entry.data is not None else None)
+            return _Node(_FILE, entry.data)
         if kind == "5":
             return _Node(_DIR)
         if kind == "2":
@@ -228,7 +228,7 @@ class ContextReader:
         if node.kind != _FILE or node.data is None:
             what = "a file sockspy did not keep" if node.kind == _FILE else f"a {node.kind}"
             raise BuildContextError(f"the Dockerfile {self.requested!r} is {what}")
-        return node.data
+        return bytes(node.data)
 
     def _missing(self, path: bytes) -> bool:
         """Whether nothing is at `path`; a symbolic link on the way is refused (dockerd

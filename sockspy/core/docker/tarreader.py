@@ -177,9 +177,12 @@ class TarReader:
                 return
 
     def close(self) -> None:
-        """The stream ended: only between two entries is that an end Go accepts."""
-        busy = self._special is not None or self._data_left or self._padding
-        if not self.ended and (self._buffer or busy):
+        """The stream ended. Go's reader takes that as the archive's end between two
+        headers and anywhere in an entry's padding (tryReadFull: the docker CLI ends a
+        context right after the data of the Dockerfile it appends); inside a header or
+        an entry's data it is an error."""
+        busy = self._special is not None or self._data_left
+        if not self.ended and (busy or (self._buffer and not self._padding)):
             raise TarError("the archive ends inside an entry")
         self.ended = True
 
@@ -202,12 +205,11 @@ class TarReader:
     def _take_special(self) -> bool:
         assert self._special is not None
         kind, size = self._special
-        whole = size + (-size % BLOCK)
-        if len(self._buffer) < whole:
+        if len(self._buffer) < size:
             return False
         data = bytes(self._buffer[:size])
-        del self._buffer[:whole]
-        self._special = None
+        del self._buffer[:size]
+        self._special, self._padding = None, -size % BLOCK
         if kind == ord("x"):
             self._pax = _pax_records(data)
         elif kind == ord("L"):

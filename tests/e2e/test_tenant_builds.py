@@ -1,0 +1,206 @@
+"""The bypass corpus, builds section: every way a tenant's classic build might read
+another tenant's image, and what the daemon shows afterwards (no image was made).
+
+Tenant A's image is built on the daemon directly, with A's owner label and a secret file.
+The attacker is tenant B, sending build contexts on raw HTTP through sockspy. Each
+attempt names A's image somewhere the classic builder reads it (a base, a stage source,
+a base image's ONBUILD trigger), spelled as dockerd resolves it; sockspy must answer 404
+as if it did not exist, and nothing may be tagged. The same context sent to the daemon
+directly does build (the variant is real), and a tenant's plain multi-stage build passes.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from support.cli import Docker, docker
+from support.contexts import context
+from support.daemon import DockerDaemon
+from support.http import connect
+from support.proxy import ProxyProcess
+
+pytestmark = pytest.mark.e2e
+
+StartProxy = Callable[..., ProxyProcess]
+LABEL = "io.sockspy.owner"
+
+
+@dataclass(frozen=True)
+class Secret:
+    owner_a: str
+    owner_b: str
+    image: str  # A's image, tagged
+    id: str  # its full id
+    base: str  # the test image (shared: pulled, unlabelled)
+    marker: str  # what an attempt would tag
+
+
+@pytest.fixture(scope="module")
+def names() -> dict[str, str]:
+    token = secrets.token_hex(4)
+    return {"owner_a": f"a-{token}", "owner_b": f"b-{token}", "image": f"sockspy-tb-secret-{token}",
+            "marker": f"sockspy-tb-made-{token}"}  # fmt: skip
+
+
+@pytest.fixture
+def secret(
+    direct: Docker, test_image: str, names: dict[str, str], tmp_path: Path
+) -> Iterator[Secret]:
+    (tmp_path / "Dockerfile").write_text(f"FROM {test_image}\nRUN echo s3cret > /secret\n")
+    label = f"{LABEL}={names['owner_a']}"
+    direct("build", "-q", "--label", label, "-t", names["image"], str(tmp_path),
+           env={"DOCKER_BUILDKIT": "0"})  # fmt: skip
+    image_id = json.loads(direct("image", "inspect", names["image"]).stdout)[0]["Id"]
+    try:
+        yield Secret(names["owner_a"], names["owner_b"], names["image"], image_id, test_image,
+                     names["marker"])  # fmt: skip
+    finally:
+        direct("rmi", "-f", names["image"], names["marker"], check=False)
+
+
+@pytest.fixture
+def proxy(start_sockspy: StartProxy, tmp_path: Path, names: dict[str, str]) -> ProxyProcess:
+    policy = tmp_path / "owned.toml"
+    policy.write_text(
+        f'[[profiles]]\nname = "b"\nuids = [0]\nowner = "{names["owner_b"]}"\n\n'
+        '[[rules]]\nname = "everything"\naction = "allow"\n'
+    )
+    return start_sockspy(policy=str(policy))
+
+
+def build(host: str, query: str, archive: bytes) -> tuple[int, bytes]:
+    conn = connect(host, timeout=120)
+    try:
+        conn.request("POST", f"/v1.41/build?{query}", body=archive,
+                     headers={"Content-Type": "application/x-tar"})  # fmt: skip
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def attempts(s: Secret) -> dict[str, tuple[str, dict[str, bytes], bool]]:
+    """name: (extra query, context files, gzip) of a build that reads A's image."""
+    copy = "COPY --from={ref} /secret /stolen\n"
+    return {
+        "from-tag": ("", {"Dockerfile": f"FROM {s.image}\n"}, False),
+        "from-short-id": ("", {"Dockerfile": f"FROM {s.id[7:19]}\n"}, False),
+        "from-full-id": ("", {"Dockerfile": f"FROM {s.id}\n"}, False),
+        "copy-from-tag": ("", {"Dockerfile": f"FROM {s.base}\n" + copy.format(ref=s.image)}, False),
+        "copy-from-short-id": (
+            "", {"Dockerfile": f"FROM {s.base}\n" + copy.format(ref=s.id[7:15])}, False
+        ),
+        "from-arg-default": ("", {"Dockerfile": f"ARG B={s.image}\nFROM ${{B}}\n"}, False),
+        "from-arg-query": (
+            "&buildargs=" + quote(json.dumps({"B": s.image})),
+            {"Dockerfile": f"ARG B={s.base}\nFROM $B\n"},
+            False,
+        ),
+        "from-arg-modifier": ("", {"Dockerfile": f"ARG B\nFROM ${{B:-{s.image}}}\n"}, False),
+        "lowercase-gzip": ("", {"dockerfile": f"FROM {s.image}\n"}, True),
+        "named-dockerfile": (
+            "&dockerfile=sub/../build.df",
+            {"Dockerfile": f"FROM {s.base}\n", "build.df": f"FROM {s.image}\n"},
+            False,
+        ),
+        "duplicate-entry": (
+            "", {"Dockerfile": f"FROM {s.base}\n", "./Dockerfile": f"FROM {s.image}\n"}, False
+        ),
+        "escape-continuation": (
+            "",
+            {"Dockerfile": f"# escape=`\nFROM {s.base}\nCOPY `\n --from={s.image} /secret /x\n"},
+            False,
+        ),
+        "stage-onbuild": (
+            "",
+            {"Dockerfile": f"FROM {s.base} AS one\nONBUILD {copy.format(ref=s.image)}FROM one\n"},
+            False,
+        ),
+    }  # fmt: skip
+
+
+def _files(files: dict[str, str]) -> dict[str, bytes]:
+    return {name: text.encode() for name, text in files.items()}
+
+
+def test_a_tenants_build_cannot_read_another_tenants_image_however_the_dockerfile_names_it(
+    proxy: ProxyProcess, secret: Secret, direct: Docker, docker_daemon: DockerDaemon
+) -> None:
+    for name, (query, files, compress) in attempts(secret).items():
+        archive = context(_files(files), compress=compress)  # type: ignore[arg-type]
+        status, body = build(proxy.unix_host, f"t={secret.marker}&rm=1{query}", archive)
+        assert status == 404, (name, status, body)
+        assert b"No such image" in body, (name, body)
+        assert direct("image", "inspect", secret.marker, check=False).returncode != 0, name
+        status, body = build(docker_daemon.host, f"t={secret.marker}&rm=1{query}", archive)
+        assert b"Successfully tagged" in body, (name, "directly, the build reads it", body)
+        direct("rmi", "-f", secret.marker)
+
+
+def test_a_base_images_onbuild_copy_from_another_tenants_image_is_refused(
+    proxy: ProxyProcess, secret: Secret, direct: Docker
+) -> None:
+    base = f"sockspy-tb-onbuild-{secret.owner_b}"
+    trigger = f"FROM {secret.base}\nONBUILD COPY --from={secret.image} /secret /x\n"
+    status, body = build(proxy.unix_host, f"t={base}", context({"Dockerfile": trigger.encode()}))
+    assert status == 200 and b"Successfully tagged" in body, body  # storing it reads nothing
+    try:
+        child = context({"Dockerfile": f"FROM {base}\n".encode()})
+        status, body = build(proxy.unix_host, f"t={secret.marker}", child)
+        assert status == 404 and b"No such image" in body, body
+        assert direct("image", "inspect", secret.marker, check=False).returncode != 0
+    finally:
+        direct("rmi", "-f", base, check=False)
+
+
+def test_a_tenants_own_multi_stage_build_passes_and_is_labelled(
+    proxy: ProxyProcess, secret: Secret, direct: Docker
+) -> None:
+    dockerfile = (
+        f"FROM {secret.base} AS build\nRUN echo built > /out\n"
+        f"FROM {secret.base}\nCOPY --from=build /out /out\nCOPY --from=0 /out /again\n"
+    )
+    status, body = build(proxy.unix_host, f"t={secret.marker}&rm=1",
+                         context({"Dockerfile": dockerfile.encode()}, compress=True))  # fmt: skip
+    assert status == 200 and b"Successfully tagged" in body, body
+    labels = json.loads(direct("image", "inspect", secret.marker).stdout)[0]["Config"]["Labels"]
+    assert labels[LABEL] == secret.owner_b
+
+
+def test_the_clis_ways_of_naming_a_dockerfile_build_through_the_context_reader(
+    proxy: ProxyProcess, secret: Secret, direct: Docker, tmp_path: Path
+) -> None:
+    """The docker CLI's classic builds: ``-f`` inside the context, outside it (sent under a
+    generated name), from stdin, and a Dockerfile the .dockerignore leaves out."""
+    ctx, outside = tmp_path / "ctx", tmp_path / "outside"
+    (ctx / "sub").mkdir(parents=True)
+    outside.mkdir()
+    good = f"FROM {secret.base}\nCOPY f /f\n"
+    bad = f"FROM {secret.base}\nCOPY --from={secret.image} /secret /x\n"
+    (ctx / "f").write_text("data")
+    (ctx / ".dockerignore").write_text("Dockerfile\nsub\n")
+    env = {"DOCKER_BUILDKIT": "0"}
+    through = functools.partial(docker, proxy.unix_host, env=env)
+    for dockerfile, args in (
+        (ctx / "Dockerfile", []),
+        (ctx / "sub" / "Dockerfile", ["-f", str(ctx / "sub" / "Dockerfile")]),
+        (outside / "Dockerfile", ["-f", str(outside / "Dockerfile")]),
+        (None, ["-f", "-"]),
+    ):
+        for text, passes in ((good, True), (bad, False)):
+            if dockerfile is not None:
+                dockerfile.write_text(text)
+            stdin = text.encode() if dockerfile is None else None
+            done = through("build", "-q", "-t", secret.marker, *args, str(ctx), input=stdin,
+                           check=False)  # fmt: skip
+            assert (done.returncode == 0) is passes, (args, text, done.stderr)
+            if not passes:
+                assert b"No such image" in done.stderr, done.stderr
+        direct("rmi", "-f", secret.marker)
