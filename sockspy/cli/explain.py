@@ -59,7 +59,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     explain.add_argument(
         "request", metavar="'METHOD /path'", help="e.g. 'POST /v1.45/containers/create'"
     )
-    explain.add_argument("--body", metavar="FILE", default=None, help="the request body (JSON)")
+    explain.add_argument(
+        "--body",
+        metavar="FILE",
+        default=None,
+        help="the request body (JSON; a build's context: a tar)",
+    )
     explain.add_argument("--uid", type=int, default=None, help="the client's unix uid")
     explain.add_argument("--gid", type=int, default=None, help="the client's unix gid")
     explain.add_argument("--ip", default=None, help="the client's tcp source address")
