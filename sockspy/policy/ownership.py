@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sockspy.core.deciding.client import Client
@@ -187,15 +187,26 @@ def judge(request: Request, tenant: Tenant | None, profile: str) -> Procedure[De
                 return _deny(400, "owner_label", f"the label {tenant.label} is sockspy's to set")
     except BodyDecodeError as exc:
         return _deny(400, "undecodable_body", str(exc))
+    pins: list[tuple[Reference, str]] = []
     for ref in refs:
-        refusal = yield from _check(ref, tenant)
-        if refusal is not None:
-            return refusal
+        checked = yield from _check(ref, tenant)
+        if isinstance(checked, str):  # the tenant's own, by a name that must be pinned
+            if not _pinnable(request, ref):
+                return _ambiguous(ref, "another owner's container id begins with it; use the id")
+            pins.append((ref, checked))
+        elif checked is not None:
+            return checked
     if endpoint == "image.build":
         refusal = yield from _triggers_usable(request, tenant)
         if refusal is not None:
             return refusal
-    return (yield from _mutation(request, tenant))
+    mutation = yield from _mutation(request, tenant)
+    if pins and isinstance(mutation, Mutation):
+        try:
+            return _pinned_in_body(request, mutation, pins)
+        except BodyDecodeError as exc:
+            return _deny(400, "undecodable_body", str(exc))
+    return mutation
 
 
 def _unreadable_build(request: Request) -> Decision | None:
@@ -236,7 +247,7 @@ def _triggers_usable(request: Request, tenant: Tenant) -> Procedure[Decision | N
             for copied in found.images:
                 where = f"Dockerfile line {copied.line}: {read.name}'s {copied.how}"
                 refusal = yield from _check(Reference("image", copied.name, where), tenant)
-                if refusal is not None:
+                if isinstance(refusal, Decision):
                     return refusal
     except (BodyDecodeError, buildplan.BuildPlanError) as exc:
         return _deny(400, "undecodable_body", str(exc))
@@ -365,8 +376,10 @@ def _commit_labelled(request: Request, tenant: Tenant) -> Decision | Mutation:
     return Mutation(query_added=("changes", change), added=f"label {tenant.pair}")
 
 
-def _check(ref: Reference, tenant: Tenant) -> Procedure[Decision | None]:
-    """None when `tenant` may use the object `ref` names; else the refusal."""
+def _check(ref: Reference, tenant: Tenant) -> Procedure[Decision | str | None]:
+    """None when `tenant` may use the object `ref` names; else the refusal. A container
+    the tenant owns, named by a body with a hex name that is also the id prefix of
+    another owner's container, gives its full id: the name must be pinned to it."""
     repository = imageref.repository(ref.name) if ref.every_tag else None
     if repository is not None:
         refusal = yield from _repository_usable(ref, repository, tenant)
@@ -409,7 +422,10 @@ def _check(ref: Reference, tenant: Tenant) -> Procedure[Decision | None]:
         return _not_found(ref, f"owned by {labels.get(tenant.label) or 'nobody'}")
     resolved_by_name = not str(answer.get("Id") or "").startswith(ref.name)
     if ref.kind == "container" and _HEX.fullmatch(ref.name) and resolved_by_name:
-        return (yield from _prefix_unclaimed(ref, tenant))  # a body's: no pin there
+        claimed = yield from _prefix_claimed(ref, tenant)
+        if isinstance(claimed, Decision):
+            return claimed
+        return str(answer.get("Id") or "") if claimed else None
     if ref.kind == "network" and _HEX.fullmatch(ref.name) and resolved_by_name:
         return _ambiguous(ref, "a tenant names a network whose name is all hex digits by its id")
     return None
@@ -472,19 +488,82 @@ def _repository_usable(
     return None
 
 
-def _prefix_unclaimed(ref: Reference, tenant: Tenant) -> Procedure[Decision | None]:
-    """A refusal when the tenant's container named `ref` (all hex digits) has a name that
-    is also the id prefix of someone else's container: were the name renamed away
-    between this check and the daemon's use, dockerd would resolve it as that prefix."""
+def _prefix_claimed(ref: Reference, tenant: Tenant) -> Procedure[bool | Decision]:
+    """Whether the tenant's container named `ref` (all hex digits) has a name that is
+    also the id prefix of another owner's container: were the name renamed away between
+    this check and the daemon's use, dockerd would resolve it as that prefix, so the
+    caller pins the name to the id (or refuses where it cannot). A refusal when the
+    containers with that prefix were not looked up."""
     others = yield ContainersWithIdPrefix(ref.name)
     if others is NOT_LOOKED_UP or not isinstance(others, list):
         return _ambiguous(ref, "the containers with that id prefix were not looked up")
-    for item in others:
-        if str(item.get("Id") or "").startswith(ref.name) and not _mine(
-            item.get("Labels") or {}, tenant
-        ):
-            return _ambiguous(ref, "another owner's container id begins with it; use the id")
-    return None
+    return any(
+        str(item.get("Id") or "").startswith(ref.name)
+        and not _mine(item.get("Labels") or {}, tenant)
+        for item in others
+    )
+
+
+# Where a create or connect body names a container by a value sockspy can replace with
+# the container's full id (a member appended at the end: `_pinned_in_body`).
+_PINNABLE = {
+    "container.create": ("HostConfig.VolumesFrom", "HostConfig.Links[", "HostConfig.NetworkMode",
+                         "HostConfig.PidMode", "HostConfig.IpcMode"),
+    "network.connect": ("Container",),
+    "network.disconnect": ("Container",),
+}  # fmt: skip
+
+
+def _pinnable(request: Request, ref: Reference) -> bool:
+    places = _PINNABLE.get(request.endpoint, ())
+    return any(ref.where == p or (p.endswith("[") and ref.where.startswith(p)) for p in places)
+
+
+def _pinned_in_body(
+    request: Request, mutation: Mutation, pins: list[tuple[Reference, str]]
+) -> Mutation:
+    """`mutation`, with the body's hex container names replaced by the full ids they were
+    checked as: Go reads the last member, so a ``HostConfig`` (or ``Container``) member
+    appended at the end replaces just those fields (`sockspy.core.docker.bodymembers`)."""
+    ids = {ref.name: full for ref, full in pins}
+    body = request.decoded_body()
+    if request.endpoint != "container.create":
+        members: tuple[tuple[str, Any], ...] = (("Container", ids[str(body["Container"])]),)
+    else:
+        host_config = body["HostConfig"]
+        fields: dict[str, Any] = {}
+        if any(ref.where == "HostConfig.VolumesFrom" for ref, _ in pins):
+            fields["VolumesFrom"] = [_pin_spec(spec, ids) for spec in host_config["VolumesFrom"]]
+        if any(ref.where.startswith("HostConfig.Links[") for ref, _ in pins):
+            fields["Links"] = [_pin_link(link, ids) for link in host_config["Links"]]
+        for field in ("NetworkMode", "PidMode", "IpcMode"):
+            if any(ref.where == f"HostConfig.{field}" for ref, _ in pins):
+                fields[field] = "container:" + ids[str(host_config[field]).partition(":")[2]]
+        members = (("HostConfig", fields),)
+    pinned = "; ".join(
+        f"container {ref.name!r} ({ref.where}) pinned to {full[:12]}" for ref, full in pins
+    )
+    added = f"{mutation.added}; {pinned}" if mutation.added else pinned
+    return replace(mutation, body_members=members, added=added)
+
+
+def _pin_spec(spec: str, ids: Mapping[str, str]) -> str:
+    """A VolumesFrom entry ``name[:mode]`` with its name pinned."""
+    name, colon, mode = spec.partition(":")
+    return f"{ids[name]}{colon}{mode}" if name in ids else spec
+
+
+def _pin_link(link: str, ids: Mapping[str, str]) -> str:
+    """A link (opts.ParseLink: ``name``, ``name:alias``, ``/name:/x/alias``) pinned, with
+    the alias it had."""
+    parts = link.split(":")
+    name = parts[0].removeprefix("/")
+    if name not in ids:
+        return link
+    alias = (
+        parts[1].rsplit("/", 1)[-1] if len(parts) == 2 and parts[0].startswith("/") else parts[-1]
+    )
+    return f"{ids[name]}:{alias}"
 
 
 def _ambiguous(ref: Reference, why: str) -> Decision:

@@ -400,6 +400,41 @@ def test_a_tenants_container_named_like_another_owners_id_prefix_is_served_pinne
         direct("rm", "-f", name, check=False)
 
 
+def test_a_body_naming_a_container_like_another_owners_id_prefix_is_pinned_not_refused(
+    proxy: ProxyProcess, scene: Scene, direct: Docker
+) -> None:
+    """Tenant B's container is named after the first two hex digits of A's container id.
+    A create that takes its volumes and its network by that name (and a connect of it)
+    is B's own: sockspy forwards the body with the name pinned to the id it checked (a
+    member appended at the end: Go reads the last one, the rest of HostConfig stays), so
+    a rename in between cannot turn it into A's prefix. It refused these before."""
+    name = scene.victim_id[:2]
+    label = f"{LABEL}={scene.owner_b}"
+    direct("run", "-d", "--name", name, "--label", label, scene.image, "sleep", "600")
+    made = f"{scene.marker}-pinned"
+    try:
+        own_id = json.loads(direct("inspect", name).stdout)[0]["Id"]
+        host_config = {"VolumesFrom": [f"{name}:ro"], "NetworkMode": f"container:{name}",
+                       "Memory": 64 << 20}  # fmt: skip
+        create = {"Image": scene.image, "Cmd": ["true"], "HostConfig": host_config}
+        status, body = call(proxy, "POST", f"/v1.41/containers/create?name={made}", create)
+        assert status == 201, body
+        stored = json.loads(direct("inspect", made).stdout)[0]["HostConfig"]
+        assert stored["VolumesFrom"] == [f"{own_id}:ro"]
+        assert stored["NetworkMode"] == f"container:{own_id}"
+        assert stored["Memory"] == 64 << 20  # the client's other fields, as sent
+        assert scene.victim_id not in json.dumps(stored)
+        status, body = call(proxy, "POST", "/v1.41/networks/bridge/disconnect",
+                            {"Container": name})  # fmt: skip
+        assert status == 200, body
+        networks = json.loads(direct("inspect", name).stdout)[0]["NetworkSettings"]["Networks"]
+        assert "bridge" not in networks
+        assert "bridge" in json.loads(direct("inspect", scene.victim).stdout)[0][
+            "NetworkSettings"]["Networks"]  # fmt: skip
+    finally:
+        direct("rm", "-f", name, made, check=False)
+
+
 def test_an_id_prefix_other_tenants_make_ambiguous_resolves_to_the_tenants_own(
     proxy: ProxyProcess, scene: Scene, direct: Docker
 ) -> None:

@@ -13,6 +13,9 @@ from support.contexts import context
 from sockspy.core.deciding.client import Client
 from sockspy.core.deciding.decision import Decision, Mutation
 from sockspy.core.deciding.judgement import Facts, decide_offline
+from sockspy.core.docker import schemas
+from sockspy.core.docker.bodymembers import body_with_members
+from sockspy.core.docker.gojson import decode_into
 from sockspy.policy.engine import PolicyGate
 from sockspy.policy.load import parse_policy
 
@@ -274,17 +277,44 @@ def test_a_hex_name_in_the_path_resolves_among_the_tenants_own_and_is_pinned() -
     assert full.allowed and not full.mutation
 
 
-def test_a_hex_name_in_a_body_is_refused_only_when_another_tenants_id_begins_with_it() -> None:
+def test_a_hex_name_in_a_body_is_pinned_to_its_id_when_another_tenants_id_begins_with_it() -> None:
+    # "abc" is the tenant's container (id fedfed...); another tenant's id begins with
+    # "abc". Renamed away between check and use, "abc" would resolve to that one, so the
+    # body is forwarded naming the id it was checked as: never refused, never moved.
     theirs = Facts(
         **{
             **vars_of(FACTS),
             "id_prefixes": {"abc": [{"Id": "abc" + "0" * 61, "Labels": {KEY: "uid-2000"}}]},
         }
     )
-    body = {"Image": "bb", "HostConfig": {"VolumesFrom": ["abc"]}}
-    refused_as(decide("POST", "/containers/create", body, facts=theirs), 400, "ambiguous_name")
+    own = "fed" * 21 + "a"
+    host_config = {
+        "VolumesFrom": ["abc:ro", "mine"], "Links": ["abc", "/abc:/x/db", "mine:m"],
+        "NetworkMode": "container:abc", "PidMode": "container:abc", "Memory": 64 << 20,
+    }  # fmt: skip
+    body = json.dumps({"Image": "bb", "HostConfig": host_config}).encode()
+    decision = decide("POST", "/containers/create", body, facts=theirs)
+    assert decision.allowed and decision.mutation is not None
+    assert "container 'abc' (HostConfig.VolumesFrom) pinned to fedfedfedfed" in str(
+        decision.mutation.added
+    )
+    forwarded = body_with_members(body, decision.mutation.body_members or ())
+    assert forwarded.startswith(body[:-1])  # the client's bytes, then the members
+    read = decode_into(forwarded, schemas.CONTAINER_CREATE)["HostConfig"]
+    assert read == {
+        **host_config,
+        "VolumesFrom": [f"{own}:ro", "mine"], "Links": [f"{own}:abc", f"{own}:db", "mine:m"],
+        "NetworkMode": f"container:{own}", "PidMode": f"container:{own}",
+    }  # fmt: skip
+    connect = decide("POST", "/networks/net-a/connect", {"Container": "abc"}, facts=theirs)
+    assert connect.mutation is not None and connect.mutation.body_members == (("Container", own),)
+    # Where no member can replace it (the pre-1.24 top-level HostConfig), still refused.
+    legacy = {"Image": "bb", "VolumesFrom": ["abc"]}
+    refused_as(decide("POST", "/containers/create", legacy, facts=theirs), 400, "ambiguous_name")
     free = Facts(**{**vars_of(FACTS), "id_prefixes": {"abc": []}})
-    assert decide("POST", "/containers/create", body, facts=free).allowed
+    unpinned = decide("POST", "/containers/create", body, facts=free)
+    assert unpinned.allowed and unpinned.mutation is not None
+    assert unpinned.mutation.body_members is None  # nothing to pin: the body as it came
 
 
 def test_a_name_taken_by_another_tenant_is_refused_without_the_daemons_answer() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,8 +23,9 @@ class Mutation:
     value) appended after the values a repeatable parameter already has (a commit's last
     ``changes``); `body_label`: (key, value) added to a create body's Labels;
     `path_name`: (name, full id): the container the path names by a name, pinned to the
-    id it was checked as. `added` says what, for the audit record. An empty Mutation
-    changes nothing.
+    id it was checked as; `body_members`: members appended to a JSON body's top-level
+    object (`sockspy.core.docker.bodymembers`: containers a body names, pinned the same
+    way). `added` says what, for the audit record. An empty Mutation changes nothing.
     """
 
     query: tuple[str, str] | None = None
@@ -31,9 +33,10 @@ class Mutation:
     added: str | None = None
     query_added: tuple[str, str] | None = None
     path_name: tuple[str, str] | None = None
+    body_members: tuple[tuple[str, Any], ...] | None = None
 
     def __bool__(self) -> bool:
-        changes = (self.query, self.body_label, self.query_added, self.path_name)
+        changes = (self.query, self.body_label, self.query_added, self.path_name, self.body_members)
         return any(x is not None for x in changes)
 
 

@@ -19,16 +19,18 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from sockspy.core.docker.gojson import BodyDecodeError, decode_pairs
+from sockspy.core.docker.bodymembers import body_with_members, compact_json
+from sockspy.core.docker.gojson import BodyDecodeError
 
 
 def body_with_label(body: bytes, key: str, value: str) -> bytes:
     """A create body with label `key`=`value` added (see the module docstring)."""
-    members = decode_pairs(body)  # one JSON object, nothing after it, else BodyDecodeError
-    end = body.rstrip(b" \t\r\n")
-    assert end.endswith(b"}")
-    member = b'"Labels":' + _dumps({key: value})
-    return end[:-1] + (b"," if members else b"") + member + b"}" + body[len(end) :]
+    return body_with_members(body, [label_member(key, value)])
+
+
+def label_member(key: str, value: str) -> tuple[str, dict[str, str]]:
+    """The member that adds label `key`=`value` to a create body's Labels."""
+    return ("Labels", {key: value})
 
 
 def sets_label(body: bytes, key: str) -> bool:
@@ -68,7 +70,7 @@ def filters_with_label(filters: str | None, key: str, value: str) -> str:
             else:
                 raise BodyDecodeError(f"filters {name!r} is neither a map nor a list")
     fields.setdefault("label", {})[f"{key}={value}"] = True
-    return _dumps(fields).decode("utf-8")
+    return compact_json(fields).decode("utf-8")
 
 
 def labels_with_label(labels: str | None, key: str, value: str) -> str:
@@ -81,11 +83,7 @@ def labels_with_label(labels: str | None, key: str, value: str) -> str:
                 raise BodyDecodeError("labels is not a JSON map of strings")
             merged.update(parsed)
     merged[key] = value
-    return _dumps(merged).decode("utf-8")
-
-
-def _dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+    return compact_json(merged).decode("utf-8")
 
 
 def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from typing import Any
 from sockspy.core.deciding.decision import Decision, Mutation
 from sockspy.core.deciding.lookups import Lookup
 from sockspy.core.docker import labelling, sessions
+from sockspy.core.docker.bodymembers import body_with_members
 from sockspy.core.docker.gojson import BodyDecodeError
 from sockspy.core.docker.request import Request, classify_request
 from sockspy.core.proxy.responses import RELAY, ResponsePlan
@@ -153,12 +154,15 @@ class Exchange:
             head = rewrite.with_query_added(head, *mutation.query_added)
         if mutation.path_name is not None:
             head = rewrite.with_container_in_path(head, *mutation.path_name)
+        members = list(mutation.body_members or ())
         if mutation.body_label is not None:
+            members.append(labelling.label_member(*mutation.body_label))
+        if members:
             request = self.request
             if request is None or request.body is None or not self.request_done:
                 raise RewriteError("the body was not read")
             assert self.head is not None
-            body = labelling.body_with_label(request.body, *mutation.body_label)
+            body = body_with_members(request.body, members)
             head, raw = rewrite.with_body(head, self.head.framing, body)
             held = [raw]
         self.head_bytes, self.held_body = head, held
