@@ -6,7 +6,7 @@ Besides the path (``/containers/{name}/...``, ``/exec/{id}/...``, ``/volumes/{na
 ``/networks/{id}``, ``/images/{name}/...``) these are:
 
 * the query: ``POST /commit?container=``, ``GET /images/get?names=`` (each one), a
-  build's ``networkmode=container:<name>`` and ``cachefrom`` images;
+  build's ``networkmode`` (``container:<name>``, or a network) and ``cachefrom`` images;
 * a build's context: the images its Dockerfile takes files from (``FROM``, ``COPY
   --from``; `sockspy.core.docker.buildplan`);
 * what a save or push takes: a name without a tag there is every tag of that repository
@@ -102,7 +102,8 @@ def _whole(ref: Reference, request: Request) -> Reference:
 
 
 def _build_references(request: Request) -> list[Reference]:
-    """A build's RUN steps in another container's network (``networkmode=container:x``),
+    """A build's RUN steps in another container's network (``networkmode=container:x``)
+    or in a user-defined network (``networkmode=<network>``),
     the images it takes its cache from (``cachefrom``, a JSON list), and, when its context
     was read, the images its Dockerfile takes files from (FROM, COPY --from)."""
     found = []
@@ -114,6 +115,8 @@ def _build_references(request: Request) -> list[Reference]:
     mode = request.query_get("networkmode") or ""
     if mode.startswith("container:"):
         found.append(Reference("container", mode.partition(":")[2], "query networkmode"))
+    elif mode not in BUILTIN_NETWORK_MODES:  # RUN steps join that network (checked on 20.10)
+        found.append(Reference("network", mode, "query networkmode"))
     cache = request.query_get("cachefrom")
     if cache:
         try:

@@ -204,3 +204,28 @@ def test_the_clis_ways_of_naming_a_dockerfile_build_through_the_context_reader(
             if not passes:
                 assert b"No such image" in done.stderr, done.stderr
         direct("rmi", "-f", secret.marker)
+
+
+def test_a_tenants_build_cannot_run_its_steps_in_another_tenants_network(
+    proxy: ProxyProcess, secret: Secret, direct: Docker, docker_daemon: DockerDaemon
+) -> None:
+    """A classic build's RUN steps join the network ``networkmode`` names (a user-defined
+    one too): in A's network they reach A's containers by name. Refused to B (404, as if
+    it did not exist); directly, the step does reach A's container."""
+    network, victim = f"{secret.image}-net", f"{secret.image}-svc"
+    label = f"{LABEL}={secret.owner_a}"
+    direct("network", "create", "--label", label, network)
+    direct("run", "-d", "--name", victim, "--network", network, "--label", label, secret.base,
+           "sleep", "600")  # fmt: skip
+    try:
+        probe = f"FROM {secret.base}\nRUN ping -c1 -W2 {victim} && echo REACHED\n"
+        archive = context({"Dockerfile": probe.encode()})
+        query = f"t={secret.marker}&rm=1&nocache=1&networkmode={network}"
+        status, body = build(proxy.unix_host, query, archive)
+        assert status == 404 and b"not found" in body, body
+        status, body = build(docker_daemon.host, query, archive)
+        assert b"REACHED" in body, body  # directly: the step is in A's network
+    finally:
+        direct("rm", "-f", victim, check=False)
+        direct("rmi", "-f", secret.marker, check=False)
+        direct("network", "rm", network, check=False)

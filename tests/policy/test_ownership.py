@@ -351,6 +351,9 @@ def test_images_a_tenant_loads_or_imports_are_refused_pulls_are_not() -> None:
 
 def test_a_build_cannot_run_in_another_tenants_network_or_use_its_image_as_cache() -> None:
     refused_as(decide("POST", "/build?networkmode=container:theirs"), 404, "not_owner")
+    refused_as(decide("POST", "/build?networkmode=net-b"), 404, "not_owner")  # RUN joins it
+    assert decide("POST", "/build?networkmode=net-a").allowed
+    assert decide("POST", "/build?networkmode=bridge").allowed
     refused_as(decide("POST", "/build?cachefrom=%5B%22built-b%22%5D"), 404, "not_owner")
     assert decide("POST", "/build?networkmode=container:mine&cachefrom=%5B%22bb%22%5D").allowed
     refused_as(decide("POST", "/build?cachefrom=nope"), 400, "undecodable_body")
