@@ -32,8 +32,8 @@ allowed it, `judge` either refuses it or says how its bytes change (`Mutation`):
   between the check and the daemon's use cannot move the request onto someone else's
   object.
 * **What a tenant cannot reach.** Swarm (services, tasks, nodes, secrets, configs),
-  plugins, BuildKit sessions and ``system df`` (it lists every tenant's objects) are
-  refused for tenants (403).
+  plugins, BuildKit (sessions, ``version=2`` builds, the build cache) and ``system df``
+  (it lists every tenant's objects) are refused for tenants (403).
 
 Denials follow the policy mode (in warn and audit mode they are forwarded as
 ``would_deny``); labels and filters are the profile's and apply in every mode.
@@ -78,7 +78,9 @@ BODY_ENDPOINTS = LABELLED_BODIES | {
 UNAVAILABLE_FAMILIES = frozenset(
     {"swarm", "service", "node", "task", "secret", "config", "plugin", "session", "grpc"}
 )
-UNAVAILABLE = frozenset({"system.df"})
+# system df lists every tenant's objects; the build cache (BuildKit's, which tenants do
+# not use) is the daemon's, shared by all: pruning or cancelling it is no tenant's call.
+UNAVAILABLE = frozenset({"system.df", "build.prune", "build.cancel"})
 PREDEFINED_NETWORKS = frozenset({"bridge", "host", "none"})
 
 # The placeholders an owner template may use, and where each comes from.

@@ -367,8 +367,11 @@ def test_the_owner_label_is_sockspys_to_set() -> None:
 
 def test_endpoints_that_cross_tenants_are_not_available_to_them() -> None:
     for method, target in (("GET", "/system/df"), ("GET", "/services"), ("POST", "/plugins/pull"),
-                           ("GET", "/secrets"), ("POST", "/session")):  # fmt: skip
+                           ("GET", "/secrets"), ("POST", "/session"), ("POST", "/build/prune"),
+                           ("POST", "/build/cancel?id=x")):  # fmt: skip
         refused_as(decide(method, target), 403, "not_for_tenants")
+    for target in ("/build?version=2", "/build?remote=http://h/c.tar"):  # the context unread
+        refused_as(decide("POST", target), 403, "build_unchecked")
 
 
 def test_inspecting_a_kind_tenants_cannot_reach_looks_like_nothing_is_there() -> None:
