@@ -218,6 +218,9 @@ class PolicyGate:
             tenant = self._tenant(client, profile)
             if decision.allowed and (yield from ownership.hides_members(request, tenant)):
                 decision = replace(decision, redact=(redaction.MEMBERS,))
+            if decision.allowed and tenant is not None and request.endpoint == "image.list":
+                only = redaction.foreign_images(tenant.label, tenant.owner)
+                decision = replace(decision, redact=(*decision.redact, only))
         if pin is not None and decision.allowed:
             decision = _pinned(decision, pin)
         return self._redacted(decision, request, profile)

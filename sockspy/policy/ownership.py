@@ -22,7 +22,9 @@ allowed it, `judge` either refuses it or says how its bytes change (`Mutation`):
   container is.
 * **Shared objects.** Images are shared: an unlabelled image (pulled, loaded, imported)
   is usable by every tenant; a labelled one (built or committed by a tenant) only by its
-  owner. The image list is not filtered (a label filter cannot say "mine or unlabelled").
+  owner. The image list cannot be filtered by the daemon (a label filter cannot say
+  "mine or unlabelled"): a tenant's answer leaves out, as it streams, the images the
+  tenant may not use (`redaction.foreign_images`).
   The daemon's own networks (bridge, host, none) are usable by every tenant.
 * **Names are one namespace.** A container, volume or tag name taken by another tenant
   is refused without the daemon's answer (which names the other object's id). A name

@@ -229,3 +229,34 @@ def test_a_tenants_build_cannot_run_its_steps_in_another_tenants_network(
         direct("rm", "-f", victim, check=False)
         direct("rmi", "-f", secret.marker, check=False)
         direct("network", "rm", network, check=False)
+
+
+def test_a_tenants_image_list_shows_only_the_images_it_may_use(
+    proxy: ProxyProcess, secret: Secret, direct: Docker, docker_daemon: DockerDaemon
+) -> None:
+    """The image list names every tenant's images (their names are the tenant's
+    business): a tenant's list keeps its own and the shared ones (no owner, a tag), as
+    the daemon's bytes, and leaves out another owner's and the untagged stages of builds
+    (``docker images -a``), which it could not use either."""
+    dockerfile = f"FROM {secret.base} AS stage\nRUN echo x > /x\nFROM {secret.base}\n"
+    dockerfile += "COPY --from=stage /x /x\n"
+    status, body = build(proxy.unix_host, f"t={secret.marker}",
+                         context({"Dockerfile": dockerfile.encode()}))  # fmt: skip
+    assert status == 200 and b"Successfully tagged" in body, body
+    for query in ("", "?all=1"):
+        conn = connect(docker_daemon.host)
+        conn.request("GET", f"/v1.41/images/json{query}")
+        everything = json.loads(conn.getresponse().read())
+        conn.close()
+        assert any(secret.id == i["Id"] for i in everything)  # the daemon lists A's
+        conn = connect(proxy.unix_host)
+        conn.request("GET", f"/v1.41/images/json{query}")
+        shown = json.loads(conn.getresponse().read())
+        conn.close()
+        ids = {i["Id"] for i in shown}
+        assert secret.id not in ids, query
+        tags = {t for i in shown for t in i["RepoTags"] or []}
+        assert f"{secret.marker}:latest" in tags and secret.base in tags, query
+        assert all((i["Labels"] or {}).get(LABEL, secret.owner_b) == secret.owner_b for i in shown)
+        assert "<none>:<none>" not in tags, query  # the stage B's own build left behind
+        assert [i for i in everything if i["Id"] in ids] == shown  # the daemon's, in order

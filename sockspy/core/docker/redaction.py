@@ -17,8 +17,9 @@ A profile or rule with `redact` gets those removed from every answer it is allow
 
 `REDACTED` lists the endpoints whose answers are rewritten so, and the events stream is
 rewritten an event at a time (an exec's command line goes from its action); `CLEAN`
-lists those whose answers hold neither (ping, version, info, stats, networks, nodes,
-the image list). Any other endpoint is refused to a redacting client (`redactable`): a process
+lists those whose answers hold neither (ping, version, info, stats, networks, nodes).
+The image list holds neither either, but a tenant's loses the images it may not use
+(`foreign_images`), each kept item left as the daemon's bytes. Any other endpoint is refused to a redacting client (`redactable`): a process
 listing (``top?ps_args=e`` prints environments), an image's history (its ``ENV`` and
 ``ARG`` lines), a swarm's join tokens, logs, exec, archives... cannot be redacted.
 
@@ -38,11 +39,13 @@ REDACTIONS = ("env", "mounts")  # what a policy may ask for
 # Ownership's own: a shared network's inspect loses its members (other tenants'
 # containers, their names and addresses) for a tenant.
 MEMBERS = "members"
+# And a tenant's image list loses the images it may not use (`foreign_images`).
+FOREIGN_IMAGES = "foreign_images:"
 MAX_REDACTED_BODY = 16 * 1024 * 1024  # a larger answer is refused (502), not passed on
 CLEAN = frozenset(
     {
         "system.ping", "system.version", "system.info", "container.stats",
-        "container.wait", "network.list", "node.list", "node.inspect", "image.list",
+        "container.wait", "network.list", "node.list", "node.inspect",
     }
 )  # fmt: skip
 
@@ -225,15 +228,43 @@ def redact_event(line: bytes, what: Iterable[str]) -> bytes:
     return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
 
 
+def foreign_images(label: str, owner: str) -> str:
+    """The redaction that leaves out of an image list what the tenant `owner` may not use
+    (ownership's rule): another owner's images, and untagged ones without an owner (a
+    build's stages). Shared images (no owner, a tag or a digest) and its own stay."""
+    return f"{FOREIGN_IMAGES}{label}={owner}"
+
+
+def _image_usable(image: dict[str, Any], fields: frozenset[str]) -> bool:
+    owners = [f.removeprefix(FOREIGN_IMAGES) for f in fields if f.startswith(FOREIGN_IMAGES)]
+    if not owners:
+        return True
+    label, _, owner = owners[0].partition("=")
+    labels = _dict(image.get("Labels"))
+    if label in labels:
+        return bool(labels[label] == owner)
+    named = [t for t in _list(image.get("RepoTags")) if t != "<none>:<none>"]
+    return bool(named or [d for d in _list(image.get("RepoDigests")) if d != "<none>@<none>"])
+
+
+def _image_list(images: Any, fields: frozenset[str]) -> None:
+    if not isinstance(images, list) or not all(isinstance(i, dict) for i in images):
+        raise RedactionError("an image list answer that is not a list of objects")
+    images[:] = [image for image in images if _image_usable(image, fields)]
+
+
 def redact_item(endpoint: str, item: bytes, what: Iterable[str]) -> bytes:
     """One item of a list answer of `endpoint` (one of `STREAMED`) with `what` removed:
-    a long list is redacted as it streams, an item at a time."""
+    a long list is redacted as it streams, an item at a time. An image list's item is
+    kept as the daemon's bytes, or left out (b"")."""
     try:
         value = json.loads(item)
     except (ValueError, RecursionError) as exc:
         raise RedactionError(f"an item of the daemon's answer is not JSON: {exc}") from None
     if not isinstance(value, dict):
         raise RedactionError(f"an item of a {endpoint} answer that is not an object")
+    if endpoint == "image.list":  # nothing in it to redact: only whose it is
+        return item if _image_usable(value, frozenset(what)) else b""
     STREAMED[endpoint](value, frozenset(what))
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
@@ -250,6 +281,7 @@ REDACTED: dict[str, Rewrite] = {
     "volume.list": _each(_volume, "a volume list", "Volumes"),
     "system.df": _one(_disk_usage, "a disk usage"),
     "network.inspect": _one(_network, "a network inspect"),
+    "image.list": _image_list,
 }
 EVENTS = "system.events"  # a stream, redacted an event (a line) at a time
 ENDPOINTS = frozenset(REDACTED) | {EVENTS}
@@ -258,4 +290,5 @@ STREAMED: dict[str, Rewrite] = {
     "container.list": _container,
     "service.list": _service,
     "task.list": _task,
+    "image.list": lambda image, fields: None,  # items are filtered: `redact_item`
 }

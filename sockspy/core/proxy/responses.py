@@ -254,11 +254,12 @@ class RedactEach(_Rewriting):
             items = self._items.take(kept)
         except NotAnArray as exc:
             raise Withheld(str(exc)) from exc
-        parts = [
-            (b"," if self._count + i else b"[") + _rewritten(self.rewrite_item, item)
-            for i, item in enumerate(items)
-        ]
-        self._count += len(items)
+        parts = []
+        for item in items:
+            rewritten = _rewritten(self.rewrite_item, item)
+            if rewritten:  # an empty item is left out (a tenant's image list)
+                parts.append((b"," if self._count else b"[") + rewritten)
+                self._count += 1
         out = []
         if self._items.opened and not self.started:
             out.append(rewrite.response_chunked(self._head))

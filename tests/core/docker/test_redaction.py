@@ -9,7 +9,13 @@ from typing import Any
 
 import pytest
 
-from sockspy.core.docker.redaction import RedactionError, redact, redactable
+from sockspy.core.docker.redaction import (
+    RedactionError,
+    foreign_images,
+    redact,
+    redact_item,
+    redactable,
+)
 
 INSPECT: dict[str, Any] = {
     "Id": "abc",
@@ -116,3 +122,22 @@ def test_only_redacted_or_clean_endpoints_may_answer_a_redacting_client() -> Non
         assert not redactable(endpoint), endpoint
     for endpoint in ("system.ping", "system.events", "container.list", "service.list"):
         assert redactable(endpoint)
+
+
+def test_a_tenants_image_list_keeps_its_own_and_the_shared_images_as_the_daemon_sent_them() -> None:
+    only = foreign_images("io.sockspy.owner", "team-a")
+    images = [
+        {"Id": "own", "Labels": {"io.sockspy.owner": "team-a"}, "RepoTags": ["<none>:<none>"]},
+        {"Id": "theirs", "Labels": {"io.sockspy.owner": "team-b"}, "RepoTags": ["app:1"]},
+        {"Id": "shared", "Labels": None, "RepoTags": ["busybox:latest"], "RepoDigests": None},
+        {"Id": "pulled", "Labels": {}, "RepoTags": None, "RepoDigests": ["bb@sha256:ab"]},
+        {"Id": "stage", "Labels": None, "RepoTags": ["<none>:<none>"],
+         "RepoDigests": ["<none>@<none>"]},
+    ]  # fmt: skip
+    kept = json.loads(redact("image.list", json.dumps(images).encode(), [only]))
+    assert [i["Id"] for i in kept] == ["own", "shared", "pulled"]
+    for image in images:  # streamed: each kept item is the daemon's bytes, others b""
+        item = json.dumps(image, indent=1).encode()
+        out = redact_item("image.list", item, [only])
+        assert out == (item if image["Id"] in ("own", "shared", "pulled") else b"")
+    assert redact_item("image.list", b'{"Id":"x","Labels":{"io.sockspy.owner":"b"}}', []) != b""

@@ -25,11 +25,13 @@ def container(n: int, secret: str = "s3cret") -> dict[str, Any]:
             "Mounts": [{"Source": f"/srv/{secret}", "Destination": "/d"}]}  # fmt: skip
 
 
-def exchange(target: str, answer: bytes, pieces: int = 7, chunked: bool = False) -> bytes:
+def exchange(
+    target: str, answer: bytes, pieces: int = 7, chunked: bool = False, decision: Decision = REDACT
+) -> bytes:
     """What the client gets for `target`, the daemon answering `answer` in `pieces`."""
     conv = Conversation(1, CLIENT, GateInForce(AllowAll()), clock=lambda: 0.0)
     conv.client_data(f"GET {target} HTTP/1.1\r\nHost: d\r\n\r\n".encode())
-    conv.decided(REDACT)
+    conv.decided(decision)
     conv.to_upstream.clear()
     if chunked:
         head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -74,6 +76,23 @@ def test_a_redacted_list_longer_than_the_cap_streams_item_by_item(
     listed = json.loads(body)
     assert [c["Names"] for c in listed] == [[f"/c{n}"] for n in range(20)]
     assert all(c["Mounts"][0]["Source"] == "" for c in listed)
+
+
+@pytest.mark.parametrize("pieces", [1, 4, 60])
+def test_a_tenants_image_list_leaves_out_items_and_keeps_the_others_bytes(pieces: int) -> None:
+    only = redaction.foreign_images("io.sockspy.owner", "a")
+    theirs = {"Id": "t", "Labels": {"io.sockspy.owner": "b"}, "RepoTags": ["x:1"]}
+    ours = {"Id": "o", "Labels": {"io.sockspy.owner": "a"}, "RepoTags": ["y:1"]}
+    decision = Decision(allowed=True, redact=(only,))
+    for items, kept in (
+        ([theirs, ours, theirs], [ours]),
+        ([theirs], []),
+        ([ours, ours], [ours, ours]),
+    ):
+        answer = ("[" + ", ".join(json.dumps(i) for i in items) + "]\n").encode()  # spaced
+        _, body = dechunked(exchange("/v1.41/images/json", answer, pieces, decision=decision))
+        assert json.loads(body) == kept
+        assert body.count(json.dumps(ours).encode()) == len(kept)  # as the daemon wrote it
 
 
 @pytest.mark.parametrize("answer", [b"[]", b" [ ] ", b"[\n]\n"])
