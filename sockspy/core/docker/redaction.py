@@ -19,9 +19,10 @@ A profile or rule with `redact` gets those removed from every answer it is allow
 rewritten an event at a time (an exec's command line goes from its action); `CLEAN`
 lists those whose answers hold neither (ping, version, info, stats, networks, nodes).
 The image list holds neither either, but a tenant's loses the images it may not use
-(`foreign_images`), each kept item left as the daemon's bytes. Any other endpoint is refused to a redacting client (`redactable`): a process
-listing (``top?ps_args=e`` prints environments), an image's history (its ``ENV`` and
-``ARG`` lines), a swarm's join tokens, logs, exec, archives... cannot be redacted.
+(`foreign_images`), each kept item left as the daemon's bytes. Any other endpoint is
+refused to a redacting client (`redactable`): a process listing (``top?ps_args=e``
+prints environments), an image's history (its ``ENV`` and ``ARG`` lines), a swarm's
+join tokens, logs, exec, archives... cannot be redacted.
 
 Everything else is kept as the daemon sent it, in its order; the JSON is re-encoded
 compactly with a trailing newline, as dockerd encodes it. A body that is not the JSON
