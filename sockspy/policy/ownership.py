@@ -356,6 +356,12 @@ def _mutation(request: Request, tenant: Tenant) -> Procedure[Decision | Mutation
         refusal = yield from _name_free("volume", name, tenant)
         if refusal is not None:
             return refusal
+    if endpoint == "network.create":  # dockerd makes a second network of a name (without
+        # CheckDuplicate): every later use of the name is then "ambiguous" (checked on 20.10)
+        name = decode_into(request.body or b"{}", schemas.NETWORK_CREATE).get("Name")
+        refusal = yield from _name_free("network", name, tenant)
+        if refusal is not None:
+            return refusal
     if endpoint in LABELLED_BODIES:
         return Mutation(body_label=(tenant.label, tenant.owner), added=f"label {tenant.pair}")
     return Mutation()
@@ -575,7 +581,8 @@ def _ambiguous(ref: Reference, why: str) -> Decision:
 
 
 def _name_free(kind: str, name: str | None, tenant: Tenant) -> Procedure[Decision | None]:
-    """A refusal when `name` is taken by another tenant's container or volume."""
+    """A refusal when `name` is taken by a container, volume or network that is not the
+    tenant's (a shared network's name too: squatted, it would fail everyone's use)."""
     if not name:
         return None
     answer = yield InspectNow(kind, name)

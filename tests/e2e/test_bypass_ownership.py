@@ -500,3 +500,23 @@ def test_a_build_stages_intermediate_image_is_no_other_tenants_to_run(
     finally:
         direct("rm", "-f", scene.marker, check=False)
         direct("rmi", "-f", scene.marker, check=False)
+
+
+def test_a_tenant_cannot_squat_another_tenants_network_name(
+    proxy: ProxyProcess, scene: Scene, direct: Docker
+) -> None:
+    """dockerd makes a second network of a name when CheckDuplicate is false, and from
+    then on every use of the name is "ambiguous" (A's `docker run --network` fails), and
+    its answer's Warning names A's network id. B's create of A's network name is a 409."""
+    network = f"{scene.marker}-net"
+    direct("network", "create", "--label", f"{LABEL}={scene.owner_a}", network)
+    try:
+        create = {"Name": network, "CheckDuplicate": False}
+        status, body = call(proxy, "POST", "/v1.41/networks/create", create)
+        assert status == 409 and b"in use" in body, body
+        listed = direct("network", "ls", "-q", "--filter", f"name=^{network}$").stdout.split()
+        assert len(listed) == 1  # only A's
+        direct("run", "--rm", "--network", network, scene.image, "true")  # A's use still works
+    finally:  # by id: two of that name could not be removed by name
+        made = direct("network", "ls", "-q", "--filter", f"name=^{network}$").stdout.split()
+        direct("network", "rm", *[m.decode() for m in made], check=False)

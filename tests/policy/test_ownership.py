@@ -71,6 +71,7 @@ FACTS = Facts(
     },
     networks={
         "bridge": {"Name": "bridge", "Id": "b" * 64, "Labels": {}},
+        "n2": None,
         "net-a": {"Name": "net-a", "Id": "1" * 64, "Labels": {KEY: "uid-1001"}},
         "net-b": {"Name": "net-b", "Id": "2" * 64, "Labels": {KEY: "uid-2000"}},
         "1" * 64: {"Name": "net-a", "Id": "1" * 64, "Labels": {KEY: "uid-1001"}},
@@ -324,6 +325,10 @@ def test_a_name_taken_by_another_tenant_is_refused_without_the_daemons_answer() 
     assert "c0ffee" not in answer  # the daemon's message would name the other container's id
     refused_as(decide("POST", "/containers/mine/rename?name=taken"), 409, "name_in_use")
     refused_as(decide("POST", "/volumes/create", {"Name": "secret"}), 409, "name_in_use")
+    # dockerd would make a second "net-b": every later `--network net-b` is then ambiguous.
+    refused_as(decide("POST", "/networks/create", {"Name": "net-b"}), 409, "name_in_use")
+    refused_as(decide("POST", "/networks/create", {"Name": "bridge"}), 409, "name_in_use")
+    assert decide("POST", "/networks/create", {"Name": "net-a"}).allowed  # its own: its call
 
 
 def test_a_tag_cannot_be_moved_off_another_tenants_image() -> None:
