@@ -194,6 +194,12 @@ def judge(request: Request, tenant: Tenant | None, profile: str) -> Procedure[De
     pins: list[tuple[Reference, str]] = []
     for ref in refs:
         checked = yield from _check(ref, tenant)
+        if (
+            isinstance(checked, Decision)
+            and checked.code == "not_owner"
+            and _pinnable(request, ref)
+        ):
+            checked = (yield from _own_by_prefix(ref, tenant)) or checked
         if isinstance(checked, str):  # the tenant's own, by a name that must be pinned
             if not _pinnable(request, ref):
                 return _ambiguous(ref, "another owner's container id begins with it; use the id")
@@ -299,6 +305,20 @@ def pin_path(
     if len(own) > 1:
         return _ambiguous(ref, "multiple ids of this tenant's containers begin with it")
     return name, str(own[0]["Id"])
+
+
+def _own_by_prefix(ref: Reference, tenant: Tenant) -> Procedure[str | None]:
+    """The full id of the tenant's one container a body's hex name resolves to were the
+    tenant's containers the only ones, or None. (Another tenant may name a container
+    after this tenant's id prefix: dockerd resolves the name first, so unpinned the
+    tenant's `--volumes-from 3fa2` would be the other's, and refused.)"""
+    if ref.kind != "container" or not _HEX.fullmatch(ref.name) or len(ref.name) >= 64:
+        return None
+    found = yield ContainersWithIdPrefix(ref.name)
+    if found is NOT_LOOKED_UP or not isinstance(found, list):
+        return None
+    own = resolve_container(ref.name, [c for c in found if _mine(c.get("Labels") or {}, tenant)])
+    return str(own[0]["Id"]) if len(own) == 1 else None
 
 
 def resolve_container(name: str, containers: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:

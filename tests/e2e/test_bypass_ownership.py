@@ -520,3 +520,30 @@ def test_a_tenant_cannot_squat_another_tenants_network_name(
     finally:  # by id: two of that name could not be removed by name
         made = direct("network", "ls", "-q", "--filter", f"name=^{network}$").stdout.split()
         direct("network", "rm", *[m.decode() for m in made], check=False)
+
+
+def test_a_container_named_after_a_tenants_id_prefix_cannot_take_its_body_references(
+    proxy: ProxyProcess, scene: Scene, direct: Docker
+) -> None:
+    """A (the other tenant here) names a container after the first hex digits of B's
+    container id. dockerd resolves names first: B's `--volumes-from <its id prefix>`
+    would take A's container's volumes. Through sockspy it is B's own, pinned by id."""
+    label = f"{LABEL}={scene.owner_b}"
+    own_id = direct("run", "-d", "--label", label, scene.image, "sleep", "600").stdout
+    own_id = own_id.decode().strip()
+    prefix, made = own_id[:8], f"{scene.marker}-prefixed"
+    direct("run", "-d", "--name", prefix, "--label", f"{LABEL}={scene.owner_a}",
+           "-v", f"{scene.volume}:/data", scene.image, "sleep", "600")  # fmt: skip
+    try:
+        direct_use = direct("create", "--volumes-from", prefix, scene.image, "true")
+        taken = json.loads(direct("inspect", direct_use.stdout.decode().strip()).stdout)[0]
+        assert any(m.get("Name") == scene.volume for m in taken["Mounts"])  # the daemon: A's
+        direct("rm", "-f", taken["Id"])
+        create = {"Image": scene.image, "Cmd": ["true"], "HostConfig": {"VolumesFrom": [prefix]}}
+        status, body = call(proxy, "POST", f"/v1.41/containers/create?name={made}", create)
+        assert status == 201, body
+        stored = json.loads(direct("inspect", made).stdout)[0]
+        assert stored["HostConfig"]["VolumesFrom"] == [own_id]
+        assert not any(m.get("Name") == scene.volume for m in stored["Mounts"])
+    finally:
+        direct("rm", "-f", own_id, prefix, made, check=False)

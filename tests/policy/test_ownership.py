@@ -318,6 +318,29 @@ def test_a_hex_name_in_a_body_is_pinned_to_its_id_when_another_tenants_id_begins
     assert unpinned.mutation.body_members is None  # nothing to pin: the body as it came
 
 
+def test_a_body_id_prefix_another_tenant_named_a_container_after_is_the_tenants_own() -> None:
+    # Tenant B names a container "beef", the start of A's container id: dockerd resolves
+    # names first, so A's `--volumes-from beef` would be B's container. Pinned to A's id.
+    own = "beef" + "0" * 60
+    facts = Facts(
+        **{
+            **vars_of(FACTS),
+            "containers": {**FACTS.containers, "beef": container("uid-2000", "1" * 64, "/beef")},
+            "id_prefixes": {"beef": [
+                {"Id": own, "Names": ["/mine-x"], "Labels": {KEY: "uid-1001"}},
+                {"Id": "1" * 64, "Names": ["/beef"], "Labels": {KEY: "uid-2000"}},
+            ]},
+        }
+    )  # fmt: skip
+    body = {"Image": "bb", "HostConfig": {"VolumesFrom": ["beef"]}}
+    decision = decide("POST", "/containers/create", body, facts=facts)
+    assert decision.mutation is not None and decision.mutation.body_members == (
+        ("HostConfig", {"VolumesFrom": [own]}),
+    )
+    legacy = {"Image": "bb", "VolumesFrom": ["beef"]}  # no member can pin it: B's, refused
+    refused_as(decide("POST", "/containers/create", legacy, facts=facts), 404, "not_owner")
+
+
 def test_a_name_taken_by_another_tenant_is_refused_without_the_daemons_answer() -> None:
     answer = refused_as(
         decide("POST", "/containers/create?name=taken", {"Image": "bb"}), 409, "name_in_use"
