@@ -17,6 +17,8 @@ Running beside another dockerd on the same host: see the note above ``BRIDGE_PRE
 from __future__ import annotations
 
 import contextlib
+import functools
+import json
 import os
 import shutil
 import signal
@@ -27,6 +29,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from support.http import connect
 
 # How long a private daemon gets to answer /_ping (it starts its own containerd first).
 START_TIMEOUT_S = 60.0
@@ -49,7 +53,7 @@ class DaemonUnavailable(Exception):
     """No daemon can be used or started here; the message says why."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class DockerDaemon:
     """A daemon the tests can reach directly (without the proxy)."""
 
@@ -62,6 +66,19 @@ class DockerDaemon:
         if self.host.startswith("unix://"):
             return self.host.removeprefix("unix://")
         return None
+
+    @functools.cached_property
+    def engine(self) -> tuple[int, int]:
+        """The engine's (major, minor) version, as ``GET /version`` says: where dockerd's
+        own behaviour differs by version, a test's expectation asks this."""
+        conn = connect(self.host, timeout=30)
+        try:
+            conn.request("GET", "/version")
+            version = json.loads(conn.getresponse().read())["Version"]
+        finally:
+            conn.close()
+        major, minor = version.split(".")[:2]
+        return int(major), int(minor)
 
 
 def ping_unix(path: str, timeout: float = 2.0) -> bool:

@@ -154,6 +154,15 @@ CONTAINER_CREATE = Struct(
     embedded=(Embedded(CONFIG), Embedded(HOST_CONFIG, key=LEGACY_HOST_CONFIG)),
 )
 
+# moby 27 and later (moby#48007, v27.0): container.CreateRequest{*Config; HostConfig;
+# NetworkingConfig}. The wrapper is gone, and with it the legacy top-level HostConfig
+# fields and "Cpuset": dockerd ignores them (checked on 28.5.2). sockspy decodes every
+# create with CONTAINER_CREATE, and so checks those fields too: more, never less.
+CONTAINER_CREATE_27 = Struct(
+    {"HostConfig": Pointer(HOST_CONFIG), "NetworkingConfig": Pointer(NETWORKING_CONFIG)},
+    embedded=(Embedded(CONFIG),),
+)
+
 # api/types/container/host_config.go: UpdateConfig{Resources; RestartPolicy}
 CONTAINER_UPDATE = Struct({}, embedded=(Embedded(RESOURCES),))
 
@@ -266,15 +275,22 @@ def host_configs(create: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return found
 
 
-def effective_host_config(create: dict[str, Any]) -> dict[str, Any] | None:
-    """The HostConfig dockerd 20.10 stores: ``ContainerConfigWrapper.getHostConfig``.
+def effective_host_config(
+    create: dict[str, Any], engine: tuple[int, int] = (20, 10)
+) -> dict[str, Any] | None:
+    """The HostConfig dockerd stores: 20.10's ``ContainerConfigWrapper.getHostConfig``.
 
     The inner "HostConfig" wins when present, taking Memory, MemorySwap, CpuShares,
     CpusetCpus and VolumeDriver from the legacy top-level fields where its own are zero;
     the deprecated top-level "Cpuset" fills an empty CpusetCpus; NetworkMode defaults to
-    "default". (`findings` does not use this: it checks both HostConfigs.)
+    "default". From engine 27 the legacy fields are ignored (`CONTAINER_CREATE_27`); from
+    26 NetworkMode defaults to "bridge" (both checked on 28.5.2, the second on 26.1.5).
+    (`findings` does not use this: it checks both HostConfigs.)
     """
     inner, legacy = create.get("HostConfig"), create.get(LEGACY_HOST_CONFIG)
+    if engine >= (27, 0):
+        legacy = None
+        create = {key: value for key, value in create.items() if key != "Cpuset"}
     if inner is None and legacy is None:
         return None
     if inner is None:
@@ -287,5 +303,5 @@ def effective_host_config(create: dict[str, Any]) -> dict[str, Any] | None:
     if create.get("Cpuset") and not chosen.get("CpusetCpus"):
         chosen["CpusetCpus"] = create["Cpuset"]
     if not chosen.get("NetworkMode"):
-        chosen["NetworkMode"] = "default"
+        chosen["NetworkMode"] = "bridge" if engine >= (26, 0) else "default"
     return chosen
