@@ -90,7 +90,9 @@ class DaemonLookups:
                 return await self.inspect_volume(lookup.name)
             if isinstance(lookup, InspectImage):
                 return await self._cached(
-                    f"/images/{quote(lookup.name, safe='/:@')}/json", f"image {lookup.name!r}"
+                    f"/images/{quote(lookup.name, safe='/:@')}/json",
+                    f"image {lookup.name!r}",
+                    absent=_NAME_REFUSED,
                 )
             if isinstance(lookup, InspectExec):  # not cached: each exec is started once
                 target = f"/exec/{quote(lookup.id, safe='')}/json"
@@ -103,7 +105,9 @@ class DaemonLookups:
                 return await self._container(lookup.name, cached=False)
             if isinstance(lookup, InspectNow):
                 target = _NOW_TARGETS[lookup.kind].format(quote(lookup.name, safe=""))
-                return await self._ask(target, f"inspecting {lookup.kind} {lookup.name!r}")
+                absent = _NAME_REFUSED if lookup.kind in ("image", "network") else (404,)
+                what = f"inspecting {lookup.kind} {lookup.name!r}"
+                return await self._ask(target, what, absent)
             return await self.daemon_facts()
         except UpstreamError as exc:
             raise LookupFailed(f"cannot reach the daemon to inspect: {exc}") from None
@@ -204,12 +208,14 @@ class DaemonLookups:
         """The volume's inspect JSON, or None if the daemon has no such volume."""
         return await self._cached(f"/volumes/{quote(name, safe='')}", f"volume {name!r}")
 
-    async def _cached(self, target: str, what: str) -> dict[str, Any] | None:
+    async def _cached(
+        self, target: str, what: str, absent: tuple[int, ...] = (404,)
+    ) -> dict[str, Any] | None:
         now = time.monotonic()
         cached = self._cache.get(target)
         if cached is not None and now - cached[0] < self.ttl:
             return cached[1]
-        answer = await self._ask(target, f"inspecting {what}")
+        answer = await self._ask(target, f"inspecting {what}", absent)
         if len(self._cache) > 1024:
             self._cache.clear()
         self._cache[target] = (now, answer)
@@ -245,9 +251,12 @@ class DaemonLookups:
         except ValueError:
             raise InspectError(f"{what}: answer is not JSON") from None
 
-    async def _ask(self, target: str, what: str) -> dict[str, Any] | None:
+    async def _ask(
+        self, target: str, what: str, absent: tuple[int, ...] = (404,)
+    ) -> dict[str, Any] | None:
+        """The object, or None when the daemon answers one of the `absent` statuses."""
         status, body = await self._get(target, what)
-        if status == 404:
+        if status in absent:
             return None
         return _object(status, body, what)
 
@@ -270,6 +279,13 @@ class DaemonLookups:
             raise InspectError(f"{what} failed: {exc}") from None
         finally:
             await stream.aclose()
+
+
+# An image or network name the daemon refuses outright (400: an invalid reference, an
+# ambiguous network name) names nothing: the request that names it fails at the daemon
+# as it would directly (a tenant's `docker inspect NAME` gets the daemon's 400, and the
+# CLI tries the next kind), where a failed look-up would be sockspy's 502.
+_NAME_REFUSED = (404, 400)
 
 
 def _object(status: int, body: bytes, what: str) -> dict[str, Any]:

@@ -26,13 +26,12 @@ Raises `BodyDecodeError` for a body dockerd would read otherwise than sockspy.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 from sockspy.core.docker import buildplan, objects, schemas
-from sockspy.core.docker.gojson import BodyDecodeError, decode_into
+from sockspy.core.docker.gojson import Array, BodyDecodeError, String, decode_into, decode_value
 from sockspy.core.docker.request import Request
 from sockspy.policy.hostaccess import volumes_from
 from sockspy.policy.hostconfig import named_volumes
@@ -118,14 +117,12 @@ def _build_references(request: Request) -> list[Reference]:
     elif mode not in BUILTIN_NETWORK_MODES:  # RUN steps join that network (checked on 20.10)
         found.append(Reference("network", mode, "query networkmode"))
     cache = request.query_get("cachefrom")
-    if cache:
+    if cache:  # json.Unmarshal into []string: null is an empty list (compose 2.26 sends it)
         try:
-            images = json.loads(cache)
-        except ValueError:
-            raise BodyDecodeError("query cachefrom is not JSON") from None
-        if not isinstance(images, list) or not all(isinstance(i, str) for i in images):
-            raise BodyDecodeError("query cachefrom is not a JSON list of strings")
-        found += [Reference("image", image, "query cachefrom") for image in images if image]
+            images = decode_value(cache.encode("utf-8", "surrogateescape"), Array(String()))
+        except BodyDecodeError as exc:
+            raise BodyDecodeError(f"query cachefrom: {exc}") from None
+        found += [Reference("image", image, "query cachefrom") for image in images or [] if image]
     return found
 
 

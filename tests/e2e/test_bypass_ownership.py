@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from support.cli import Docker
+from support.cli import Docker, docker
 from support.http import connect
 from support.proxy import ProxyProcess
 
@@ -547,3 +547,16 @@ def test_a_container_named_after_a_tenants_id_prefix_cannot_take_its_body_refere
         assert not any(m.get("Name") == scene.volume for m in stored["Mounts"])
     finally:
         direct("rm", "-f", own_id, prefix, made, check=False)
+
+
+def test_a_name_the_daemon_refuses_outright_is_answered_as_the_daemon_answers(
+    proxy: ProxyProcess, scene: Scene, direct: Docker
+) -> None:
+    """An upper-case name is no image reference: dockerd answers 400 (and the CLI's
+    `inspect` tries the next kind), where a failed look-up used to be sockspy's 502."""
+    status, body = call(proxy, "GET", "/v1.41/images/NoSuchUpper/json")
+    assert status == 400 and b"invalid reference" in body, (status, body)
+    through = docker(proxy.unix_host, "inspect", "NoSuchUpper", check=False)
+    directly = direct("inspect", "NoSuchUpper", check=False)
+    assert through.returncode == directly.returncode != 0
+    assert through.stderr == directly.stderr, (through.stderr, directly.stderr)
