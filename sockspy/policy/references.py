@@ -14,7 +14,8 @@ Besides the path (``/containers/{name}/...``, ``/exec/{id}/...``, ``/volumes/{na
 * a create (or an old start) body, in both of its HostConfigs: ``VolumesFrom``
   (``name[:ro|rw]``), ``Links`` (``name:alias``), ``NetworkMode``, ``PidMode`` and
   ``IpcMode`` of the form ``container:<name>``, a user network in ``NetworkMode``, named
-  volumes in ``Binds`` and in volume ``Mounts``; and ``NetworkingConfig``: each network
+  volumes in ``Binds`` and in volume ``Mounts``, the image of an image ``Mount`` (API
+  1.48: its files mounted into the container); and ``NetworkingConfig``: each network
   it joins, and the containers its endpoints link to; the ``Image``;
 * network connect and disconnect bodies: their ``Container``;
 * an endpoint's ``NetworkID`` (in a create's ``NetworkingConfig`` and a connect's
@@ -168,6 +169,9 @@ def _host_config_references(prefix: str, hc: Mapping[str, Any]) -> Iterator[Refe
             yield Reference("network", mode, f"{prefix}{field}")
     for field, name in named_volumes(dict(hc)):
         yield Reference("volume", name, f"{prefix}{field}")
+    for i, mount in enumerate(hc.get("Mounts") or []):  # API 1.48: an image's files, mounted
+        if isinstance(mount, Mapping) and mount.get("Type") == "image":
+            yield Reference("image", str(mount.get("Source") or ""), f"{prefix}Mounts[{i}]")
 
 
 def _link_name(link: str) -> str:

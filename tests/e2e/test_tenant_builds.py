@@ -260,3 +260,32 @@ def test_a_tenants_image_list_shows_only_the_images_it_may_use(
         assert all((i["Labels"] or {}).get(LABEL, secret.owner_b) == secret.owner_b for i in shown)
         assert "<none>:<none>" not in tags, query  # the stage B's own build left behind
         assert [i for i in everything if i["Id"] in ids] == shown  # the daemon's, in order
+
+
+def test_a_tenant_cannot_mount_another_tenants_image(
+    proxy: ProxyProcess, secret: Secret, direct: Docker, docker_daemon: DockerDaemon
+) -> None:
+    """An image mount (API 1.48, engine 28) puts an image's files in a container. B's
+    mount of A's image is a 404 on every engine; directly, engine 28 mounts it (A's
+    secret readable) and older engines refuse the mount type."""
+    mount = {"Type": "image", "Source": secret.image, "Target": "/stolen"}
+    create = {"Image": secret.base, "Cmd": ["cat", "/stolen/secret"],
+              "HostConfig": {"Mounts": [mount]}}  # fmt: skip
+    made = f"{secret.marker}-mount"
+    version = "v1.48" if docker_daemon.engine >= (28, 0) else "v1.41"
+    for host in (proxy.unix_host, docker_daemon.host):
+        conn = connect(host)
+        conn.request("POST", f"/{version}/containers/create?name={made}", json.dumps(create),
+                     headers={"Content-Type": "application/json"})  # fmt: skip
+        response = conn.getresponse()
+        status, body = response.status, response.read()
+        conn.close()
+        if host == proxy.unix_host:
+            assert status == 404 and b"No such image" in body, body
+            assert direct("inspect", made, check=False).returncode != 0
+        elif docker_daemon.engine >= (28, 0):
+            assert status == 201, body  # the daemon would mount it
+            assert direct("start", "-a", made).stdout.strip() == b"s3cret"
+        else:
+            assert status in (400, 500) and b"mount" in body.lower(), body
+    direct("rm", "-f", made, check=False)

@@ -341,6 +341,15 @@ def test_a_body_id_prefix_another_tenant_named_a_container_after_is_the_tenants_
     refused_as(decide("POST", "/containers/create", legacy, facts=facts), 404, "not_owner")
 
 
+def test_an_image_mount_is_a_reference_to_the_image_it_mounts() -> None:
+    # API 1.48: --mount type=image,source=<image> puts the image's files in the container.
+    mount = {"Type": "image", "Source": "built-b", "Target": "/stolen"}
+    body = {"Image": "bb", "HostConfig": {"Mounts": [mount]}}
+    refused_as(decide("POST", "/containers/create", body), 404, "not_owner")
+    mount["Source"] = "built-a"
+    assert decide("POST", "/containers/create", body).allowed
+
+
 def test_a_name_taken_by_another_tenant_is_refused_without_the_daemons_answer() -> None:
     answer = refused_as(
         decide("POST", "/containers/create?name=taken", {"Image": "bb"}), 409, "name_in_use"

@@ -44,8 +44,16 @@ MOUNT = Struct(
         "ReadOnly": Bool(),
         "BindOptions": Pointer(Struct({"Propagation": String(), "CreateMountpoint": Bool()})),
         "VolumeOptions": Pointer(
-            Struct({"NoCopy": Bool(), "Labels": STRING_MAP, "DriverConfig": Pointer(DRIVER)})
+            Struct(
+                {
+                    "NoCopy": Bool(),
+                    "Labels": STRING_MAP,
+                    "DriverConfig": Pointer(DRIVER),
+                    "Subpath": String(),  # API 1.45
+                }
+            )
         ),
+        "ImageOptions": Pointer(Struct({"Subpath": String()})),  # API 1.48: Type "image"
     }
 )
 

@@ -103,6 +103,7 @@ def _container_create(request: Request) -> Summary:
     _put(out, "ports", _ports(host.get("PortBindings")))
     _put(out, "restart", _restart(host.get("RestartPolicy")))
     _put(out, "security_opt", _strings(host.get("SecurityOpt")))
+    _put(out, "annotations", dict(host.get("Annotations") or {}))
     _put(out, "labels", dict(body.get("Labels") or {}))
     _put(out, "env", env_names(body.get("Env")))
     out["run"] = _run_line(out, host)
@@ -141,6 +142,13 @@ def _mounts(mounts: Any) -> list[str]:
             if mount.get("Source"):
                 spec += f",src={mount['Source']}"
             spec += f",dst={mount.get('Target') or ''}"
+            for options, flag in (
+                ("VolumeOptions", "volume-subpath"),
+                ("ImageOptions", "image-subpath"),
+            ):
+                subpath = (mount.get(options) or {}).get("Subpath")
+                if subpath:
+                    spec += f",{flag}={subpath}"
             if mount.get("ReadOnly"):
                 spec += ",readonly"
             out.append(spec)
@@ -203,6 +211,8 @@ def _run_line(summary: Summary, host: Mapping[str, Any]) -> str:
         args.append(f"--restart={summary['restart']}")
     if host.get("AutoRemove"):
         args.append("--rm")
+    for key, value in (summary.get("annotations") or {}).items():
+        args += ["--annotation", f"{key}={value}"]
     for key, value in (summary.get("labels") or {}).items():
         args += ["--label", f"{key}={value}"]
     if summary.get("entrypoint"):

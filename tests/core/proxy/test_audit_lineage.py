@@ -134,6 +134,27 @@ def test_the_summary_reads_the_body_as_go_does_duplicate_keys_last_wins() -> Non
     assert summarise(request.with_body(body))["privileged"] is True  # type: ignore[index]
 
 
+def test_the_summary_shows_subpaths_image_mounts_and_annotations() -> None:
+    host_config = {
+        "Mounts": [
+            {"Type": "volume", "Source": "data", "Target": "/d", "VolumeOptions": {"Subpath": "a"}},
+            {"Type": "image", "Source": "app:1", "Target": "/i", "ImageOptions": {"Subpath": "b"}},
+        ],
+        "Annotations": {"org.systemd.property.Delegate": "yes"},
+    }
+    body = json.dumps({"Image": "busybox", "HostConfig": host_config}).encode()
+    request = classify_request(
+        parse_request_head(post("/containers/create", body).split(b"\r\n\r\n")[0] + b"\r\n\r\n")
+    )
+    summary = summarise(request.with_body(body))
+    assert summary["mounts"] == [  # type: ignore[index]
+        "type=volume,src=data,dst=/d,volume-subpath=a",
+        "type=image,src=app:1,dst=/i,image-subpath=b",
+    ]
+    assert summary["annotations"] == {"org.systemd.property.Delegate": "yes"}  # type: ignore[index]
+    assert "--annotation org.systemd.property.Delegate=yes" in summary["run"]  # type: ignore[index]
+
+
 def test_an_undecodable_create_body_is_summarised_as_an_error() -> None:
     conv = conversation(ALICE, Lineage())
     record = exchange(
