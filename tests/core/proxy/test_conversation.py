@@ -242,6 +242,22 @@ def test_malformed_request_gets_a_json_400_and_nothing_is_forwarded() -> None:
     assert exchanges(conv)[0]["code"] == "ambiguous_framing"
 
 
+def test_an_http2_client_preface_is_refused_before_the_daemon_and_recorded() -> None:
+    # h2c with prior knowledge (engine 29 serves it on unix sockets; newer buildx tries it
+    # first): sockspy mediates HTTP/1.1 only, so the preface and the frames after it never
+    # reach the daemon; the client reads an HTTP/1.1 505, the connection closes, and a
+    # client that falls back opens a new connection with HTTP/1.1.
+    settings = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"  # an empty SETTINGS frame
+    conv = new()
+    conv.client_data(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + settings)
+    assert not conv.to_upstream
+    out = list(conv.to_client)
+    assert out[0].startswith(b"HTTP/1.1 505")  # type: ignore[union-attr]
+    assert out[-1] is EOF and conv.finished
+    record = exchanges(conv)[0]
+    assert (record["code"], record["method"]) == ("unsupported_http_version", "PRI")
+
+
 def test_non_canonical_and_absolute_targets_are_refused() -> None:
     for target in [
         b"/v1.41//containers/json",
