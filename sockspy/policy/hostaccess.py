@@ -95,6 +95,7 @@ class HostAccessOptions:
     allowed_mount_types: tuple[str, ...] = ("bind", "volume", "tmpfs")
     allowed_volume_drivers: tuple[str, ...] = ("local",)  # "" is the local driver too
     allowed_annotations: tuple[str, ...] = ()  # HostConfig.Annotations keys
+    allowed_network_drivers: tuple[str, ...] = ("bridge",)  # "" is the bridge driver too
     min_oom_score_adj: int = 0  # OomScoreAdj below it is a finding (-1000: allow all)
 
 
@@ -118,6 +119,11 @@ _OTHER_CODES = {
     "repository) from the host's network, loopback services included",
     "build_add_url": "a classic build whose Dockerfile (or a base image's ONBUILD trigger) "
     "ADDs a URL, which dockerd downloads from the host's network, loopback services included",
+    "network_driver": "a network create with a driver not in allowed_network_drivers "
+    "(macvlan, ipvlan: containers straight on a host interface; a plugin's driver)",
+    "network_host_interface": "a network create that names a host interface or takes "
+    "another network's options: a bridge's com.docker.network.bridge.name (an existing "
+    "host bridge is adopted), a parent, ConfigFrom",
     "import_url": "an image import whose content dockerd fetches (fromSrc= a URL) from the "
     "host's network, loopback services included",
     "service_privileges": "a service's Privileges loosen confinement (SELinux, seccomp, AppArmor)",
@@ -321,6 +327,29 @@ def _is_root(user: str) -> bool:
     return name == "root" or (_UID.fullmatch(name) is not None and int(name) == 0)
 
 
+# Driver options that name a host interface the network is built on (checked on 20.10: a
+# bridge network adopts an existing host bridge by name; macvlan and ipvlan sit on their
+# parent). ConfigFrom takes such options from a config-only network.
+_INTERFACE_OPTIONS = ("com.docker.network.bridge.name", "parent")
+
+
+def _network_create(request: Request, options: HostAccessOptions) -> list[Finding]:
+    body = request.decoded_body()
+    label = f"network {body.get('Name', '')!r}"
+    found = []
+    driver = body.get("Driver") or ""
+    if (driver or "bridge") not in options.allowed_network_drivers:
+        found.append(Finding("network_driver", f"{label}: driver {driver!r}"))
+    for key in _INTERFACE_OPTIONS:
+        value = (body.get("Options") or {}).get(key)
+        if value:
+            found.append(Finding("network_host_interface", f"{label}: option {key}={value!r}"))
+    source = (body.get("ConfigFrom") or {}).get("Network")
+    if source:
+        found.append(Finding("network_host_interface", f"{label}: ConfigFrom {source!r}"))
+    return found
+
+
 def _volume_create(request: Request, options: HostAccessOptions) -> list[Finding]:
     body = request.decoded_body()
     label = f"volume {body.get('Name', '')!r}"
@@ -475,6 +504,7 @@ _ENDPOINT_CHECKS: Mapping[str, EndpointCheck] = MappingProxyType(
         "container.update": _container_update,
         "exec.create": _exec_create,
         "volume.create": _volume_create,
+        "network.create": _network_create,
         "service.create": _service,
         "service.update": _service,
         "plugin.pull": _plugin_privileges,

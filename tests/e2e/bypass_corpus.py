@@ -60,6 +60,8 @@ FACTS: dict[str, str] = {
     "body-too-large": "a body that cannot be inspected completely is denied",
     "host-access": "every way a create request reaches the host",
     "volume-options": "local volumes with o=bind / device=",
+    "host-network": "networks on a host interface: macvlan/ipvlan on a parent, a bridge "
+    "network adopting an existing host bridge by name, options taken with ConfigFrom",
     "target-container": "archive, export, exec, attach, start on a container with host mounts",
     "plugin": "plugins run with host privileges",
     "exec-create": "exec create with Privileged or a root User",
@@ -625,6 +627,22 @@ ATTEMPTS: tuple[Attempt, ...] = (
     _a("volume-folded-keys", "volume-options",
        post(f"{V}/volumes/create", b'{"name":"@MARKER@","driveropts":'
                                   b'{"type":"none","o":"bind","device":"/"}}')),
+    # -- networks built on the host's interfaces (checked on 20.10: a macvlan container
+    # sits on its parent; a bridge network adopts an existing bridge by its name) ---------
+    _a("network-macvlan-parent", "host-network",
+       post(f"{V}/networks/create", b'{"Name":"@MARKER@","Driver":"macvlan",'
+                                   b'"Options":{"parent":"eth0"}}')),
+    _a("network-ipvlan", "host-network",
+       post(f"{V}/networks/create", b'{"Name":"@MARKER@","driver":"ipvlan"}')),
+    _a("network-bridge-name", "host-network",
+       post(f"{V}/networks/create", b'{"Name":"@MARKER@","Options":'
+                                   b'{"com.docker.network.bridge.name":"docker0"}}')),
+    _a("network-config-from", "host-network",
+       post(f"{V}/networks/create", b'{"Name":"@MARKER@","Driver":"macvlan",'
+                                   b'"ConfigFrom":{"Network":"cfg"}}')),
+    _a("network-options-folded", "host-network",
+       post(f"{V}/networks/create", b'{"Name":"@MARKER@","options":'
+                                   b'{"com.docker.network.bridge.name":"eth0"}}')),
     # -- existing containers with host mounts -------------------------------------------
     _a("archive-put-victim", "target-container",
        Req("PUT", f"{V}/containers/@VICTIM@/archive?path=/host", b"@TAR@",

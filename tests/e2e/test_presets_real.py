@@ -963,3 +963,31 @@ def test_a_denied_exec_start_is_denied_at_its_create_where_the_cli_shows_it(
     assert_audited_denial(proxy, "exec.create", "default", "default_deny", contains=target)
     opened = start_sockspy(policy=None, env={"CONTAINERS": "1", "POST": "1", "EXEC": "1"})
     assert docker_cli(opened.unix_host, "exec", target, "true").returncode == 0
+
+
+def test_ci_runner_preset_denies_networks_on_the_hosts_interfaces(
+    preset: Callable[[str], ProxyProcess], direct: Docker, new_name: Callable[[], str]
+) -> None:
+    """A macvlan network puts containers straight on a host interface (its parent), and a
+    bridge network adopts an existing host bridge by its name: both reach the host's
+    networks past its NAT and firewall. Denied under ci-runner; the daemon makes both
+    (checked directly, on a bridge made for the test), and a plain network passes."""
+    proxy = preset("ci-runner")
+    host_bridge = f"spx{secrets.token_hex(4)}"
+    subprocess.run(["ip", "link", "add", host_bridge, "type", "bridge"], check=True)
+    try:
+        for options, finding in (
+            (["-d", "macvlan", "-o", f"parent={host_bridge}"], "driver 'macvlan'"),
+            (["-o", f"com.docker.network.bridge.name={host_bridge}"], "bridge.name"),
+        ):
+            name = new_name()
+            result = docker_cli(proxy.unix_host, "network", "create", *options, name, check=False)
+            assert_cli_denied(result, "no-host-access", "CI jobs get no host access", finding)
+            assert not exists(direct, "network", name)
+            direct("network", "create", *options, name)  # the daemon builds it on the host's
+            direct("network", "rm", name)
+        plain = new_name()
+        docker_cli(proxy.unix_host, "network", "create", plain)
+        direct("network", "rm", plain)
+    finally:
+        subprocess.run(["ip", "link", "del", host_bridge], check=False)

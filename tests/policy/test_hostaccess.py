@@ -125,6 +125,15 @@ ONE_PER_CODE: dict[str, tuple[Request, Containers]] = {
         {},
     ),
     "import_url": (request("POST", "/v1.41/images/create?fromSrc=http://127.0.0.1/i.tar"), {}),
+    "network_driver": (
+        request("POST", "/v1.41/networks/create", {"Name": "n", "Driver": "ipvlan"}),
+        {},
+    ),
+    "network_host_interface": (
+        request("POST", "/v1.41/networks/create",
+                {"Name": "n", "Options": {"com.docker.network.bridge.name": "br0"}}),
+        {},
+    ),
     "service_privileges": (
         service({"ContainerSpec": {"Privileges": {"Seccomp": {"Mode": "unconfined"}}}}),
         {},
@@ -793,3 +802,22 @@ def test_what_dockerd_fetches_itself_on_the_hosts_network_is_host_access(
 ) -> None:
     found = codes(request("POST", target))
     assert bool(found & {"build_remote", "import_url"}) is reported, found
+
+
+def test_a_network_on_a_host_interface_is_host_access() -> None:
+    def network(body: dict[str, Any]) -> set[str]:
+        return codes(request("POST", "/v1.41/networks/create", {"Name": "n", **body}))
+
+    assert network({}) == set() and network({"Driver": "bridge"}) == set()
+    assert network({"Driver": "macvlan", "Options": {"parent": "eth0"}}) == {
+        "network_driver", "network_host_interface",
+    }  # fmt: skip
+    assert network({"Driver": "weave"}) == {"network_driver"}  # a plugin's
+    assert network({"Options": {"com.docker.network.bridge.name": "docker0"}}) == {
+        "network_host_interface"
+    }
+    assert network({"ConfigFrom": {"Network": "cfg"}}) == {"network_host_interface"}
+    assert network({"Options": {"com.docker.network.bridge.enable_icc": "false"}}) == set()
+    allowed = HostAccessOptions(allowed_network_drivers=("bridge", "macvlan"))
+    macvlan = request("POST", "/v1.41/networks/create", {"Name": "n", "Driver": "macvlan"})
+    assert codes(macvlan, options=allowed) == set()

@@ -142,7 +142,7 @@ def test_a_rule_without_action_points_at_its_rules_header() -> None:
             "p.toml:2: unknown key 'allowed_binds' in [host_access] (known: allowed_bind_paths, "
             "allowed_log_drivers, allowed_capabilities, allowed_devices, allowed_runtimes, "
             "allowed_mount_types, allowed_volume_drivers, allowed_annotations, "
-            "min_oom_score_adj)",
+            "allowed_network_drivers, min_oom_score_adj)",
         ),
     ],
 )

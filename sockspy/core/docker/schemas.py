@@ -233,6 +233,9 @@ NETWORK_CREATE = Struct(
         "Internal": Bool(),
         "Attachable": Bool(),
         "Labels": STRING_MAP,
+        "Options": STRING_MAP,  # the driver's: a bridge's name, a macvlan's parent...
+        "ConfigOnly": Bool(),
+        "ConfigFrom": Pointer(Struct({"Network": String()})),  # another network's options
     }
 )
 # api/types: NetworkConnect and NetworkDisconnect (the container they name).
