@@ -46,7 +46,7 @@ def test_the_record_names_the_person_behind_sudo_and_the_command(
     assert record["peer_uid"] == 0 and record["peer_user"] == "root"
     assert record.get("peer_login_uid") == login_uid  # 1000 where the kernel allowed it
     assert record["peer_cmdline"] == [docker, "-H", proxy.unix_host, "ps", "-q"]
-    assert record["peer_exe"] == docker
+    assert record["peer_exe"] == os.path.realpath(docker)  # the kernel's: links resolved
     assert record["peer_ppid"] == os.getpid()  # sh exec'd docker: its parent is this test
     assert record["peer_parent_exe"] == os.readlink(f"/proc/{os.getpid()}/exe")
 
