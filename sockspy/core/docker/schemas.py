@@ -295,7 +295,7 @@ def effective_host_config(
     CpusetCpus and VolumeDriver from the legacy top-level fields where its own are zero;
     the deprecated top-level "Cpuset" fills an empty CpusetCpus; NetworkMode defaults to
     "default". From engine 27 the legacy fields are ignored (`CONTAINER_CREATE_27`); from
-    26 NetworkMode defaults to "bridge" (both checked on 28.5.2, the second on 26.1.5).
+    26 an empty or "default" NetworkMode is stored as "bridge" (checked on 26.1.5, 28.5.2).
     (`findings` does not use this: it checks both HostConfigs.)
     """
     inner, legacy = create.get("HostConfig"), create.get(LEGACY_HOST_CONFIG)
@@ -313,6 +313,8 @@ def effective_host_config(
                 chosen[name] = legacy[name]
     if create.get("Cpuset") and not chosen.get("CpusetCpus"):
         chosen["CpusetCpus"] = create["Cpuset"]
-    if not chosen.get("NetworkMode"):
-        chosen["NetworkMode"] = "bridge" if engine >= (26, 0) else "default"
+    if engine >= (26, 0) and chosen.get("NetworkMode") in (None, "", "default"):
+        chosen["NetworkMode"] = "bridge"  # "default" too (checked on 26.1.5 and 28.5.2)
+    elif not chosen.get("NetworkMode"):
+        chosen["NetworkMode"] = "default"
     return chosen
