@@ -9,13 +9,16 @@ error sample instead; the run goes on.
 from __future__ import annotations
 
 import hashlib
+import io
 import subprocess
+import tarfile
 import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import BinaryIO, Literal
 
 import loadgen
@@ -246,6 +249,48 @@ def load(target: Target, ctx: Context) -> Sample:
     return sample
 
 
+CONTEXT_MIB = 48  # under ci-runner's max_build_context_bytes (64 MiB)
+
+
+def _build_context(ctx: Context) -> Path:
+    """A classic build's context: CONTEXT_MIB of the exec payload's random bytes and a
+    Dockerfile that only names the bench image (the daemon unpacks the whole context,
+    then has nothing to build)."""
+    path = ctx.fx.exec_payload.path.with_name("context.tar")
+    if not path.exists():
+        with open(ctx.fx.exec_payload.path, "rb") as source:
+            payload = source.read(CONTEXT_MIB * MIB)
+        with tarfile.open(path, "w") as archive:
+            for name, data in (
+                ("payload.bin", payload),
+                ("Dockerfile", f"FROM {ctx.fx.image}\n".encode()),
+            ):
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                archive.addfile(info, io.BytesIO(data))
+    return path
+
+
+def build(target: Target, ctx: Context) -> Sample:
+    """`docker build -` of a context of the exec payload's size, classic builder: under
+    ci-runner sockspy holds the whole context and reads its Dockerfile before forwarding."""
+    context = _build_context(ctx)
+    env = {**docker_env(target.host), "DOCKER_BUILDKIT": "0"}
+    start = time.perf_counter()
+    with open(context, "rb") as stdin:
+        try:
+            result = subprocess.run(["docker", "build", "-q", "-"], env=env, stdin=stdin,
+                                    capture_output=True, timeout=STREAM_TIMEOUT)  # fmt: skip
+            status, output = result.returncode, result.stdout + result.stderr
+        except subprocess.TimeoutExpired as exc:
+            status, output = -9, b"killed after %g s. " % exc.timeout + (exc.stderr or b"")
+    elapsed = time.perf_counter() - start
+    sample = Sample(values={"mibps": context.stat().st_size / elapsed / MIB})
+    sample.check("docker build exits 0", status == 0, output.decode(errors="replace")[-200:])
+    sample.check("docker build names an image", b"sha256:" in output)
+    return sample
+
+
 def exec_cat(target: Target, ctx: Context) -> Sample:
     with open(ctx.fx.exec_payload.path, "rb") as stdin:
         size, sha, status, elapsed, err = _hash_output(
@@ -369,6 +414,9 @@ WORKLOADS: tuple[Workload, ...] = (
     Workload("load", "docker load",
              (Metric("mibps", "docker load {image_mib} MiB", "MiB/s", Goal("ratio", 0.95)),),
              load),
+    Workload("build", "docker build - (classic), its context uploaded",
+             (Metric("mibps", f"docker build context {CONTEXT_MIB} MiB", "MiB/s", None),),
+             build),
     Workload("exec-cat", "docker exec -i cat, both ways",
              (Metric("mibps", "docker exec -i cat {exec_mib} MiB", "MiB/s", Goal("ratio", 0.95)),),
              exec_cat),
