@@ -90,9 +90,9 @@ class _Expander:
                 else:
                     out += self._one.decompress(data, room)
                     data = self._one.unused_data if self._one.eof else b""
-                    while (
-                        not self._one.eof and not self._one.needs_input and len(out) <= self.limit
-                    ):
+                    while not self._one.eof and not self._one.needs_input:
+                        if self.produced + len(out) > self.limit:
+                            break  # (refused just below)
                         out += self._one.decompress(b"", self.limit - self.produced - len(out) + 1)
                 if self.produced + len(out) > self.limit:
                     raise BuildContextError(f"the build context expands past {self.limit} bytes")

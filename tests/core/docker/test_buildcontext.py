@@ -103,8 +103,9 @@ def test_the_dockerfile_may_arrive_in_any_number_of_pieces() -> None:
     assert bytes(reader.entries[-1].data or b"") == text
 
 
-def test_an_expansion_past_the_limit_is_refused() -> None:
-    bomb = gzip.compress(context({"big": b"\0" * (2 << 20), "Dockerfile": b"FROM x\n"}))
+@pytest.mark.parametrize("squeeze", [gzip.compress, bz2.compress, lzma.compress])
+def test_an_expansion_past_the_limit_is_refused(squeeze: object) -> None:
+    bomb = squeeze(context({"big": b"\0" * (2 << 20), "Dockerfile": b"FROM x\n"}))  # type: ignore[operator]
     with pytest.raises(BuildContextError, match="expands past"):
         dockerfile_of(bomb, "", 1 << 20)
 
