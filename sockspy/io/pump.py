@@ -31,6 +31,9 @@ from sockspy.core.deciding.decision import Decision, audit_unavailable
 from sockspy.core.deciding.gate import GateInForce
 from sockspy.core.deciding.judgement import Judgement
 from sockspy.core.deciding.lookups import Lookup, LookupFailed
+from sockspy.core.docker.bodies import BODY_ENDPOINTS
+from sockspy.core.docker.gojson import BodyDecodeError
+from sockspy.core.docker.request import Request
 from sockspy.core.proxy.conversation import Conversation
 from sockspy.core.proxy.lineage import Lineage
 from sockspy.core.proxy.outbox import APART, EOF, Outbox
@@ -269,6 +272,11 @@ class Pump:
         if log.durability == "strict" and not log.writable:
             why = f": {log.failing}" if log.failing else " (its writer is behind or stalled)"
             return audit_unavailable(why), ()
+        if request.body is not None and len(request.body) > OFF_LOOP_BODY:
+            # A large body (a build's context: decompressed, its tar walked) is decoded in
+            # a worker thread, not on the loop every other client shares. The request
+            # keeps the result (or the error) for the checks that read it.
+            await trio.to_thread.run_sync(_decode_quietly, request)
         judgement = Judgement(self.conv.gate, request, self.conv.client)
         step = judgement.start()
         while not isinstance(step, Decision):
@@ -433,3 +441,15 @@ class _Held:
 
     async def __aexit__(self, *exc_info: object) -> None:
         self._lock.release()
+
+
+# Bodies larger than this are decoded off the event loop (`_decode_quietly`).
+OFF_LOOP_BODY = 256 * 1024
+
+
+def _decode_quietly(request: Request) -> None:
+    """Decode `request`'s body into its cache; an undecodable one is cached as its error,
+    which the checks raise when they read it."""
+    if request.endpoint in BODY_ENDPOINTS:
+        with suppress(BodyDecodeError):
+            request.decoded_body()
