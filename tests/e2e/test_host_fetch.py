@@ -126,6 +126,11 @@ ADDS: dict[str, tuple[str, dict[str, bytes], bool]] = {
         {"Dockerfile": b"FROM {image}\n", "./Dockerfile": b"FROM {image}\nADD {url}/a /a\n"},
         False,
     ),
+    "large-context": (  # read in a worker thread (over 256 KiB)
+        "",
+        {"pad.bin": b"\xa5" * (1 << 20), "Dockerfile": b"FROM {image}\nADD {url}/a /a\n"},
+        False,
+    ),
 }
 
 
