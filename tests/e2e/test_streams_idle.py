@@ -79,6 +79,11 @@ def test_quiet_logs_attach_wait_and_events_streams_survive_a_long_idle_period(
         if r["endpoint"] in ("container.logs", "container.wait", "system.events")
         and r["duration_ms"] >= IDLE_SECONDS * 1000
     ]  # fmt: skip
+    streamed = [
+        {k: r.get(k) for k in ("endpoint", "target", "duration_ms", "status", "reason")}
+        for r in sockspy.exchanges()
+        if r["endpoint"] in ("container.logs", "container.wait", "system.events")
+    ]  # (what the records say, should this fail again)
     assert {r["endpoint"] for r in long_exchanges} == {
         "container.logs", "container.wait", "system.events",
-    }  # fmt: skip
+    }, streamed  # fmt: skip
