@@ -86,6 +86,16 @@ def build(host: str, query: str, archive: bytes) -> tuple[int, bytes]:
         conn.close()
 
 
+def _prefix(image_id: str) -> str:
+    """A short id prefix with a letter in it: COPY --from=<digits> is a stage index to the
+    builder (an index out of range fails the build), never an image."""
+    hexa = image_id.removeprefix("sha256:")
+    n = 8
+    while hexa[:n].isdigit():
+        n += 1
+    return hexa[:n]
+
+
 def attempts(s: Secret) -> dict[str, tuple[str, dict[str, bytes], bool]]:
     """name: (extra query, context files, gzip) of a build that reads A's image."""
     copy = "COPY --from={ref} /secret /stolen\n"
@@ -95,7 +105,7 @@ def attempts(s: Secret) -> dict[str, tuple[str, dict[str, bytes], bool]]:
         "from-full-id": ("", {"Dockerfile": f"FROM {s.id}\n"}, False),
         "copy-from-tag": ("", {"Dockerfile": f"FROM {s.base}\n" + copy.format(ref=s.image)}, False),
         "copy-from-short-id": (
-            "", {"Dockerfile": f"FROM {s.base}\n" + copy.format(ref=s.id[7:15])}, False
+            "", {"Dockerfile": f"FROM {s.base}\n" + copy.format(ref=_prefix(s.id))}, False
         ),
         "from-arg-default": ("", {"Dockerfile": f"ARG B={s.image}\nFROM ${{B}}\n"}, False),
         "from-arg-query": (
