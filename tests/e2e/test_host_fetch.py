@@ -17,7 +17,7 @@ from urllib.parse import quote
 import pytest
 from support.contexts import context
 from support.daemon import DockerDaemon
-from support.http import connect
+from support.http import connect, post_context
 from support.proxy import ProxyProcess
 
 pytestmark = pytest.mark.e2e
@@ -93,16 +93,6 @@ def test_a_fetch_dockerd_makes_on_its_hosts_network_is_refused_under_ci_runner(
             post(docker_daemon.host, f"/v1.41/images/sockspy-fetch-{name}?force=1", "DELETE")
 
 
-def build(host: str, target: str, context: bytes) -> tuple[int, bytes]:
-    conn = connect(host, timeout=120)
-    try:
-        conn.request("POST", target, body=context, headers={"Content-Type": "application/x-tar"})
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
-
-
 # Dockerfiles whose ADD makes dockerd download a URL ({url}: the loopback service), each
 # with the query and the way the context is packed. The classic builder expands ADD's
 # sources (ARG and ENV, quotes and escapes) before it tells a URL from a path.
@@ -154,11 +144,11 @@ def test_a_dockerfile_add_of_a_url_is_refused_under_ci_runner_and_dockerd_does_f
     target = f"/v1.41/build?t=sockspy-add-{name}" + query.replace("%7Burl%7D", quote(url, safe=""))
     archive = context(_filled(files, url, test_image), compress=compress)
     proxy = start_sockspy(policy="ci-runner")
-    status, body = build(proxy.unix_host, target, archive)
+    status, body = post_context(proxy.unix_host, target, archive)
     assert status == 403, body
     assert "ADD" in json.loads(body)["message"]
     assert asked == [], "the daemon fetched through sockspy"
-    status, body = build(docker_daemon.host, target, archive)  # directly: dockerd does fetch
+    status, body = post_context(docker_daemon.host, target, archive)  # directly: dockerd does fetch
     assert asked == ["/a"], (status, body)
     post(docker_daemon.host, f"/v1.41/images/sockspy-add-{name}?force=1", "DELETE")
 
@@ -176,11 +166,11 @@ def test_a_base_images_onbuild_add_of_a_url_is_refused_and_a_plain_build_passes(
     try:
         proxy = start_sockspy(policy="ci-runner")
         child = context({"Dockerfile": b"FROM sockspy-onbuild\n"})
-        status, body = build(proxy.unix_host, "/v1.41/build?t=sockspy-onbuild-child", child)
+        status, body = post_context(proxy.unix_host, "/v1.41/build?t=sockspy-onbuild-child", child)
         assert status == 403 and "ONBUILD ADD" in json.loads(body)["message"], body
         assert asked == []
         plain = context({"Dockerfile": f"FROM {test_image}\nRUN true\n".encode()})
-        status, body = build(proxy.unix_host, "/v1.41/build?t=sockspy-plain&rm=1", plain)
+        status, body = post_context(proxy.unix_host, "/v1.41/build?t=sockspy-plain&rm=1", plain)
         assert status == 200 and b"Successfully tagged sockspy-plain" in body, body
     finally:
         for image in ("sockspy-plain", "sockspy-onbuild"):

@@ -23,7 +23,7 @@ import pytest
 from support.cli import Docker, docker
 from support.contexts import context
 from support.daemon import DockerDaemon
-from support.http import connect
+from support.http import connect, post_context
 from support.proxy import ProxyProcess
 
 pytestmark = pytest.mark.e2e
@@ -76,14 +76,7 @@ def proxy(start_sockspy: StartProxy, tmp_path: Path, names: dict[str, str]) -> P
 
 
 def build(host: str, query: str, archive: bytes) -> tuple[int, bytes]:
-    conn = connect(host, timeout=120)
-    try:
-        conn.request("POST", f"/v1.41/build?{query}", body=archive,
-                     headers={"Content-Type": "application/x-tar"})  # fmt: skip
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
+    return post_context(host, f"/v1.41/build?{query}", archive)
 
 
 def _prefix(image_id: str) -> str:

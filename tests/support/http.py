@@ -26,3 +26,14 @@ def connect(host: str, timeout: float = 30.0) -> http.client.HTTPConnection:
         hostname, _, port = host.removeprefix("tcp://").rpartition(":")
         return http.client.HTTPConnection(hostname, int(port), timeout=timeout)
     raise ValueError(f"unsupported host {host!r}")
+
+
+def post_context(host: str, target: str, archive: bytes) -> tuple[int, bytes]:
+    """POST a build context (a tar) to `target`: the status and the whole answer."""
+    conn = connect(host, timeout=120)
+    try:
+        conn.request("POST", target, body=archive, headers={"Content-Type": "application/x-tar"})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
