@@ -159,7 +159,7 @@ def test_a_base_images_onbuild_add_of_a_url_is_refused_and_a_plain_build_passes(
 ) -> None:  # fmt: skip
     url, asked = loopback
     base = f"FROM {test_image}\nONBUILD ADD {url}/a /a\n".encode()
-    status, body = build(
+    status, body = post_context(
         docker_daemon.host, "/v1.41/build?t=sockspy-onbuild", context({"Dockerfile": base})
     )
     assert status == 200 and b"Successfully tagged" in body, body
